@@ -1,0 +1,3 @@
+export * from './naming';
+export * from './stage-config';
+export * from './validate';

@@ -1,0 +1,395 @@
+/**
+ * Every sizing and policy choice, per stage, in one file. Read top to bottom to see how dev
+ * differs from prod. `bin/` picks one with `-c stage=<name>`; constructs never read context.
+ *
+ * Units are in the names (`…Minutes`, `…MiB`, `…Percent`) wherever the type does not carry them.
+ */
+import type { GateProfile } from '../contract';
+
+export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export type CacheEngine = 'valkey' | 'redis';
+export type DeploymentStrategyName = 'BLUE_GREEN' | 'CANARY' | 'LINEAR';
+
+export interface NetworkConfig {
+  /**
+   * Availability Zone names, listed explicitly so synth never needs an AWS lookup.
+   * Two in dev and staging, three in prod. Each must belong to `env.region`.
+   */
+  readonly availabilityZones: readonly string[];
+  readonly cidr: string;
+  /** NAT gateways for the tasks' egress (the LLM provider, ECR without endpoints). One per AZ in prod. */
+  readonly natGateways: number;
+  /**
+   * Interface endpoints for Secrets Manager, ECR (api + dkr) and CloudWatch Logs. They keep that
+   * traffic off the NAT and cost about $7.30 per endpoint per AZ per month. The S3 gateway endpoint
+   * (free) is always created.
+   */
+  readonly interfaceEndpoints: boolean;
+}
+
+export interface DatabaseConfig {
+  /** RDS instance class without the `db.` prefix, e.g. `t4g.micro`. */
+  readonly instanceType: string;
+  readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling. */
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly backupRetentionDays: number;
+  /** Also turns on snapshot-on-delete and stack termination protection for the Data stack. */
+  readonly deletionProtection: boolean;
+  readonly performanceInsights: boolean;
+  /** How often Secrets Manager rotates the application user's password (alternating users). */
+  readonly appUserRotationDays: number;
+}
+
+export interface CacheConfig {
+  /** `valkey` (default: cheaper, Redis-compatible) or `redis`. */
+  readonly engine: CacheEngine;
+  /** Major.minor engine version, e.g. `8.0` for valkey or `7.1` for redis. */
+  readonly engineVersion: string;
+  /** ElastiCache node type, e.g. `cache.t4g.micro`. */
+  readonly nodeType: string;
+  /** Read replicas next to the primary. At least 1 enables Multi-AZ with automatic failover. */
+  readonly replicasPerNodeGroup: number;
+  /** Explicitly not 6379: a scanner probing the default port finds nothing. */
+  readonly port: number;
+  readonly snapshotRetentionDays: number;
+}
+
+export type ImageSource =
+  /** Build `service/Dockerfile` as a CDK asset at deploy time (the default). */
+  | { readonly kind: 'asset' }
+  /** Use a pre-built image, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/chat:1.4.2`. */
+  | { readonly kind: 'uri'; readonly uri: string };
+
+export interface LlmConfig {
+  /** Any OpenAI-compatible chat-completions base URL. */
+  readonly baseUrl: string;
+  readonly model: string;
+  /**
+   * Name of an existing Secrets Manager secret holding `{"apiKey": "..."}`. Create it before the
+   * first deploy (see README); the stack never generates or sees the key.
+   */
+  readonly apiKeySecretName: string;
+  readonly timeoutMs: number;
+}
+
+export interface ServiceConfig {
+  readonly image: ImageSource;
+  /** Fargate task size. */
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  readonly desiredCount: number;
+  readonly minTaskCount: number;
+  readonly maxTaskCount: number;
+  readonly targetCpuUtilizationPercent: number;
+  readonly targetMemoryUtilizationPercent: number;
+  /** ECS stop timeout: SIGTERM, then SIGKILL after this long (Fargate allows at most 120 s). */
+  readonly stopTimeoutSeconds: number;
+  /** The service's drain budget after SIGTERM; must be below `stopTimeoutSeconds`. */
+  readonly drainTimeoutMs: number;
+  readonly llm: LlmConfig;
+  readonly cacheTtlSeconds: number;
+  readonly promptVersion: string;
+  readonly rateLimitPerMinute: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface IngressConfig {
+  /** ACM certificate for the HTTPS listeners. Required in prod. */
+  readonly certificateArn?: string;
+  /** Optional DNS name; when set with `hostedZoneId` and `hostedZoneName`, an alias record is created. */
+  readonly domainName?: string;
+  readonly hostedZoneId?: string;
+  readonly hostedZoneName?: string;
+  /** Plain HTTP listeners. Only for stages without a certificate; never in prod. */
+  readonly allowHttp: boolean;
+  /** CIDRs allowed to reach the production listener. */
+  readonly allowedCidrs: readonly string[];
+  readonly productionPort: number;
+  /** The test listener only the k6 runner's security group can reach. */
+  readonly testPort: number;
+}
+
+export interface CanaryConfig {
+  /** Share of production traffic the new version gets first, 0.1–100. */
+  readonly canaryPercent: number;
+  readonly canaryBakeTimeMinutes: number;
+}
+
+export interface LinearConfig {
+  /** Share of production traffic shifted per step, 3–100. */
+  readonly stepPercent: number;
+  readonly stepBakeTimeMinutes: number;
+}
+
+export interface GateConfig {
+  /** Run the k6 gate on every deployment. Turning it off in prod is refused. */
+  readonly enabled: boolean;
+  readonly profile: GateProfile;
+  /** The hook answers FAILED (gate error) when the runner has not finished by then. */
+  readonly timeoutMinutes: number;
+  /** Parallel k6 runner tasks, each taking a share of the load with `--execution-segment`. */
+  readonly parallelism: number;
+  readonly runnerCpu: number;
+  readonly runnerMemoryMiB: number;
+}
+
+export interface DeploymentConfig {
+  readonly strategy: DeploymentStrategyName;
+  /**
+   * Explicit on purpose: ECS's default bake time keeps blue and green running (double capacity)
+   * for a long time. Deployment alarms can still roll back during the bake.
+   */
+  readonly bakeTimeMinutes: number;
+  readonly canary?: CanaryConfig;
+  readonly linear?: LinearConfig;
+  readonly gate: GateConfig;
+}
+
+export interface AlarmThresholds {
+  /** ALB target response time, summed over both target groups. Seeds: "p95 > 10 s is critical". */
+  readonly p95LatencyMs: number;
+  readonly p99LatencyMs: number;
+  /** ALB 5xx (targets + ELB) as a share of requests. Seeds: "error rate > 1%". */
+  readonly serverErrorRatePercent: number;
+  /** Below this many requests per period, rate alarms stay quiet (a quiet night is not an outage). */
+  readonly minRequestsPerPeriod: number;
+  /** Seeds: "cache hit rate < 50% is a warning". */
+  readonly minCacheHitRatePercent: number;
+  readonly minCacheLookupsPerPeriod: number;
+  readonly llmErrorRatePercent: number;
+  readonly serviceCpuPercent: number;
+  readonly serviceMemoryPercent: number;
+  readonly dbCpuPercent: number;
+  readonly dbMinFreeStorageGiB: number;
+  readonly dbMinFreeableMemoryMiB: number;
+  /** Connections as a share of the instance class's max_connections. */
+  readonly dbConnectionsPercentOfMax: number;
+  readonly cacheEngineCpuPercent: number;
+  readonly cacheMemoryPercent: number;
+  readonly cacheEvictionsPerPeriod: number;
+  readonly cacheMaxConnections: number;
+  readonly cacheReplicationLagSeconds: number;
+}
+
+export interface MonitoringConfig {
+  /** E-mail addresses subscribed to the alarm topic (each must confirm the subscription). */
+  readonly alarmEmails: readonly string[];
+  /** Period of every alarm's metric. */
+  readonly periodMinutes: number;
+  readonly thresholds: AlarmThresholds;
+}
+
+export interface StageConfig {
+  readonly stage: StageName;
+  /** Prefix of every physical name: `<appName>-<stage>-<what>`. */
+  readonly appName: string;
+  /** Account and region. Each falls back to CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION in `bin/`. */
+  readonly env: { readonly account?: string; readonly region: string };
+  /** CloudWatch Logs retention for every log group of the stage, in days. */
+  readonly logRetentionDays: number;
+  readonly network: NetworkConfig;
+  readonly database: DatabaseConfig;
+  readonly cache: CacheConfig;
+  readonly service: ServiceConfig;
+  readonly ingress: IngressConfig;
+  readonly deployment: DeploymentConfig;
+  readonly monitoring: MonitoringConfig;
+}
+
+const REGION = 'us-east-1';
+
+/** Shared by every stage; each stage below overrides what differs. */
+const thresholds: AlarmThresholds = {
+  p95LatencyMs: 10_000,
+  p99LatencyMs: 20_000,
+  serverErrorRatePercent: 1,
+  minRequestsPerPeriod: 20,
+  minCacheHitRatePercent: 50,
+  minCacheLookupsPerPeriod: 50,
+  llmErrorRatePercent: 5,
+  serviceCpuPercent: 85,
+  serviceMemoryPercent: 85,
+  dbCpuPercent: 80,
+  dbMinFreeStorageGiB: 2,
+  dbMinFreeableMemoryMiB: 64,
+  dbConnectionsPercentOfMax: 80,
+  cacheEngineCpuPercent: 80,
+  cacheMemoryPercent: 80,
+  cacheEvictionsPerPeriod: 100,
+  cacheMaxConnections: 1000,
+  cacheReplicationLagSeconds: 5,
+};
+
+const llm: LlmConfig = {
+  baseUrl: 'https://api.openai.com/v1',
+  model: 'gpt-4o-mini',
+  apiKeySecretName: 'chat-platform/llm-api-key',
+  timeoutMs: 30_000,
+};
+
+const serviceDefaults = {
+  image: { kind: 'asset' },
+  stopTimeoutSeconds: 30,
+  drainTimeoutMs: 20_000,
+  llm,
+  cacheTtlSeconds: 1800,
+  promptVersion: 'v1',
+  rateLimitPerMinute: 120,
+  logLevel: 'info',
+  targetCpuUtilizationPercent: 60,
+  targetMemoryUtilizationPercent: 75,
+} as const satisfies Partial<ServiceConfig>;
+
+const gateDefaults: GateConfig = {
+  enabled: true,
+  profile: 'smoke',
+  timeoutMinutes: 15,
+  parallelism: 1,
+  runnerCpu: 1024,
+  runnerMemoryMiB: 2048,
+};
+
+export const STAGES: Readonly<Record<StageName, StageConfig>> = {
+  dev: {
+    stage: 'dev',
+    appName: 'chat',
+    env: { region: REGION },
+    logRetentionDays: 14,
+    network: {
+      availabilityZones: [`${REGION}a`, `${REGION}b`],
+      cidr: '10.10.0.0/16',
+      natGateways: 1,
+      interfaceEndpoints: false,
+    },
+    database: {
+      instanceType: 't4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 50,
+      multiAz: false,
+      backupRetentionDays: 1,
+      deletionProtection: false,
+      performanceInsights: false,
+      appUserRotationDays: 30,
+    },
+    cache: {
+      engine: 'valkey',
+      engineVersion: '8.0',
+      nodeType: 'cache.t4g.micro',
+      replicasPerNodeGroup: 0,
+      port: 6380,
+      snapshotRetentionDays: 0,
+    },
+    service: {
+      ...serviceDefaults,
+      cpu: 512,
+      memoryMiB: 1024,
+      desiredCount: 1,
+      minTaskCount: 1,
+      maxTaskCount: 2,
+      logLevel: 'debug',
+    },
+    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
+    monitoring: { alarmEmails: [], periodMinutes: 5, thresholds },
+  },
+
+  staging: {
+    stage: 'staging',
+    appName: 'chat',
+    env: { region: REGION },
+    logRetentionDays: 30,
+    network: {
+      availabilityZones: [`${REGION}a`, `${REGION}b`],
+      cidr: '10.20.0.0/16',
+      natGateways: 1,
+      interfaceEndpoints: true,
+    },
+    database: {
+      instanceType: 't4g.small',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 100,
+      multiAz: false,
+      backupRetentionDays: 7,
+      deletionProtection: false,
+      performanceInsights: true,
+      appUserRotationDays: 30,
+    },
+    cache: {
+      engine: 'valkey',
+      engineVersion: '8.0',
+      nodeType: 'cache.t4g.small',
+      replicasPerNodeGroup: 1,
+      port: 6380,
+      snapshotRetentionDays: 1,
+    },
+    service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, desiredCount: 2, minTaskCount: 2, maxTaskCount: 4 },
+    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
+    monitoring: { alarmEmails: [], periodMinutes: 5, thresholds },
+  },
+
+  prod: {
+    stage: 'prod',
+    appName: 'chat',
+    env: { region: REGION },
+    logRetentionDays: 90,
+    network: {
+      availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
+      cidr: '10.30.0.0/16',
+      natGateways: 3,
+      interfaceEndpoints: true,
+    },
+    database: {
+      instanceType: 'm7g.large',
+      allocatedStorageGiB: 100,
+      maxAllocatedStorageGiB: 500,
+      multiAz: true,
+      backupRetentionDays: 14,
+      deletionProtection: true,
+      performanceInsights: true,
+      appUserRotationDays: 30,
+    },
+    cache: {
+      engine: 'valkey',
+      engineVersion: '8.0',
+      nodeType: 'cache.m7g.large',
+      replicasPerNodeGroup: 2,
+      port: 6380,
+      snapshotRetentionDays: 7,
+    },
+    service: {
+      ...serviceDefaults,
+      cpu: 1024,
+      memoryMiB: 2048,
+      desiredCount: 3,
+      minTaskCount: 3,
+      maxTaskCount: 12,
+    },
+    ingress: {
+      // REPLACE before deploying prod: synth refuses a certificate from another account once the
+      // target account is known (CDK_DEFAULT_ACCOUNT or env.account).
+      certificateArn: `arn:aws:acm:${REGION}:123456789012:certificate/00000000-0000-0000-0000-000000000000`,
+      allowHttp: false,
+      allowedCidrs: ['0.0.0.0/0'],
+      productionPort: 443,
+      testPort: 8443,
+    },
+    deployment: {
+      strategy: 'BLUE_GREEN',
+      bakeTimeMinutes: 15,
+      canary: { canaryPercent: 10, canaryBakeTimeMinutes: 10 },
+      linear: { stepPercent: 25, stepBakeTimeMinutes: 5 },
+      gate: { ...gateDefaults, profile: 'smoke', parallelism: 2 },
+    },
+    monitoring: {
+      // REPLACE with the on-call distribution list.
+      alarmEmails: ['chat-oncall@example.com'],
+      periodMinutes: 1,
+      thresholds,
+    },
+  },
+};

@@ -1,0 +1,247 @@
+/**
+ * Synth-time validation of a stage config. Every problem is collected, then thrown together, each
+ * naming the bad value and what to change, so one synth shows everything that is wrong.
+ */
+import { GATE_PROFILES } from '../contract';
+import { STAGE_NAMES, STAGES, type StageConfig, type StageName } from './stage-config';
+
+export class StageConfigError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `Stage config '${stage}' is invalid (lib/config/stage-config.ts):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.name = 'StageConfigError';
+  }
+}
+
+/** CloudWatch Logs accepts only these retention values (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+const DEFAULT_REDIS_PORT = 6379;
+/** Fargate's maximum container stop timeout. */
+const MAX_STOP_TIMEOUT_SECONDS = 120;
+/** ECS lifecycle-hook / deployment bake time ceiling (24 h). */
+const MAX_BAKE_MINUTES = 1440;
+
+/** Throws a {@link StageConfigError} listing every problem; returns the config unchanged otherwise. */
+export function validateStageConfig(config: StageConfig, target: { account?: string } = {}): StageConfig {
+  const problems: string[] = [];
+  const p = (condition: boolean, message: string) => {
+    if (!condition) problems.push(message);
+  };
+  const isProd = config.stage === 'prod';
+  const { network, database, cache, service, ingress, deployment, monitoring } = config;
+
+  // Naming and environment
+  p(/^[a-z][a-z0-9-]{1,15}$/.test(config.appName), `appName '${config.appName}' must match [a-z][a-z0-9-]{1,15}.`);
+  p(
+    LOG_RETENTION_DAYS.includes(config.logRetentionDays),
+    `logRetentionDays ${config.logRetentionDays} is not a CloudWatch Logs retention; use one of ${LOG_RETENTION_DAYS.join(', ')}.`,
+  );
+
+  // Network
+  const azs = network.availabilityZones;
+  p(azs.length >= 2, `network.availabilityZones has ${azs.length}; at least 2 are required for RDS and the ALB.`);
+  p(new Set(azs).size === azs.length, `network.availabilityZones has duplicates: ${azs.join(', ')}.`);
+  for (const az of azs) {
+    p(az.startsWith(config.env.region), `network.availabilityZones '${az}' is not in region '${config.env.region}'.`);
+  }
+  p(
+    network.natGateways >= 1 && network.natGateways <= azs.length,
+    `network.natGateways ${network.natGateways} must be between 1 and the AZ count (${azs.length}); tasks need egress to reach the LLM.`,
+  );
+
+  // Database
+  p(
+    database.maxAllocatedStorageGiB >= database.allocatedStorageGiB,
+    `database.maxAllocatedStorageGiB (${database.maxAllocatedStorageGiB}) must be >= allocatedStorageGiB (${database.allocatedStorageGiB}).`,
+  );
+  p(
+    database.allocatedStorageGiB >= 20,
+    `database.allocatedStorageGiB ${database.allocatedStorageGiB} is below RDS's 20 GiB minimum.`,
+  );
+  p(
+    database.backupRetentionDays >= 1 && database.backupRetentionDays <= 35,
+    `database.backupRetentionDays ${database.backupRetentionDays} must be 1–35 (0 would disable backups).`,
+  );
+  p(
+    database.appUserRotationDays >= 1 && database.appUserRotationDays <= 365,
+    `database.appUserRotationDays ${database.appUserRotationDays} must be 1–365.`,
+  );
+
+  // Cache
+  p(cache.port !== DEFAULT_REDIS_PORT, `cache.port must not be the default ${DEFAULT_REDIS_PORT}; use e.g. 6380.`);
+  p(cache.port >= 1024 && cache.port <= 65535, `cache.port ${cache.port} must be 1024–65535.`);
+  p(
+    cache.replicasPerNodeGroup >= 0 && cache.replicasPerNodeGroup <= 5,
+    `cache.replicasPerNodeGroup ${cache.replicasPerNodeGroup} must be 0–5.`,
+  );
+  p(/^\d+\.\d+$/.test(cache.engineVersion), `cache.engineVersion '${cache.engineVersion}' must look like '8.0'.`);
+
+  // Service
+  p(
+    service.minTaskCount >= 1 && service.minTaskCount <= service.desiredCount,
+    `service.minTaskCount (${service.minTaskCount}) must be >= 1 and <= desiredCount (${service.desiredCount}).`,
+  );
+  p(
+    service.desiredCount <= service.maxTaskCount,
+    `service.desiredCount (${service.desiredCount}) must be <= maxTaskCount (${service.maxTaskCount}).`,
+  );
+  p(
+    service.stopTimeoutSeconds >= 2 && service.stopTimeoutSeconds <= MAX_STOP_TIMEOUT_SECONDS,
+    `service.stopTimeoutSeconds ${service.stopTimeoutSeconds} must be 2–${MAX_STOP_TIMEOUT_SECONDS} (Fargate limit).`,
+  );
+  p(
+    service.drainTimeoutMs > 0 && service.drainTimeoutMs + 1000 <= service.stopTimeoutSeconds * 1000,
+    `service.drainTimeoutMs (${service.drainTimeoutMs}) must leave at least 1 s before the ECS stop timeout (${service.stopTimeoutSeconds} s), or in-flight requests are killed.`,
+  );
+  for (const [name, value] of [
+    ['targetCpuUtilizationPercent', service.targetCpuUtilizationPercent],
+    ['targetMemoryUtilizationPercent', service.targetMemoryUtilizationPercent],
+  ] as const) {
+    p(value >= 10 && value <= 95, `service.${name} ${value} must be 10–95.`);
+  }
+  p(/^https?:\/\/\S+$/.test(service.llm.baseUrl), `service.llm.baseUrl '${service.llm.baseUrl}' is not a URL.`);
+  p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
+  p(service.cacheTtlSeconds >= 1, `service.cacheTtlSeconds ${service.cacheTtlSeconds} must be >= 1.`);
+  if (service.image.kind === 'uri') {
+    p(
+      service.image.uri.includes(':') || service.image.uri.includes('@'),
+      'service.image.uri must pin a tag or digest.',
+    );
+  }
+
+  // Ingress
+  p(
+    ingress.certificateArn !== undefined || ingress.allowHttp,
+    'ingress: set certificateArn for HTTPS, or set allowHttp: true explicitly (not allowed in prod).',
+  );
+  p(ingress.productionPort !== ingress.testPort, 'ingress.productionPort and ingress.testPort must differ.');
+  const dns = [ingress.domainName, ingress.hostedZoneId, ingress.hostedZoneName].filter((v) => v !== undefined);
+  p(dns.length === 0 || dns.length === 3, 'ingress: set domainName, hostedZoneId and hostedZoneName together.');
+  if (ingress.certificateArn && target.account && !ingress.certificateArn.includes(`:${target.account}:`)) {
+    problems.push(
+      `ingress.certificateArn belongs to another account than the deploy target ${target.account}; set it to your ACM certificate.`,
+    );
+  }
+
+  // Deployment
+  p(
+    deployment.bakeTimeMinutes >= 0 && deployment.bakeTimeMinutes <= MAX_BAKE_MINUTES,
+    `deployment.bakeTimeMinutes ${deployment.bakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
+  );
+  if (deployment.strategy === 'CANARY') {
+    const c = deployment.canary;
+    p(
+      c !== undefined,
+      "deployment.strategy 'CANARY' needs deployment.canary { canaryPercent, canaryBakeTimeMinutes }.",
+    );
+    if (c) {
+      p(
+        c.canaryPercent >= 0.1 && c.canaryPercent <= 100,
+        `deployment.canary.canaryPercent ${c.canaryPercent} must be 0.1–100.`,
+      );
+      p(
+        c.canaryBakeTimeMinutes >= 0 && c.canaryBakeTimeMinutes <= MAX_BAKE_MINUTES,
+        `deployment.canary.canaryBakeTimeMinutes ${c.canaryBakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
+      );
+    }
+  }
+  if (deployment.strategy === 'LINEAR') {
+    const l = deployment.linear;
+    p(l !== undefined, "deployment.strategy 'LINEAR' needs deployment.linear { stepPercent, stepBakeTimeMinutes }.");
+    if (l) {
+      p(l.stepPercent >= 3 && l.stepPercent <= 100, `deployment.linear.stepPercent ${l.stepPercent} must be 3–100.`);
+      p(
+        l.stepBakeTimeMinutes >= 0 && l.stepBakeTimeMinutes <= MAX_BAKE_MINUTES,
+        `deployment.linear.stepBakeTimeMinutes ${l.stepBakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
+      );
+    }
+  }
+  const gate = deployment.gate;
+  p(
+    (GATE_PROFILES as readonly string[]).includes(gate.profile),
+    `deployment.gate.profile '${gate.profile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
+  );
+  p(gate.parallelism >= 1 && gate.parallelism <= 10, `deployment.gate.parallelism ${gate.parallelism} must be 1–10.`);
+  p(
+    gate.timeoutMinutes >= 2 && gate.timeoutMinutes <= 55,
+    `deployment.gate.timeoutMinutes ${gate.timeoutMinutes} must be 2–55 (the hook must answer within ECS's lifecycle-hook limit).`,
+  );
+
+  // Monitoring
+  for (const email of monitoring.alarmEmails) {
+    p(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email), `monitoring.alarmEmails '${email}' is not an e-mail address.`);
+  }
+  p(
+    [1, 5, 15].includes(monitoring.periodMinutes),
+    `monitoring.periodMinutes ${monitoring.periodMinutes} must be 1, 5 or 15.`,
+  );
+  const t = monitoring.thresholds;
+  p(
+    t.p95LatencyMs > 0 && t.p95LatencyMs <= t.p99LatencyMs,
+    'monitoring.thresholds: need 0 < p95LatencyMs <= p99LatencyMs.',
+  );
+  for (const [name, value] of Object.entries(t)) {
+    p(Number.isFinite(value) && value >= 0, `monitoring.thresholds.${name} ${value} must be a non-negative number.`);
+    if (name.endsWith('Percent') || name.endsWith('PercentOfMax')) {
+      p(value <= 100, `monitoring.thresholds.${name} ${value} is a percentage; it must be <= 100.`);
+    }
+  }
+  p(
+    t.minRequestsPerPeriod >= 1,
+    'monitoring.thresholds.minRequestsPerPeriod must be >= 1, or rate alarms page on silence.',
+  );
+
+  // Prod must not be configurable into an unsafe state.
+  if (isProd) {
+    p(database.multiAz, 'prod: database.multiAz must be true (a single-AZ database is an outage waiting for an AZ).');
+    p(database.deletionProtection, 'prod: database.deletionProtection must be true.');
+    p(
+      database.backupRetentionDays >= 7,
+      `prod: database.backupRetentionDays must be >= 7 (is ${database.backupRetentionDays}).`,
+    );
+    p(azs.length >= 3, `prod: network.availabilityZones must list 3 AZs (has ${azs.length}).`);
+    p(
+      cache.replicasPerNodeGroup >= 1,
+      'prod: cache.replicasPerNodeGroup must be >= 1 (Multi-AZ with automatic failover needs a replica).',
+    );
+    p(service.minTaskCount >= 2, `prod: service.minTaskCount must be >= 2 (is ${service.minTaskCount}).`);
+    p(!ingress.allowHttp, 'prod: ingress.allowHttp must be false; serve HTTPS with ingress.certificateArn.');
+    p(ingress.certificateArn !== undefined, 'prod: ingress.certificateArn is required.');
+    p(gate.enabled, 'prod: deployment.gate.enabled must be true; every prod rollout is gated.');
+    p(
+      monitoring.alarmEmails.length >= 1,
+      'prod: monitoring.alarmEmails needs at least one address; alarms must reach someone.',
+    );
+    p(config.logRetentionDays >= 30, `prod: logRetentionDays must be >= 30 (is ${config.logRetentionDays}).`);
+  }
+
+  if (problems.length > 0) throw new StageConfigError(config.stage, problems);
+  return config;
+}
+
+/** Looks a stage up by name; an unknown name is an error that lists the known ones. */
+export function getStageConfig(name: string): StageConfig {
+  if (!(STAGE_NAMES as readonly string[]).includes(name)) {
+    throw new StageConfigError(name, [
+      `unknown stage '${name}'. Known stages: ${STAGE_NAMES.join(', ')}. Pass one with -c stage=<name>.`,
+    ]);
+  }
+  return STAGES[name as StageName];
+}
+
+/**
+ * `getStageConfig`, then the account fallback (CDK_DEFAULT_ACCOUNT, passed in by `bin/`), then
+ * validation. The region always comes from the config, because the AZ names there belong to it.
+ */
+export function resolveStageConfig(name: string, fallback: { account?: string } = {}): StageConfig {
+  const base = getStageConfig(name);
+  const config: StageConfig = { ...base, env: { ...base.env, account: base.env.account ?? fallback.account } };
+  return validateStageConfig(config, { account: config.env.account });
+}

@@ -1,0 +1,85 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+const REPO_ROOT = path.join(__dirname, '..', '..');
+
+export interface ChatFunctionProps {
+  /** Folder under `lambda/`, e.g. `k6-gate`; its `index.ts` exports `handler`. */
+  readonly functionDir: string;
+  readonly description: string;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  readonly environment?: Record<string, string>;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  readonly initialPolicy?: iam.PolicyStatement[];
+}
+
+/**
+ * The house Lambda function: one place that fixes runtime (Node.js 22, a supported LTS), ARM64,
+ * an explicit log group with retention, JSON logs, and local esbuild bundling of everything
+ * (the AWS SDK included, so the version we test is the version that runs).
+ */
+export class ChatFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ChatFunctionProps) {
+    super(scope, id);
+    assertLocalEsbuild();
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: path.join(REPO_ROOT, 'lambda', props.functionDir, 'index.ts'),
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? 256,
+      environment: props.environment,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      initialPolicy: props.initialPolicy,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        // Never fall back to Docker: there may be no engine, and local esbuild is pinned.
+        forceDockerBundling: false,
+        target: 'node22',
+        format: nodejs.OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        // Bundle everything, the AWS SDK included; pg's optional native binding is never used.
+        externalModules: ['pg-native'],
+      },
+    });
+  }
+}
+
+function assertLocalEsbuild(): void {
+  try {
+    require.resolve('esbuild', { paths: [REPO_ROOT] });
+  } catch {
+    throw new Error(
+      'esbuild is not installed: Lambda bundling would fall back to Docker. Run `npm ci` at the repository root.',
+    );
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The service's environment contract: every variable the chat API container reads, defined once.
+ *
+ * Imported by the CDK task definition (which generates `Environment` and `Secrets` from it), by the
+ * service's config parser (which reads exactly these names and nothing else), and by the local
+ * runner. A test proves the synthesized task definition and the service agree name for name.
+ *
+ * This module is plain TypeScript with no imports, so the service and the k6 bundles can include it.
+ */
+
+/** `plain` values go into the task definition's `Environment`; `secret` values only into `Secrets`. */
+export type EnvKind = 'plain' | 'secret';
+
+export interface EnvVarSpec {
+  readonly kind: EnvKind;
+  /** Whether the service refuses to start without it. */
+  readonly required: boolean;
+  /** The value the service uses when the variable is absent (plain, optional variables only). */
+  readonly default?: string;
+  readonly description: string;
+}
+
+export const SERVICE_ENV = {
+  PORT: { kind: 'plain', required: false, default: '8080', description: 'Listen port.' },
+  APP_VERSION: {
+    kind: 'plain',
+    required: true,
+    description: 'Version string, returned on every response as x-app-version.',
+  },
+  SERVICE_NAME: {
+    kind: 'plain',
+    required: false,
+    default: 'chat-api',
+    description: 'Value of the `Service` dimension on every EMF metric (the alarms use the same value).',
+  },
+  DB_HOST: { kind: 'plain', required: true, description: 'Postgres host.' },
+  DB_PORT: { kind: 'plain', required: false, default: '5432', description: 'Postgres port.' },
+  DB_NAME: { kind: 'plain', required: true, description: 'Postgres database name.' },
+  DB_SSL: {
+    kind: 'plain',
+    required: false,
+    default: 'verify-full',
+    description: 'verify-full (RDS CA bundle in the image), require, or disable (local only).',
+  },
+  DB_USERNAME: { kind: 'secret', required: true, description: "App user's name, from its Secrets Manager secret." },
+  DB_PASSWORD: { kind: 'secret', required: true, description: "App user's password, from its Secrets Manager secret." },
+  DB_SECRET_ARN: {
+    kind: 'plain',
+    required: false,
+    description: 'When set, credentials are re-read from Secrets Manager after an authentication failure.',
+  },
+  REDIS_HOST: { kind: 'plain', required: true, description: 'Cache (Valkey/Redis) primary endpoint host.' },
+  REDIS_PORT: { kind: 'plain', required: false, default: '6379', description: 'Cache port.' },
+  REDIS_TLS: {
+    kind: 'plain',
+    required: false,
+    default: 'true',
+    description: 'true (TLS with hostname verification) or false (local only).',
+  },
+  REDIS_AUTH_TOKEN: { kind: 'secret', required: true, description: 'Cache AUTH token.' },
+  REDIS_AUTH_SECRET_ARN: {
+    kind: 'plain',
+    required: false,
+    description: 'When set, the AUTH token is re-read from Secrets Manager after WRONGPASS/NOAUTH.',
+  },
+  LLM_BASE_URL: { kind: 'plain', required: true, description: 'OpenAI-compatible base URL (…/v1).' },
+  LLM_MODEL: { kind: 'plain', required: true, description: 'Model name sent to the LLM.' },
+  LLM_API_KEY: { kind: 'secret', required: true, description: 'LLM provider key.' },
+  LLM_TIMEOUT_MS: { kind: 'plain', required: false, default: '30000', description: 'Per-call LLM timeout.' },
+  CACHE_TTL_SECONDS: { kind: 'plain', required: false, default: '1800', description: 'Response cache TTL.' },
+  PROMPT_VERSION: {
+    kind: 'plain',
+    required: false,
+    default: 'v1',
+    description: 'Part of every cache key, so a prompt change never serves stale answers.',
+  },
+  RATE_LIMIT_PER_MINUTE: {
+    kind: 'plain',
+    required: false,
+    default: '120',
+    description: 'Requests per minute allowed per client (by X-Forwarded-For / source address).',
+  },
+  DRAIN_TIMEOUT_MS: {
+    kind: 'plain',
+    required: false,
+    default: '20000',
+    description: 'SIGTERM drain budget; must stay below the ECS stop timeout.',
+  },
+  LOG_LEVEL: { kind: 'plain', required: false, default: 'info', description: 'debug, info, warn or error.' },
+} as const satisfies Record<string, EnvVarSpec>;
+
+export type ServiceEnvName = keyof typeof SERVICE_ENV;
+
+/** All names, in declaration order. */
+export const SERVICE_ENV_NAMES = Object.keys(SERVICE_ENV) as ServiceEnvName[];
+
+/** The names whose kind is `secret`, as a type. */
+export type SecretEnvName = {
+  [K in ServiceEnvName]: (typeof SERVICE_ENV)[K]['kind'] extends 'secret' ? K : never;
+}[ServiceEnvName];
+export type PlainEnvName = Exclude<ServiceEnvName, SecretEnvName>;
+
+/** Names delivered through ECS `secrets` (Secrets Manager), never through `environment`. */
+export const SECRET_ENV_NAMES = SERVICE_ENV_NAMES.filter((n): n is SecretEnvName => SERVICE_ENV[n].kind === 'secret');
+
+/** Names delivered as plain task-definition environment values. */
+export const PLAIN_ENV_NAMES = SERVICE_ENV_NAMES.filter((n): n is PlainEnvName => SERVICE_ENV[n].kind === 'plain');
+
+/** The allowed values of the enumerated variables. */
+export const DB_SSL_MODES = ['verify-full', 'require', 'disable'] as const;
+export type DbSslMode = (typeof DB_SSL_MODES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The JSON keys of the Secrets Manager secrets that feed the secret variables. */
+export const SECRET_JSON_KEYS = {
+  /** RDS-style database secret (`username`, `password`, `host`, ...), as generated by aws-cdk-lib. */
+  DB_USERNAME: 'username',
+  DB_PASSWORD: 'password',
+  /** The cache AUTH token secret: `{"token": "..."}` (letters and digits only, 64 characters). */
+  REDIS_AUTH_TOKEN: 'token',
+  /** The LLM key secret: `{"apiKey": "..."}`. */
+  LLM_API_KEY: 'apiKey',
+} as const satisfies Record<SecretEnvName, string>;

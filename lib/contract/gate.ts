@@ -1,0 +1,60 @@
+/**
+ * The k6 gate's inputs and outputs, defined once: the suites read these `__ENV` names, `npm run gate`
+ * and the in-AWS hook Lambda set them, and everybody agrees on what an exit code means.
+ */
+
+/** Environment variables the bundled k6 scripts read (k6 `__ENV`). */
+export const GATE_ENV = {
+  /** Base URL of the version under test, e.g. `http://127.0.0.1:8080` or the ALB test listener. */
+  baseUrl: 'BASE_URL',
+  /** One of {@link GATE_PROFILES}; `smoke` when absent. */
+  profile: 'PROFILE',
+  /** When set, every answer must carry this `x-app-version`, or the gate fails. */
+  expectedVersion: 'EXPECTED_VERSION',
+  /** Distinguishes this run's unique (never cacheable) prompts; a random value when absent. */
+  runId: 'RUN_ID',
+  /** Directory where `handleSummary` writes the JSON and JUnit reports; `.` when absent. */
+  outDir: 'OUT_DIR',
+  /** Optional threshold overrides (numbers). A stricter value is always allowed; see the README. */
+  maxP95Ms: 'MAX_P95_MS',
+  maxAvgMs: 'MAX_AVG_MS',
+  minSuccessRate: 'MIN_SUCCESS_RATE',
+  minCacheHitRate: 'MIN_CACHE_HIT_RATE',
+  minRequests: 'MIN_REQUESTS',
+} as const;
+
+export const GATE_PROFILES = ['smoke', 'baseline', 'light', 'medium', 'heavy', 'stress', 'soak', 'spike'] as const;
+export type GateProfile = (typeof GATE_PROFILES)[number];
+export const DEFAULT_GATE_PROFILE: GateProfile = 'smoke';
+
+/** File names `handleSummary` writes into `OUT_DIR`. */
+export const GATE_REPORT_FILES = {
+  json: 'k6-summary.json',
+  junit: 'k6-junit.xml',
+} as const;
+
+/**
+ * Exit codes. 0 and 99 are k6's own; the gate wrapper passes every k6 code through unchanged and
+ * only adds codes for failures that happen before k6 runs.
+ * See https://grafana.com/docs/k6/latest/results-output/end-of-test/ and k6's errext/exitcodes.
+ */
+export const GATE_EXIT_CODES = {
+  pass: 0,
+  /** k6: one or more thresholds failed. The only "the version is bad" verdict. */
+  thresholdsFailed: 99,
+  /** k6: the script called `exec.test.abort()` (e.g. `setup()` found the target not ready). */
+  scriptAborted: 108,
+  /** Wrapper: k6 was not found on `K6_BIN` or `PATH`. */
+  k6NotFound: 127,
+  /** Wrapper: bad command-line arguments. */
+  usage: 64,
+} as const;
+
+/** How a gate outcome is classified by the wrapper and the hook Lambda. */
+export type GateVerdict = 'pass' | 'fail' | 'error';
+
+export function classifyGateExit(code: number): GateVerdict {
+  if (code === GATE_EXIT_CODES.pass) return 'pass';
+  if (code === GATE_EXIT_CODES.thresholdsFailed) return 'fail';
+  return 'error';
+}

@@ -1,0 +1,121 @@
+/**
+ * The service's HTTP contract: routes, headers, payloads, limits and error codes, defined once.
+ *
+ * The service registers these routes, the CDK target groups health-check `ROUTES.ready`, and the
+ * k6 suites call them. Nobody copies a route string.
+ */
+
+export const ROUTES = {
+  /** `POST` a {@link ChatRequest}, answered with a {@link ChatResponse}. */
+  chat: '/api/chatbot',
+  /** `POST` a {@link ChatRequest}, answered as server-sent events ({@link SSE_EVENTS}). */
+  chatStream: '/api/v1/chat/stream',
+  /** Liveness: 200 while the process runs. */
+  health: '/health',
+  /** Readiness: 200 (`ready`, `degraded`) or 503 (`not_ready`). The ALB health check. */
+  ready: '/health/ready',
+  /** Cache counters since start ({@link CacheMetricsResponse}). */
+  cacheMetrics: '/api/v1/metrics/cache',
+} as const;
+
+/** Response (and request) header names, lower case as Node and k6 report them. */
+export const HEADERS = {
+  /** Every response carries the running `APP_VERSION`; the gate's version check reads it. */
+  appVersion: 'x-app-version',
+  /** `HIT`, `MISS` or `BYPASS` on every chat answer. */
+  cache: 'x-cache',
+  /** Echoed on every response; accepted from the caller when it is a safe token. */
+  requestId: 'x-request-id',
+  /** On every 429 and 503, in whole seconds. */
+  retryAfter: 'retry-after',
+} as const;
+
+export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;
+export type CacheStatus = (typeof CACHE_STATUSES)[number];
+
+/** Input limits. Documented in the README; the service enforces them, the fault tests probe them. */
+export const LIMITS = {
+  /** A message longer than this (in characters, after trimming) is answered 413. */
+  maxMessageChars: 4000,
+  /** A request body larger than this is answered 413 before it is buffered in full. */
+  maxBodyBytes: 32 * 1024,
+  /** `session_id` and `user_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
+  maxIdChars: 128,
+  idPattern: '^[A-Za-z0-9_-]{1,128}$',
+  /** How many earlier turns of a session are sent to the LLM as context. */
+  contextTurns: 6,
+} as const;
+
+export interface ChatRequest {
+  readonly message: string;
+  readonly session_id?: string;
+  readonly user_id?: string;
+}
+
+export interface ChatResponse {
+  readonly reply: string;
+  readonly session_id: string;
+  readonly cached: boolean;
+  readonly request_id: string;
+}
+
+/** Server-sent event names of the stream route. `token` repeats; exactly one `done` or `error` ends it. */
+export const SSE_EVENTS = {
+  /** `data: {"delta": "..."}` */
+  token: 'token',
+  /** `data:` a {@link ChatResponse} with the whole reply. */
+  done: 'done',
+  /** `data:` an {@link ErrorResponse} body. */
+  error: 'error',
+} as const;
+
+export const READINESS_STATUSES = ['ready', 'degraded', 'not_ready'] as const;
+export type ReadinessStatus = (typeof READINESS_STATUSES)[number];
+export const CHECK_STATUSES = ['ok', 'down', 'auth_failed', 'misconfigured', 'pending'] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+export interface ReadinessResponse {
+  readonly status: ReadinessStatus;
+  readonly version: string;
+  readonly checks: {
+    readonly database: CheckStatus;
+    readonly cache: CheckStatus;
+    readonly llm: CheckStatus;
+  };
+}
+
+export interface LivenessResponse {
+  readonly status: 'ok';
+  readonly version: string;
+}
+
+export interface CacheMetricsResponse {
+  readonly hits: number;
+  readonly misses: number;
+  readonly bypassed: number;
+  /** hits / (hits + misses); 0 when there were none. Bypassed requests are not lookups. */
+  readonly hit_rate: number;
+}
+
+export const ERROR_CODES = {
+  badRequest: 'bad_request',
+  payloadTooLarge: 'payload_too_large',
+  notFound: 'not_found',
+  rateLimited: 'rate_limited',
+  llmThrottled: 'llm_throttled',
+  llmUnavailable: 'llm_unavailable',
+  dependencyUnavailable: 'dependency_unavailable',
+  shuttingDown: 'shutting_down',
+  internal: 'internal_error',
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+export interface ErrorResponse {
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly request_id: string;
+    /** Field-level problems for 400s. */
+    readonly details?: ReadonlyArray<{ readonly field: string; readonly problem: string }>;
+  };
+}

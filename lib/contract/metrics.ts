@@ -1,0 +1,56 @@
+/**
+ * Metric names shared by the emitters (the service's EMF lines, the k6 summary, the gate Lambda)
+ * and the consumers (alarms and the dashboard). A renamed metric silently breaks an alarm, so the
+ * names live here once.
+ */
+
+/** The service publishes these as CloudWatch Embedded Metric Format on stdout. */
+export const SERVICE_METRICS = {
+  namespace: 'ChatApi',
+  /** Every metric carries exactly this one dimension, valued with `SERVICE_NAME`. */
+  dimension: 'Service',
+  names: {
+    /** Milliseconds from request received to response sent, chat routes only. */
+    requestLatencyMs: 'RequestLatency',
+    /** Count of chat requests answered, by any status. */
+    requests: 'Requests',
+    /** Count of chat requests answered with a 5xx. */
+    serverErrors: 'ServerErrors',
+    /** Count of response-cache hits / misses / bypasses (cache down or unusable). */
+    cacheHits: 'CacheHit',
+    cacheMisses: 'CacheMiss',
+    cacheBypassed: 'CacheBypass',
+    /** 1 for every interval in which the cache could not be used at all. */
+    cacheUnavailable: 'CacheUnavailable',
+    /** Milliseconds per LLM call (successful or not). */
+    llmLatencyMs: 'LlmLatency',
+    /** Count of LLM calls answered 429 by the provider. */
+    llmThrottled: 'LlmThrottled',
+    /** Count of LLM calls that failed (5xx, timeout, network), throttling excluded. */
+    llmErrors: 'LlmErrors',
+    /** Count of LLM calls made, so the error rate has a denominator. */
+    llmCalls: 'LlmCalls',
+    /** Count of failed database operations. */
+    dbErrors: 'DbErrors',
+    /** Count of authentication failures against Postgres or the cache (wrong password/token). */
+    authFailures: 'AuthFailures',
+  },
+} as const;
+
+/** The k6 gate publishes these (from the k6 summary's EMF line and from the hook Lambda). */
+export const GATE_METRICS = {
+  namespace: 'ChatPlatform/Gate',
+  /** Dimension valued `<app>-<stage>`, the same as the service's `SERVICE_NAME`. */
+  dimension: 'Service',
+  names: {
+    /** 1 when a gate run failed (thresholds or gate error), 0 when it passed. */
+    failed: 'GateFailed',
+    /** 1 when the gate could not produce a verdict (runner did not start, timed out, crashed). */
+    error: 'GateError',
+    durationSeconds: 'GateDuration',
+    p95LatencyMs: 'GateP95Latency',
+    errorRatePercent: 'GateErrorRate',
+    requests: 'GateRequests',
+    cacheHitRatePercent: 'GateCacheHitRate',
+  },
+} as const;

@@ -21,6 +21,14 @@ export const GATE_ENV = {
   minSuccessRate: 'MIN_SUCCESS_RATE',
   minCacheHitRate: 'MIN_CACHE_HIT_RATE',
   minRequests: 'MIN_REQUESTS',
+  /** Value of the `Service` dimension on the gate's EMF line; the service's `SERVICE_NAME` default when absent. */
+  serviceName: 'SERVICE_NAME',
+  /**
+   * The same value as k6's `--execution-segment` when a run is split across runners (e.g. `0:1/2`). k6 does
+   * not tell the init context its segment, so the no-data guards scale by this; `setup()` aborts when the
+   * two disagree.
+   */
+  executionSegment: 'EXECUTION_SEGMENT',
 } as const;
 
 export const GATE_PROFILES = ['smoke', 'baseline', 'light', 'medium', 'heavy', 'stress', 'soak', 'spike'] as const;
@@ -48,6 +56,8 @@ export const GATE_EXIT_CODES = {
   k6NotFound: 127,
   /** Wrapper: bad command-line arguments. */
   usage: 64,
+  /** Wrapper: the k6 bundles could not be built (a TypeScript or esbuild error in `loadtests/`). */
+  bundleFailed: 70,
 } as const;
 
 /** How a gate outcome is classified by the wrapper and the hook Lambda. */

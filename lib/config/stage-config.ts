@@ -32,6 +32,8 @@ export interface NetworkConfig {
 export interface DatabaseConfig {
   /** RDS instance class without the `db.` prefix, e.g. `t4g.micro`. */
   readonly instanceType: string;
+  /** Deliberately not 5432 (cdk-nag AwsSolutions-RDS11): a scan of the default port finds nothing. */
+  readonly port: number;
   readonly allocatedStorageGiB: number;
   /** Storage autoscaling ceiling. */
   readonly maxAllocatedStorageGiB: number;
@@ -267,6 +269,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     database: {
       instanceType: 't4g.micro',
+      port: 5433,
       allocatedStorageGiB: 20,
       maxAllocatedStorageGiB: 50,
       multiAz: false,
@@ -310,6 +313,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     database: {
       instanceType: 't4g.small',
+      port: 5433,
       allocatedStorageGiB: 20,
       maxAllocatedStorageGiB: 100,
       multiAz: false,
@@ -345,6 +349,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     database: {
       instanceType: 'm7g.large',
+      port: 5433,
       allocatedStorageGiB: 100,
       maxAllocatedStorageGiB: 500,
       multiAz: true,

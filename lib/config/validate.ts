@@ -65,6 +65,7 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
     database.allocatedStorageGiB >= 20,
     `database.allocatedStorageGiB ${database.allocatedStorageGiB} is below RDS's 20 GiB minimum.`,
   );
+  p(database.port >= 1150 && database.port <= 65535, `database.port ${database.port} must be 1150–65535 (RDS limit).`);
   p(
     database.backupRetentionDays >= 1 && database.backupRetentionDays <= 35,
     `database.backupRetentionDays ${database.backupRetentionDays} must be 1–35 (0 would disable backups).`,

@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
@@ -26,13 +27,15 @@ export interface ChatFunctionProps {
 }
 
 /**
- * The house Lambda function: one place that fixes runtime (Node.js 22, a supported LTS), ARM64,
- * an explicit log group with retention, JSON logs, and local esbuild bundling of everything
- * (the AWS SDK included, so the version we test is the version that runs).
+ * The house Lambda function: one place that fixes runtime (Node.js 24, the newest LTS Lambda
+ * offers), ARM64, an explicit log group with retention, JSON logs, a role without AWS managed
+ * policies, and local esbuild bundling of everything (the AWS SDK included, so the version we
+ * test is the version that runs).
  */
 export class ChatFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
 
   constructor(scope: Construct, id: string, props: ChatFunctionProps) {
     super(scope, id);
@@ -43,11 +46,47 @@ export class ChatFunction extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // An explicit role instead of AWSLambdaBasicExecutionRole / AWSLambdaVPCAccessExecutionRole:
+    // logs only to its own group.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    this.logGroup.grantWrite(this.role);
+    if (props.vpc) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+      NagSuppressions.addResourceSuppressions(
+        this.role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Lambda needs the ENI actions to attach to the VPC; ec2:*NetworkInterface* does not support resource-level permissions at create time (see AWSLambdaVPCAccessExecutionRole).',
+            appliesTo: ['Resource::*'],
+          },
+        ],
+        true,
+      );
+    }
+
     this.function = new nodejs.NodejsFunction(this, 'Function', {
+      role: this.role,
       entry: path.join(REPO_ROOT, 'lambda', props.functionDir, 'index.ts'),
       handler: 'handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 256,
@@ -63,7 +102,7 @@ export class ChatFunction extends Construct {
       bundling: {
         // Never fall back to Docker: there may be no engine, and local esbuild is pinned.
         forceDockerBundling: false,
-        target: 'node22',
+        target: 'node24',
         format: nodejs.OutputFormat.CJS,
         minify: true,
         sourceMap: true,

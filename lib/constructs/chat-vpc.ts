@@ -53,12 +53,21 @@ export class ChatVpc extends Construct {
         EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
         Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       };
+      // One group for all endpoints: HTTPS from inside the VPC only (the CIDR as a literal, so
+      // cdk-nag can check it).
+      const endpointsSecurityGroup = new ec2.SecurityGroup(this, 'EndpointsSecurityGroup', {
+        vpc: this.vpc,
+        description: 'Interface endpoints: HTTPS from inside the VPC',
+        allowAllOutbound: false,
+      });
+      endpointsSecurityGroup.addIngressRule(ec2.Peer.ipv4(network.cidr), ec2.Port.tcp(443), 'HTTPS from the VPC');
       for (const [name, service] of Object.entries(services)) {
         this.vpc.addInterfaceEndpoint(name, {
           service,
           privateDnsEnabled: true,
           subnets: { subnetGroupName: SUBNET_GROUPS.app },
-          // The default endpoint security group admits HTTPS from the VPC CIDR only.
+          securityGroups: [endpointsSecurityGroup],
+          open: false,
         });
       }
     }

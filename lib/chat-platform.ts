@@ -1,0 +1,43 @@
+import type { Stage } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { physicalName, type StageConfig } from './config';
+import { DataStack } from './stacks/data-stack';
+import { NetworkStack } from './stacks/network-stack';
+
+export interface ChatPlatformOptions {
+  /** The version deployed; becomes the service's APP_VERSION and the gate's EXPECTED_VERSION. */
+  readonly appVersion: string;
+}
+
+export interface ChatPlatformStacks {
+  readonly network: NetworkStack;
+  readonly data: DataStack;
+}
+
+/**
+ * Builds every stack of one stage into `scope` (the App, or a pipeline `Stage`). Stack IDs are
+ * `<app>-<stage>-<layer>` and are a public contract: renaming one replaces its resources.
+ */
+export function buildChatPlatform(
+  scope: Construct | Stage,
+  config: StageConfig,
+  _options: ChatPlatformOptions,
+): ChatPlatformStacks {
+  const env = { account: config.env.account, region: config.env.region };
+  const name = (layer: string) => physicalName(config, layer);
+
+  const network = new NetworkStack(scope, name('network'), {
+    env,
+    config,
+    description: `${name('network')}: VPC, flow logs, endpoints`,
+  });
+  const data = new DataStack(scope, name('data'), {
+    env,
+    config,
+    vpc: network.vpc,
+    serviceSecurityGroup: network.serviceSecurityGroup,
+    description: `${name('data')}: RDS PostgreSQL and ElastiCache (stateful)`,
+  });
+
+  return { network, data };
+}

@@ -1,0 +1,50 @@
+import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { physicalName, type StageConfig } from '../config';
+import { CacheCluster } from '../constructs/cache-cluster';
+import { ChatDatabase } from '../constructs/chat-database';
+
+export interface DataStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly vpc: ec2.IVpc;
+  /** The chat service's security group: the only application group Postgres and the cache admit. */
+  readonly serviceSecurityGroup: ec2.ISecurityGroup;
+}
+
+/**
+ * Data: the stateful tier, in its own stack so its lifecycle is separate from the service's.
+ * Termination protection follows the database's deletion protection (always on in prod).
+ */
+export class DataStack extends Stack {
+  readonly encryptionKey: kms.Key;
+  readonly database: ChatDatabase;
+  readonly cache: CacheCluster;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, { ...props, terminationProtection: props.config.database.deletionProtection });
+    const { config } = props;
+
+    this.encryptionKey = new kms.Key(this, 'DataKey', {
+      alias: `alias/${physicalName(config, 'data')}`,
+      description: `${physicalName(config, 'data')}: RDS storage, Performance Insights, ElastiCache at rest, data secrets`,
+      enableKeyRotation: true,
+      removalPolicy: config.database.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    this.database = new ChatDatabase(this, 'Database', {
+      config,
+      vpc: props.vpc,
+      serviceSecurityGroup: props.serviceSecurityGroup,
+      encryptionKey: this.encryptionKey,
+    });
+
+    this.cache = new CacheCluster(this, 'Cache', {
+      config,
+      vpc: props.vpc,
+      serviceSecurityGroup: props.serviceSecurityGroup,
+      encryptionKey: this.encryptionKey,
+    });
+  }
+}

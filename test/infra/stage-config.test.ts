@@ -1,0 +1,218 @@
+import {
+  getStageConfig,
+  resolveStageConfig,
+  STAGE_NAMES,
+  type StageConfig,
+  StageConfigError,
+  validateStageConfig,
+} from '../../lib/config';
+import { type Mutable, withOverrides } from '../support/cdk';
+
+type M = Mutable<StageConfig>;
+
+const problemsOf = (fn: () => unknown): readonly string[] => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof StageConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a StageConfigError');
+};
+
+describe('stage configs', () => {
+  test.each(STAGE_NAMES)('the shipped %s config is valid', (stage) => {
+    expect(() => validateStageConfig(getStageConfig(stage))).not.toThrow();
+  });
+
+  test('an unknown stage is an error that lists the known ones', () => {
+    expect(() => getStageConfig('qa')).toThrow(/unknown stage 'qa'\. Known stages: dev, staging, prod/);
+  });
+
+  test('the account falls back to CDK_DEFAULT_ACCOUNT, the region always comes from the config', () => {
+    const config = resolveStageConfig('dev', { account: '111122223333' });
+    expect(config.env).toEqual({ account: '111122223333', region: getStageConfig('dev').env.region });
+  });
+
+  test('prod refuses a certificate from another account once the target account is known', () => {
+    const problems = problemsOf(() => resolveStageConfig('prod', { account: '111122223333' }));
+    expect(problems).toEqual([expect.stringMatching(/certificateArn belongs to another account than .*111122223333/)]);
+  });
+
+  test('dev and prod differ where safety matters', () => {
+    const dev = getStageConfig('dev');
+    const prod = getStageConfig('prod');
+    expect(dev.database.multiAz).toBe(false);
+    expect(prod.database.multiAz).toBe(true);
+    expect(prod.database.deletionProtection).toBe(true);
+    expect(prod.network.availabilityZones).toHaveLength(3);
+    expect(dev.network.availabilityZones).toHaveLength(2);
+    expect(prod.cache.replicasPerNodeGroup).toBeGreaterThanOrEqual(1);
+    expect(dev.cache.engine).toBe('valkey');
+  });
+});
+
+describe('prod cannot be configured into an unsafe state', () => {
+  test.each([
+    [
+      'a single-AZ database',
+      (c: M) => {
+        c.database.multiAz = false;
+      },
+      /prod: database\.multiAz must be true/,
+    ],
+    [
+      'no deletion protection',
+      (c: M) => {
+        c.database.deletionProtection = false;
+      },
+      /prod: database\.deletionProtection/,
+    ],
+    [
+      'short backups',
+      (c: M) => {
+        c.database.backupRetentionDays = 1;
+      },
+      /prod: database\.backupRetentionDays must be >= 7/,
+    ],
+    ['two AZs', (c: M) => c.network.availabilityZones.pop(), /prod: network\.availabilityZones must list 3 AZs/],
+    [
+      'a cache without a replica',
+      (c: M) => {
+        c.cache.replicasPerNodeGroup = 0;
+      },
+      /prod: cache\.replicasPerNodeGroup/,
+    ],
+    [
+      'plain HTTP',
+      (c: M) => {
+        c.ingress.allowHttp = true;
+      },
+      /prod: ingress\.allowHttp must be false/,
+    ],
+    [
+      'no gate',
+      (c: M) => {
+        c.deployment.gate.enabled = false;
+      },
+      /prod: deployment\.gate\.enabled must be true/,
+    ],
+    [
+      'nobody to page',
+      (c: M) => {
+        c.monitoring.alarmEmails = [];
+      },
+      /prod: monitoring\.alarmEmails/,
+    ],
+    [
+      'one task',
+      (c: M) => {
+        c.service.minTaskCount = 1;
+        c.service.desiredCount = 1;
+      },
+      /prod: service\.minTaskCount/,
+    ],
+  ])('synth fails with an actionable message for %s', (_name, mutate, message) => {
+    const problems = problemsOf(() => validateStageConfig(withOverrides('prod', mutate)));
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('every problem is reported at once, not one per synth', () => {
+    const problems = problemsOf(() =>
+      validateStageConfig(
+        withOverrides('prod', (c) => {
+          c.database.multiAz = false;
+          c.database.deletionProtection = false;
+        }),
+      ),
+    );
+    expect(problems.length).toBe(2);
+  });
+});
+
+describe('validation of any stage', () => {
+  test.each([
+    [
+      'the default cache port',
+      (c: M) => {
+        c.cache.port = 6379;
+      },
+      /cache\.port must not be the default 6379/,
+    ],
+    [
+      'AZs from another region',
+      (c: M) => {
+        c.network.availabilityZones = ['eu-west-1a', 'eu-west-1b'];
+      },
+      /is not in region/,
+    ],
+    [
+      'a drain longer than the stop timeout',
+      (c: M) => {
+        c.service.drainTimeoutMs = 30_000;
+      },
+      /drainTimeoutMs .* must leave at least 1 s/,
+    ],
+    [
+      'a canary step below 0.1%',
+      (c: M) => {
+        c.deployment.strategy = 'CANARY';
+        c.deployment.canary = { canaryPercent: 0.05, canaryBakeTimeMinutes: 5 };
+      },
+      /canaryPercent 0\.05 must be 0\.1–100/,
+    ],
+    [
+      'a canary strategy without settings',
+      (c: M) => {
+        c.deployment.strategy = 'CANARY';
+      },
+      /needs deployment\.canary/,
+    ],
+    [
+      'a linear step above 100%',
+      (c: M) => {
+        c.deployment.strategy = 'LINEAR';
+        c.deployment.linear = { stepPercent: 120, stepBakeTimeMinutes: 5 };
+      },
+      /stepPercent 120 must be 3–100/,
+    ],
+    [
+      'an unknown gate profile',
+      (c: M) => {
+        c.deployment.gate.profile = 'huge' as never;
+      },
+      /gate\.profile 'huge' is unknown/,
+    ],
+    [
+      'a bake time over a day',
+      (c: M) => {
+        c.deployment.bakeTimeMinutes = 2000;
+      },
+      /bakeTimeMinutes 2000 must be 0–1440/,
+    ],
+    [
+      'a percentage above 100',
+      (c: M) => {
+        c.monitoring.thresholds.serverErrorRatePercent = 150;
+      },
+      /serverErrorRatePercent 150 is a percentage/,
+    ],
+    [
+      'an invalid log retention',
+      (c: M) => {
+        c.logRetentionDays = 10;
+      },
+      /logRetentionDays 10 is not a CloudWatch Logs retention/,
+    ],
+    [
+      'no certificate and no explicit HTTP',
+      (c: M) => {
+        c.ingress.allowHttp = false;
+      },
+      /set certificateArn for HTTPS, or set allowHttp/,
+    ],
+  ])('rejects %s', (_name, mutate, message) => {
+    const problems = problemsOf(() => validateStageConfig(withOverrides('dev', mutate)));
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+});

@@ -1,0 +1,250 @@
+/**
+ * The k6 gate: one script, every profile (`PROFILE`). Thin glue around the pure modules in `lib/`:
+ * it reads `__ENV`, sends requests, records metrics, and hands k6's summary to the report builders.
+ *
+ *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e PROFILE=smoke loadtests/dist/gate.js
+ *
+ * Exit codes are k6's own: 0 every threshold held, 99 a threshold failed, 108 setup() aborted
+ * (target not ready), 107 a bad input or script error.
+ */
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+import http, { type RefinedResponse, type ResponseType } from 'k6/http';
+import { Counter, Rate, Trend } from 'k6/metrics';
+import type { Options } from 'k6/options';
+import { GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { ROUTES } from '../../lib/contract/http';
+import corpusJson from '../corpus/questions.json';
+import {
+  assessChatResponse,
+  assessReadiness,
+  type HttpResult,
+  type MetricRecord,
+  metricRecords,
+  type ReadinessAssessment,
+} from './lib/assess';
+import { parseExecutionSegment, readGateConfig, segmentFraction } from './lib/config';
+import {
+  type Corpus,
+  freshPrompt,
+  freshRoute,
+  generateRunId,
+  nextSession,
+  type PlannedRequest,
+  planChatRequest,
+  primedQuestions,
+  type SessionState,
+} from './lib/corpus';
+import { buildEmfLine } from './lib/emf';
+import { buildJUnit } from './lib/junit';
+import { GATE_K6_METRICS } from './lib/metrics';
+import { buildK6Options, CHAT_REQUEST_TIMEOUT_SECONDS } from './lib/options';
+import { resolvePlan } from './lib/plan';
+import { GATE_PROFILE_SPECS } from './lib/profiles';
+import { buildGateReport, type K6SummaryData, type SetupData } from './lib/report';
+import { buildThresholds } from './lib/thresholds';
+import { renderVerdict } from './lib/verdict';
+
+// --- init: inputs, plan, options (a bad input throws here: k6 exits 107, never a pass) ----------
+const config = readGateConfig(__ENV);
+const plan = resolvePlan(GATE_PROFILE_SPECS[config.profile], config);
+const thresholds = buildThresholds(plan);
+const corpus: Corpus = corpusJson;
+
+export const options: Options = buildK6Options(plan, thresholds);
+
+const metrics = {
+  [GATE_K6_METRICS.requests]: new Counter(GATE_K6_METRICS.requests),
+  [GATE_K6_METRICS.success]: new Rate(GATE_K6_METRICS.success),
+  [GATE_K6_METRICS.latency]: new Trend(GATE_K6_METRICS.latency, true),
+  [GATE_K6_METRICS.cacheHit]: new Rate(GATE_K6_METRICS.cacheHit),
+  [GATE_K6_METRICS.freshUncached]: new Rate(GATE_K6_METRICS.freshUncached),
+  [GATE_K6_METRICS.versionMatch]: new Rate(GATE_K6_METRICS.versionMatch),
+  [GATE_K6_METRICS.versionChecked]: new Counter(GATE_K6_METRICS.versionChecked),
+};
+
+function record(records: readonly MetricRecord[]): void {
+  for (const r of records) {
+    const metric = metrics[r.metric as keyof typeof metrics];
+    if (!metric) throw new Error(`no k6 metric named ${r.metric}`);
+    metric.add(typeof r.value === 'boolean' ? (r.value ? 1 : 0) : r.value, r.tags);
+  }
+}
+
+function toResult(res: RefinedResponse<ResponseType | undefined>): HttpResult {
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: typeof res.body === 'string' ? res.body : null,
+    durationMs: res.timings.duration,
+  };
+}
+
+function chatParams(request: { route: string; kind: string }, requestId: string) {
+  return {
+    headers: {
+      'content-type': 'application/json',
+      accept: request.route === 'stream' ? 'text/event-stream' : 'application/json',
+      'x-request-id': requestId,
+    },
+    tags: { name: request.route, kind: request.kind },
+    timeout: `${CHAT_REQUEST_TIMEOUT_SECONDS}s`,
+  };
+}
+
+function chatUrl(route: string): string {
+  return `${config.baseUrl}${route === 'stream' ? ROUTES.chatStream : ROUTES.chat}`;
+}
+
+// --- setup: the target must be ready, the popular questions primed ------------------------------
+export function setup(): SetupData {
+  const startedAtMs = Date.now();
+  const readiness = waitForReadiness();
+  if (!readiness.ready) {
+    const reason = `target not ready at ${config.baseUrl}${ROUTES.ready}: ${readiness.detail}`;
+    console.error(`gate: ${reason}`);
+    exec.test.abort(reason);
+    throw new Error(reason); // not reached: abort() stops the run
+  }
+  if (config.expectedVersion && readiness.version !== undefined && readiness.version !== config.expectedVersion) {
+    console.warn(
+      `gate: /health/ready reports version ${readiness.version}, expected ${config.expectedVersion}; the version threshold will fail`,
+    );
+  }
+  verifyExecutionSegment();
+
+  const runId = config.runId ?? generateRunId(startedAtMs, Math.random);
+  return {
+    runId,
+    readiness: {
+      status: readiness.status,
+      detail: readiness.detail,
+      ...(readiness.version !== undefined ? { version: readiness.version } : {}),
+    },
+    primed: prime(runId),
+    startedAtMs,
+  };
+}
+
+/** Three looks, a second apart: fail fast, but not on one dropped packet. */
+function waitForReadiness(): ReadinessAssessment {
+  let last: ReadinessAssessment | undefined;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const res = http.get(`${config.baseUrl}${ROUTES.ready}`, { timeout: '5s', tags: { name: 'ready' } });
+    last = assessReadiness(toResult(res));
+    if (last.ready) return last;
+    if (attempt < 3) sleep(1);
+  }
+  return last as ReadinessAssessment;
+}
+
+/**
+ * k6 hides `--execution-segment` from the init context, where the guards are computed from
+ * EXECUTION_SEGMENT. If the two disagree, the guards would be wrong: refuse to judge.
+ */
+function verifyExecutionSegment(): void {
+  const actualText = exec.test.options.executionSegment ?? undefined;
+  const actual = actualText ? parseExecutionSegment(String(actualText)) : null;
+  const actualFraction = actual ? segmentFraction(actual) : 1;
+  if (Math.abs(actualFraction - plan.segmentFraction) > 1e-9) {
+    const reason = `k6 runs execution segment ${actualText ?? 'none'} but EXECUTION_SEGMENT is ${config.executionSegment?.text ?? 'unset'}; pass the same value to both so the no-data guards scale correctly`;
+    console.error(`gate: ${reason}`);
+    exec.test.abort(reason);
+  }
+}
+
+/** Ask every popular question of this run once (in parallel, one retry), so the load can hit them. */
+function prime(runId: string): SetupData['primed'] {
+  let pending = primedQuestions(corpus, runId);
+  const failures: string[] = [];
+  for (let round = 1; round <= 2 && pending.length > 0; round++) {
+    const responses = http.batch(
+      pending.map((message, i) => ({
+        method: 'POST',
+        url: chatUrl('chat'),
+        body: JSON.stringify({ message, user_id: `gate-${runId}-setup` }),
+        params: chatParams({ route: 'chat', kind: 'prime' }, `gate-${runId}-prime-${round}-${i}`),
+      })),
+    );
+    const next: string[] = [];
+    responses.forEach((res, i) => {
+      const message = pending[i] as string;
+      const assessed = assessChatResponse(toResult(res), {
+        route: 'chat',
+        requestId: `gate-${runId}-prime-${round}-${i}`,
+      });
+      if (!assessed.success) {
+        next.push(message);
+        if (round === 2) failures.push(`${assessed.failure ?? 'failed'}: ${message}`);
+      }
+    });
+    pending = next;
+  }
+  const questions = corpus.popular.length;
+  if (failures.length > 0)
+    console.warn(`gate: ${failures.length} of ${questions} popular questions could not be primed`);
+  return { questions, answered: questions - failures.length, failures };
+}
+
+// --- load ---------------------------------------------------------------------------------------
+let session: SessionState | undefined; // per VU: k6 keeps module state for the VU's lifetime
+
+function send(request: PlannedRequest, data: SetupData, requestId: string): void {
+  const payload: Record<string, string> = {
+    message: request.message,
+    user_id: `gate-${data.runId}-vu${exec.vu.idInTest}`,
+  };
+  if (request.sessionId) payload.session_id = request.sessionId;
+  const res = http.post(chatUrl(request.route), JSON.stringify(payload), chatParams(request, requestId));
+  const result = toResult(res);
+  const assessed = assessChatResponse(result, {
+    route: request.route,
+    requestId,
+    ...(request.sessionId ? { sessionId: request.sessionId } : {}),
+  });
+  const names = Object.keys(assessed.checks);
+  if (names.length > 0) {
+    check(result, Object.fromEntries(names.map((name) => [name, () => assessed.checks[name] === true])), {
+      kind: request.kind,
+      route: request.route,
+    });
+  }
+  record(metricRecords(request, result, assessed, config.expectedVersion));
+  if (request.kind !== 'fresh') session = nextSession(session, request, assessed.sessionId);
+}
+
+/** The main scenario: the chat mix. */
+export function chat(data: SetupData): void {
+  const request = planChatRequest({
+    corpus,
+    runId: data.runId,
+    vuId: exec.vu.idInTest,
+    vuIteration: exec.vu.iterationInScenario,
+    ...(session ? { session } : {}),
+  });
+  send(request, data, `gate-${data.runId}-${exec.scenario.name}-${exec.scenario.iterationInTest}`);
+}
+
+/** The `fresh` scenario: prompts unique to this run, which no cache can hold. */
+export function fresh(data: SetupData): void {
+  const sequence = exec.scenario.iterationInTest;
+  send(
+    { kind: 'fresh', route: freshRoute(sequence), message: freshPrompt(corpus, data.runId, sequence) },
+    data,
+    `gate-${data.runId}-fresh-${sequence}`,
+  );
+}
+
+export default chat;
+
+// --- the end: reports and verdict ---------------------------------------------------------------
+export function handleSummary(data: K6SummaryData): Record<string, string> {
+  const now = Date.now();
+  const report = buildGateReport(data, { config, plan, thresholds, nowMs: now });
+  const dir = config.outDir === '/' ? '' : config.outDir;
+  return {
+    [`${dir}/${GATE_REPORT_FILES.json}`]: `${JSON.stringify({ gate: report, k6: data }, null, 2)}\n`,
+    [`${dir}/${GATE_REPORT_FILES.junit}`]: buildJUnit(report, new Date(now).toISOString()),
+    stdout: `\n${renderVerdict(report)}\n${buildEmfLine(report, now)}\n`,
+  };
+}

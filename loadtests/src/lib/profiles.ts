@@ -1,0 +1,329 @@
+/**
+ * Gate profiles: the traffic shape of each gate and the targets its thresholds enforce, side by side.
+ *
+ * Every profile has two k6 scenarios: the main one (named after the profile) sends the chat mix
+ * (popular questions primed in `setup()`, a long tail, follow-up turns, a share of streaming), and
+ * `fresh` sends prompts unique to the run, which no cache can hold. Blue and green share the cache,
+ * so without `fresh` a green with a broken LLM path could pass on answers blue cached.
+ *
+ * The seeds' five scenarios (seeds/002, "Success Criteria") keep their users, request counts and
+ * targets exactly: success rate, average latency, cache hit rate. The seeds measured "requests" per
+ * concurrent user ("5 concurrent users, 4 requests each"), hence `per-vu-iterations`.
+ */
+import type { GateProfile } from '../../../lib/contract/gate';
+
+/** A k6 executor with its parameters; durations in seconds, rates per minute (k6 `timeUnit: '1m'`). */
+export type TrafficShape =
+  | {
+      readonly executor: 'per-vu-iterations';
+      readonly vus: number;
+      /** Iterations (= chat requests) per VU. */
+      readonly iterations: number;
+      readonly maxDurationSeconds: number;
+    }
+  | {
+      readonly executor: 'shared-iterations';
+      readonly vus: number;
+      /** Iterations (= chat requests) shared by all VUs. */
+      readonly iterations: number;
+      readonly maxDurationSeconds: number;
+    }
+  | {
+      readonly executor: 'constant-arrival-rate';
+      readonly ratePerMinute: number;
+      readonly durationSeconds: number;
+      readonly preAllocatedVUs: number;
+      readonly maxVUs: number;
+    }
+  | {
+      readonly executor: 'ramping-arrival-rate';
+      readonly startRatePerMinute: number;
+      readonly stages: ReadonlyArray<{ readonly durationSeconds: number; readonly targetRatePerMinute: number }>;
+      readonly preAllocatedVUs: number;
+      readonly maxVUs: number;
+    };
+
+/** What a profile demands of the version under test. Rates are fractions (0..1), latencies in ms. */
+export interface ProfileTargets {
+  /** Main-scenario requests answered 200 with a well-formed reply: the observed rate must be greater. */
+  readonly minSuccessRate: number;
+  /** Average latency of successful main-scenario requests must be below. @default no limit */
+  readonly maxAvgLatencyMs?: number;
+  /** p95 latency of successful main-scenario requests must be below. @default no limit */
+  readonly maxP95LatencyMs?: number;
+  /** p95 latency of cache HITs must be below: a cached answer costs no LLM call. @default no limit */
+  readonly maxCacheHitP95LatencyMs?: number;
+  /** Requests for primed popular questions answered from the cache: the observed rate must be greater. */
+  readonly minCacheHitRate: number;
+  /**
+   * Share of the planned main requests that must have been sent and answered. 1 for fixed request
+   * counts; arrival-rate executors may drop an iteration when every VU is busy.
+   */
+  readonly minRequestShare: number;
+  /**
+   * Stop a long run early (k6 `abortOnFail`, exit 99) when the success rate collapses below this
+   * after the given delay; the full verdict would be FAIL anyway. @default runs to the end
+   */
+  readonly abortWhenSuccessBelow?: { readonly rate: number; readonly afterSeconds: number };
+}
+
+export interface ProfileSpec {
+  readonly name: GateProfile;
+  /** One line for the docs and the verdict. */
+  readonly summary: string;
+  /** Where the targets come from: the seeds' success criteria, or this gate's own design. */
+  readonly origin: 'seeds' | 'gate';
+  readonly main: TrafficShape;
+  readonly fresh: TrafficShape;
+  readonly targets: ProfileTargets;
+  /** Why these targets, in one sentence; it lands in the docs, the JUnit report and the verdict. */
+  readonly rationale: string;
+  /** k6 `gracefulStop` for both scenarios: an iteration still running after the shape ends gets this long. */
+  readonly gracefulStopSeconds: number;
+}
+
+/** The seeds' scenarios share their shape: N users, k requests each, and a handful of fresh prompts. */
+function seedsScenario<P extends GateProfile>(
+  name: P,
+  users: number,
+  requestsPerUser: number,
+  freshRequests: number,
+  maxDurationSeconds: number,
+  targets: Pick<ProfileTargets, 'minSuccessRate' | 'maxAvgLatencyMs' | 'minCacheHitRate'>,
+  seedsRow: string,
+): ProfileSpec & { readonly name: P } {
+  return {
+    name,
+    summary: `${users} concurrent user${users === 1 ? '' : 's'}, ${requestsPerUser} requests each (${users * requestsPerUser} total), as in the seeds' "${seedsRow}" scenario`,
+    origin: 'seeds',
+    main: { executor: 'per-vu-iterations', vus: users, iterations: requestsPerUser, maxDurationSeconds },
+    fresh: { executor: 'shared-iterations', vus: 1, iterations: freshRequests, maxDurationSeconds },
+    // Every planned request must be answered: the seeds' counts are small and fixed.
+    targets: { ...targets, minRequestShare: 1 },
+    rationale: `seeds/002 success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
+    gracefulStopSeconds: 30,
+  };
+}
+
+function pct(rate: number): string {
+  return `${Math.round(rate * 1000) / 10}%`;
+}
+
+export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { readonly name: P } } = {
+  smoke: {
+    name: 'smoke',
+    summary: 'the default gate: 5 VUs share 40 requests, plus 5 fresh prompts, in at most 45 s of load',
+    origin: 'gate',
+    // Small enough to finish well inside a minute against a healthy target, large enough for a
+    // p95 that means something (40 samples) and for every kind of request in the mix.
+    main: { executor: 'shared-iterations', vus: 5, iterations: 40, maxDurationSeconds: 45 },
+    fresh: { executor: 'shared-iterations', vus: 1, iterations: 5, maxDurationSeconds: 45 },
+    targets: {
+      // At most one failed request in 40: a healthy version does not fail under 5 users.
+      minSuccessRate: 0.95,
+      // The seeds' "EXCELLENT" grade and the single-user target: the mix is half cache hits.
+      maxAvgLatencyMs: 3000,
+      // The slowest answers are LLM calls (LLM_TIMEOUT_MS defaults to 30 s); 8 s at p95 means the
+      // LLM path answers in time, not that it sometimes times out and retries.
+      maxP95LatencyMs: 8000,
+      // A HIT is a cache GET and a JSON body; 500 ms at p95 leaves room for the ALB and TLS, and
+      // catches a cache that answers but slowly (overloaded node, wrong AZ, no connection reuse).
+      maxCacheHitP95LatencyMs: 500,
+      // Every popular question was primed in setup(); a working cache serves nearly all of them.
+      minCacheHitRate: 0.9,
+      minRequestShare: 1,
+      // A target failing half its requests after 10 s will not recover in 35 more: stop and say so.
+      abortWhenSuccessBelow: { rate: 0.5, afterSeconds: 10 },
+    },
+    rationale:
+      'a short gate that must be clean: near-perfect success, LLM answers in time, and a cache that serves what setup() primed, fast',
+    gracefulStopSeconds: 5,
+  },
+  baseline: seedsScenario(
+    'baseline',
+    1,
+    5,
+    2,
+    120,
+    { minSuccessRate: 0.95, maxAvgLatencyMs: 3000, minCacheHitRate: 0.5 },
+    'Single User',
+  ),
+  light: seedsScenario(
+    'light',
+    5,
+    4,
+    3,
+    120,
+    { minSuccessRate: 0.95, maxAvgLatencyMs: 4000, minCacheHitRate: 0.7 },
+    '5 Concurrent',
+  ),
+  medium: seedsScenario(
+    'medium',
+    10,
+    3,
+    3,
+    180,
+    { minSuccessRate: 0.95, maxAvgLatencyMs: 5000, minCacheHitRate: 0.75 },
+    '10 Concurrent',
+  ),
+  heavy: seedsScenario(
+    'heavy',
+    20,
+    3,
+    4,
+    300,
+    { minSuccessRate: 0.9, maxAvgLatencyMs: 10000, minCacheHitRate: 0.8 },
+    '20 Concurrent',
+  ),
+  stress: seedsScenario(
+    'stress',
+    50,
+    2,
+    5,
+    300,
+    { minSuccessRate: 0.8, maxAvgLatencyMs: 30000, minCacheHitRate: 0.85 },
+    '50 Concurrent',
+  ),
+  soak: {
+    name: 'soak',
+    summary: '90 requests a minute for 20 minutes (1800 planned), plus 6 fresh prompts a minute',
+    origin: 'gate',
+    // Open model: the arrival rate does not slow down when the service does, so leaks, pool
+    // exhaustion and cache eviction show up as latency and errors instead of as fewer requests.
+    // 96 requests a minute in total stays under the service's default per-client rate limit (120).
+    main: {
+      executor: 'constant-arrival-rate',
+      ratePerMinute: 90,
+      durationSeconds: 1200,
+      preAllocatedVUs: 10,
+      maxVUs: 40,
+    },
+    fresh: {
+      executor: 'constant-arrival-rate',
+      ratePerMinute: 6,
+      durationSeconds: 1200,
+      preAllocatedVUs: 2,
+      maxVUs: 10,
+    },
+    targets: {
+      // A modest steady rate: anything above 1% errors over 20 minutes is a defect, not load.
+      minSuccessRate: 0.99,
+      maxAvgLatencyMs: 3000,
+      maxP95LatencyMs: 8000,
+      maxCacheHitP95LatencyMs: 500,
+      // The primed set is re-requested for 20 minutes, well inside CACHE_TTL_SECONDS (30 min).
+      minCacheHitRate: 0.9,
+      // Up to 5% of arrivals may be dropped when all 40 VUs are busy; more means the service stalled.
+      minRequestShare: 0.95,
+      // Failing a fifth of requests after 2 minutes: the remaining 18 minutes would only cost money.
+      abortWhenSuccessBelow: { rate: 0.8, afterSeconds: 120 },
+    },
+    rationale:
+      'a long steady run: errors, latency or hit rate that drift over 20 minutes point at leaks and exhaustion',
+    gracefulStopSeconds: 30,
+  },
+  spike: {
+    name: 'spike',
+    summary: '1 request/s, a 10 s jump to 10 requests/s held for 30 s, and back (470 planned), plus fresh prompts',
+    origin: 'gate',
+    // A sudden tenfold burst and the recovery after it: queueing, connection pools, autoscaling lag.
+    main: {
+      executor: 'ramping-arrival-rate',
+      startRatePerMinute: 60,
+      stages: [
+        { durationSeconds: 30, targetRatePerMinute: 60 },
+        { durationSeconds: 10, targetRatePerMinute: 600 },
+        { durationSeconds: 30, targetRatePerMinute: 600 },
+        { durationSeconds: 10, targetRatePerMinute: 60 },
+        { durationSeconds: 30, targetRatePerMinute: 60 },
+      ],
+      preAllocatedVUs: 20,
+      maxVUs: 100,
+    },
+    fresh: {
+      executor: 'constant-arrival-rate',
+      ratePerMinute: 12,
+      durationSeconds: 110,
+      preAllocatedVUs: 2,
+      maxVUs: 10,
+    },
+    targets: {
+      // Some 429/503 with Retry-After are acceptable in the burst; more than 5% is not.
+      minSuccessRate: 0.95,
+      // Misses queue behind the LLM during the burst: allow twice the steady-state p95.
+      maxP95LatencyMs: 10000,
+      // Cache hits must stay fast even in the burst: they are what keeps users served.
+      maxCacheHitP95LatencyMs: 1000,
+      minCacheHitRate: 0.85,
+      // Up to 10% of arrivals may be dropped at the peak (100 VUs all busy); more means a stall.
+      minRequestShare: 0.9,
+    },
+    rationale:
+      'a tenfold burst: the service may shed a little load with Retry-After, but must keep answering and keep hits fast',
+    gracefulStopSeconds: 30,
+  },
+};
+
+/** The number of iterations (chat requests) a shape plans, unsplit. */
+export function plannedIterations(shape: TrafficShape): number {
+  switch (shape.executor) {
+    case 'per-vu-iterations':
+      return shape.vus * shape.iterations;
+    case 'shared-iterations':
+      return shape.iterations;
+    case 'constant-arrival-rate':
+      return Math.floor((shape.ratePerMinute * shape.durationSeconds) / 60);
+    case 'ramping-arrival-rate': {
+      // Linear ramps: the area under the rate curve, one trapezoid per stage.
+      let from = shape.startRatePerMinute;
+      let total = 0;
+      for (const stage of shape.stages) {
+        total += (((from + stage.targetRatePerMinute) / 2) * stage.durationSeconds) / 60;
+        from = stage.targetRatePerMinute;
+      }
+      return Math.floor(total);
+    }
+  }
+}
+
+/** The most VUs a shape can run at once. */
+export function maxVUs(shape: TrafficShape): number {
+  return shape.executor === 'per-vu-iterations' || shape.executor === 'shared-iterations' ? shape.vus : shape.maxVUs;
+}
+
+/** How long the shape runs at most, in seconds, without graceful stop. */
+export function maxDurationSeconds(shape: TrafficShape): number {
+  switch (shape.executor) {
+    case 'per-vu-iterations':
+    case 'shared-iterations':
+      return shape.maxDurationSeconds;
+    case 'constant-arrival-rate':
+      return shape.durationSeconds;
+    case 'ramping-arrival-rate':
+      return shape.stages.reduce((sum, s) => sum + s.durationSeconds, 0);
+  }
+}
+
+/**
+ * A lower bound on the iterations one runner executes when k6 splits the run with
+ * `--execution-segment` of the given fraction (1 when not split). k6 scales VUs for per-VU
+ * iterations, iterations for shared iterations, and the rate for arrival-rate executors; each
+ * segment gets at least the floor of its share.
+ */
+export function segmentPlannedIterations(shape: TrafficShape, fraction: number): number {
+  if (fraction >= 1) return plannedIterations(shape);
+  switch (shape.executor) {
+    case 'per-vu-iterations':
+      return Math.floor(shape.vus * fraction) * shape.iterations;
+    case 'shared-iterations':
+      // A segment whose VU share rounds down to zero may get no VU at all, and then no iteration.
+      return Math.floor(shape.vus * fraction) > 0 ? Math.floor(shape.iterations * fraction) : 0;
+    default:
+      return Math.floor(plannedIterations(shape) * fraction);
+  }
+}
+
+/** An upper bound on the VUs one runner gets for the segment fraction. */
+export function segmentMaxVUs(shape: TrafficShape, fraction: number): number {
+  return fraction >= 1 ? maxVUs(shape) : Math.ceil(maxVUs(shape) * fraction);
+}

@@ -1,0 +1,61 @@
+/**
+ * The human verdict printed at the end of a run: what was tested, the headline numbers, one line
+ * per threshold, and the outcome. Short enough to read in a CI log without scrolling.
+ */
+import type { GateReport, ThresholdResult } from './report';
+
+export function renderVerdict(report: GateReport): string {
+  const lines: string[] = [];
+  const version = report.expectedVersion ? `, expecting version ${report.expectedVersion}` : '';
+  const segment = report.executionSegment ? `, segment ${report.executionSegment}` : '';
+  lines.push(
+    `k6 gate "${report.profile}" against ${report.target} (run ${report.runId ?? 'unknown'}${version}${segment})`,
+  );
+  if (report.readiness) lines.push(`  readiness: ${report.readiness.detail}`);
+  if (report.primed) {
+    const failures = report.primed.failures.length > 0 ? ` (first failure: ${report.primed.failures[0]})` : '';
+    lines.push(`  primed:    ${report.primed.answered}/${report.primed.questions} popular questions${failures}`);
+  }
+  const r = report.requests;
+  lines.push(
+    `  requests:  ${r.total} (${report.profile} ${r.main}, of which popular ${r.popular}; fresh ${r.fresh})` +
+      `  error rate ${fmt(report.errorRatePercent, '%')}  p95 ${fmt(report.latencyMs.p95, ' ms')}  avg ${fmt(report.latencyMs.avg, ' ms')}`,
+  );
+  lines.push(
+    `  cache hit: ${fmt(report.cacheHitRatePercent, '%')} of primed questions` +
+      `  version match: ${report.expectedVersion ? fmt(report.versionMatchPercent, '%') : 'not checked (no EXPECTED_VERSION)'}`,
+  );
+  for (const o of report.overridesApplied) lines.push(`  override:  ${o}`);
+  lines.push('  thresholds:');
+  const width = Math.max(...report.thresholds.map((t) => `${t.metric} ${t.expression}`.length), 10);
+  for (const t of report.thresholds) lines.push(`    ${thresholdLine(t, width)}`);
+  for (const c of report.failedChecks.slice(0, 5)) {
+    lines.push(`  check failed: "${c.name}" ${c.fails}x (passed ${c.passes}x)`);
+  }
+  if (report.failedChecks.length > 5) lines.push(`  ... and ${report.failedChecks.length - 5} more failing checks`);
+  const failed = report.thresholds.filter((t) => !t.ok).length;
+  const outcome =
+    report.verdict === 'PASS'
+      ? `PASS: all ${report.thresholds.length} thresholds held`
+      : report.verdict === 'FAIL'
+        ? `FAIL: ${failed} of ${report.thresholds.length} thresholds breached`
+        : `ERROR: ${report.error ?? 'no verdict'}`;
+  lines.push(`verdict: ${outcome} (time to verdict ${report.durationSeconds} s)`);
+  return lines.join('\n');
+}
+
+function thresholdLine(t: ThresholdResult, width: number): string {
+  const label = `${t.metric} ${t.expression}`.padEnd(width);
+  const observed = t.observed === null ? 'no data' : `observed ${formatNumber(t.observed)}`;
+  const role = t.role === 'criterion' ? '' : ` [${t.role}]`;
+  return `${t.ok ? 'PASS' : 'FAIL'}  ${label}  ${observed}${role}`;
+}
+
+function fmt(n: number | null, unit: string): string {
+  return n === null ? 'n/a' : `${formatNumber(n)}${unit}`;
+}
+
+export function formatNumber(n: number): string {
+  if (Number.isInteger(n)) return String(n);
+  return String(Math.round(n * 1000) / 1000);
+}

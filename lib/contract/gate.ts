@@ -56,8 +56,8 @@ export const GATE_EXIT_CODES = {
   k6NotFound: 127,
   /** Wrapper: bad command-line arguments. */
   usage: 64,
-  /** Wrapper: the k6 bundles could not be built (a TypeScript or esbuild error in `loadtests/`). */
-  bundleFailed: 70,
+  /** Wrapper: the gate could not be prepared (the k6 bundle failed to build) or the wrapper itself failed. */
+  wrapperError: 70,
 } as const;
 
 /** How a gate outcome is classified by the wrapper and the hook Lambda. */

@@ -22,6 +22,12 @@ export interface EnvVarSpec {
 
 export const SERVICE_ENV = {
   PORT: { kind: 'plain', required: false, default: '8080', description: 'Listen port.' },
+  HOST: {
+    kind: 'plain',
+    required: false,
+    default: '0.0.0.0',
+    description: 'Listen address: all interfaces in the container (the default); 127.0.0.1 for local runs and tests.',
+  },
   APP_VERSION: {
     kind: 'plain',
     required: true,

@@ -1,0 +1,100 @@
+/**
+ * The HTTP application as a function of its dependencies. `server.ts` wires real Postgres, Redis
+ * and the LLM; tests call `buildApp` with fakes and use `app.inject()`.
+ */
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
+import { AppError } from './errors';
+import { chatRoute } from './routes/chat';
+import { chatStreamRoute } from './routes/chat-stream';
+import { installErrorHandlers } from './routes/error-handler';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import type { AppDeps } from './types';
+
+/** A caller's request id is echoed when it is a short, safe token; otherwise we make one. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+export function fastifyOptions(): FastifyServerOptions {
+  return {
+    logger: false,
+    // 413 as soon as Content-Length (or the streamed byte count) passes the limit: never buffered.
+    bodyLimit: LIMITS.maxBodyBytes,
+    // One hop: the ALB. The client is the address the ALB appended to X-Forwarded-For, not the
+    // left-most entry, which any client can forge.
+    trustProxy: (_address: string, hop: number) => hop === 0,
+    genReqId: (req) => {
+      const given = req.headers[HEADERS.requestId];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // During the drain, requests on open keep-alive connections are answered normally (with
+    // `Connection: close`), not with Fastify's automatic 503.
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
+  };
+}
+
+export async function buildApp(
+  deps: AppDeps,
+  options: FastifyServerOptions = fastifyOptions(),
+): Promise<FastifyInstance> {
+  const app = Fastify(options);
+
+  app.decorateRequest('logger', null as never);
+  app.decorateRequest('cacheStatus', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.logger = deps.logger.child({ request_id: request.id });
+    // 'close' fires for every response: sent, hijacked (SSE) or cut off by the client.
+    reply.raw.once('close', deps.tracker.begin());
+    reply.header(HEADERS.appVersion, deps.version);
+    reply.header(HEADERS.requestId, request.id);
+    if (deps.isDraining()) reply.header('connection', 'close');
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const elapsedMs = reply.elapsedTime;
+    const status = reply.statusCode;
+    if (request.routeOptions.config.chatRoute) {
+      deps.metrics.increment('requests');
+      deps.metrics.observe('requestLatencyMs', elapsedMs);
+      if (status >= 500) deps.metrics.increment('serverErrors');
+    }
+    // The access line: no body, no message text, only what an operator needs.
+    request.logger.info('request', {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status,
+      ms: Math.round(elapsedMs * 10) / 10,
+      ...(request.cacheStatus ? { cache: request.cacheStatus } : {}),
+    });
+  });
+
+  installErrorHandlers(app);
+
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => request.ip,
+    // Headers only on the 429 itself: the hot path stays lean.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+    errorResponseBuilder: (_request, context) =>
+      new AppError(429, ERROR_CODES.rateLimited, 'Too many requests from this client; retry later.', {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
+  });
+
+  await app.register(healthRoutes(deps));
+  await app.register(metricsRoutes(deps));
+  await app.register(chatRoute(deps));
+  await app.register(chatStreamRoute(deps));
+  return app;
+}

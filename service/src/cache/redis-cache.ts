@@ -1,0 +1,175 @@
+/**
+ * The response cache on Redis/Valkey: TLS with hostname verification (Node's default
+ * `checkServerIdentity`, CA from Node's store plus `NODE_EXTRA_CA_CERTS`) and AUTH with a token
+ * (`password` only: the ElastiCache AUTH-token model on the default user).
+ *
+ * Failure policy, so the cache can never silently switch itself off:
+ * - outage (connection refused, reset, timeout): ioredis reconnects with capped backoff; commands
+ *   fail fast (no offline queue), the request is answered without the cache (`BYPASS`) and readiness
+ *   says `degraded`;
+ * - WRONGPASS / NOAUTH: a configuration error. The connection is closed and not retried by ioredis;
+ *   the dependency monitor decides when (and how often, bounded) to try again, re-reading the token
+ *   from Secrets Manager when an ARN is configured.
+ */
+import { isIP } from 'node:net';
+import { Redis } from 'ioredis';
+import type { CacheSettings } from '../config';
+
+export type CacheFailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
+
+export interface ResponseCache {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+}
+
+export interface RedisCacheHooks {
+  /** A connection was lost or could not be made (not an auth problem). */
+  readonly onConnectionError?: (err: Error) => void;
+  /** WRONGPASS/NOAUTH or a certificate problem: the client stops reconnecting on its own. */
+  readonly onConfigError?: (err: Error) => void;
+}
+
+const TLS_CONFIG_CODES = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+]);
+
+export function isCacheAuthError(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /^(WRONGPASS|NOAUTH)\b/.test(message) || message.includes('invalid password');
+}
+
+export function classifyCacheError(err: unknown): CacheFailureKind {
+  if (isCacheAuthError(err)) return 'auth_failed';
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && TLS_CONFIG_CODES.has(code)) return 'misconfigured';
+  const message = err instanceof Error ? err.message : '';
+  // A plain-TCP client talking to a TLS port (or the reverse) looks like a reset or garbage.
+  if (/wrong version number|packet length too long/i.test(message)) return 'misconfigured';
+  return 'down';
+}
+
+/** A time-boxed answer: ioredis' own `commandTimeout` also guards every command. */
+const COMMAND_TIMEOUT_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 3_000;
+
+export class RedisCache implements ResponseCache {
+  private client: Redis;
+  private token: string;
+  /** Set on WRONGPASS/NOAUTH or a certificate error, so the client never reconnects by itself. */
+  private blocked = false;
+  private lastConnectError: Error | undefined;
+
+  constructor(
+    private readonly settings: CacheSettings,
+    private readonly hooks: RedisCacheHooks = {},
+  ) {
+    this.token = settings.authToken;
+    this.client = this.makeClient(this.token);
+  }
+
+  get currentToken(): string {
+    return this.token;
+  }
+
+  /** The client, for the bench's floor route (same connection, same TLS and AUTH). */
+  get raw(): Redis {
+    return this.client;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.client.get(key);
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.client.set(key, value, 'EX', ttlSeconds);
+  }
+
+  /**
+   * Proves the cache: connects if needed (TLS handshake, AUTH) and sends an authenticated PING.
+   * Rejects with the real cause (WRONGPASS, certificate error, ECONNREFUSED...).
+   */
+  async ping(): Promise<void> {
+    if (this.client.status === 'end' || this.client.status === 'wait') {
+      this.blocked = false;
+      this.lastConnectError = undefined;
+      if (this.client.status === 'end') this.client = this.makeClient(this.token);
+      try {
+        await this.client.connect();
+      } catch (err) {
+        throw this.lastConnectError ?? err;
+      }
+    }
+    if (this.client.status !== 'ready') {
+      throw this.lastConnectError ?? new Error(`cache connection is ${this.client.status}`);
+    }
+    const pong = await this.client.ping();
+    if (pong !== 'PONG') throw new Error('cache answered PING unexpectedly');
+  }
+
+  /** Installs a new AUTH token; the next `ping()` connects with it. False when it is unchanged. */
+  installToken(token: string): boolean {
+    if (token === this.token) return false;
+    this.token = token;
+    const old = this.client;
+    this.client = this.makeClient(token);
+    old.disconnect();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    if (c.status === 'ready') {
+      await c.quit().catch(() => c.disconnect());
+    } else {
+      c.disconnect();
+    }
+  }
+
+  private makeClient(token: string): Redis {
+    const { host, port, tls } = this.settings;
+    const client: Redis = new Redis({
+      host,
+      port,
+      password: token,
+      // Hostname verification is Node's default for tls.connect; servername adds SNI for DNS names.
+      ...(tls ? { tls: isIP(host) === 0 ? { servername: host } : {} } : {}),
+      lazyConnect: true,
+      // Fail fast instead of queueing while disconnected: the request goes on without the cache.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      // Commands issued in the same tick share one write: cheaper under concurrency.
+      enableAutoPipelining: true,
+      disableClientInfo: true,
+      // Outages reconnect forever with capped backoff; an auth failure never reconnects by itself.
+      retryStrategy: (times) => (this.blocked ? null : Math.min(100 * 2 ** Math.min(times, 6), 5_000)),
+      reconnectOnError: () => false,
+    });
+    client.on('error', (err: Error) => {
+      if (client !== this.client) return;
+      this.lastConnectError = err;
+      const kind = classifyCacheError(err);
+      if (kind === 'auth_failed' || kind === 'misconfigured') {
+        this.blocked = true;
+        client.disconnect();
+        this.hooks.onConfigError?.(err);
+      } else {
+        this.hooks.onConnectionError?.(err);
+      }
+    });
+    client.on('close', () => {
+      if (client !== this.client || this.blocked) return;
+      this.hooks.onConnectionError?.(this.lastConnectError ?? new Error('cache connection closed'));
+    });
+    client.on('ready', () => {
+      if (client === this.client) this.lastConnectError = undefined;
+    });
+    return client;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * One chat turn, shared by the JSON and the streaming route:
+ * context → cache lookup → (on a miss) LLM → persist both messages (+ cache the answer) → result.
+ *
+ * Persistence is synchronous: the caller gets a result only after both messages are committed.
+ * The cache is an accelerator, never a requirement: when it is unusable the turn is answered
+ * without it (`BYPASS`), counted, and readiness says `degraded`.
+ */
+import { randomUUID } from 'node:crypto';
+import { type CacheStatus, LIMITS } from '../../../lib/contract';
+import type { ResponseCache } from '../cache/redis-cache';
+import type { ChatStore } from '../db/chat-store';
+import { dependencyUnavailable } from '../errors';
+import type { ChatMessage, LlmGateway } from '../llm/llm-client';
+import type { Logger } from '../observability/logger';
+import type { EmfMetrics } from '../observability/metrics';
+import { type ContextTurn, cacheKey } from './cache-key';
+import { SYSTEM_PROMPT } from './prompt';
+
+export interface ChatInput {
+  /** Trimmed, validated. */
+  readonly message: string;
+  readonly sessionId?: string;
+  readonly userId?: string;
+}
+
+export interface ChatContext {
+  readonly requestId: string;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+export interface ChatResult {
+  readonly reply: string;
+  readonly sessionId: string;
+  readonly cacheStatus: CacheStatus;
+}
+
+/** What the chat service needs to know about a dependency's health, and tell it. */
+export interface HealthGate {
+  readonly usable: boolean;
+  reportFailure(err: unknown): void;
+}
+
+export interface ChatServiceDeps {
+  readonly store: ChatStore;
+  readonly cache: ResponseCache;
+  readonly llm: LlmGateway;
+  readonly databaseHealth: HealthGate;
+  readonly cacheHealth: HealthGate;
+  readonly metrics: EmfMetrics;
+  readonly settings: { readonly promptVersion: string; readonly model: string; readonly cacheTtlSeconds: number };
+}
+
+interface Lookup {
+  readonly sessionId: string;
+  readonly context: ContextTurn[];
+  readonly key: string;
+  readonly status: CacheStatus;
+  readonly cached: string | null;
+}
+
+export class ChatService {
+  constructor(private readonly deps: ChatServiceDeps) {}
+
+  async answer(input: ChatInput, ctx: ChatContext): Promise<ChatResult> {
+    const lookup = await this.lookup(input, ctx);
+    const reply = lookup.cached ?? (await this.deps.llm.complete(this.messages(lookup.context, input.message), ctx));
+    await this.finish(input, ctx, lookup, reply);
+    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+  }
+
+  /**
+   * Like `answer`, but the reply arrives as deltas. `onStart` runs once, before the first delta,
+   * with the cache status: the route sends its headers then, so errors before it are plain JSON.
+   */
+  async answerStream(
+    input: ChatInput,
+    ctx: ChatContext,
+    onStart: (status: CacheStatus) => void,
+    onDelta: (delta: string) => void,
+  ): Promise<ChatResult> {
+    const lookup = await this.lookup(input, ctx);
+    let reply: string;
+    if (lookup.cached !== null) {
+      onStart(lookup.status);
+      onDelta(lookup.cached);
+      reply = lookup.cached;
+    } else {
+      let started = false;
+      reply = await this.deps.llm.stream(this.messages(lookup.context, input.message), {
+        ...ctx,
+        onDelta: (delta) => {
+          if (!started) {
+            started = true;
+            onStart(lookup.status);
+          }
+          onDelta(delta);
+        },
+      });
+    }
+    await this.finish(input, ctx, lookup, reply);
+    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+  }
+
+  private async lookup(input: ChatInput, ctx: ChatContext): Promise<Lookup> {
+    const { databaseHealth, store, settings } = this.deps;
+    // No 200 without persistence: refuse early rather than call the LLM for an answer we can't store.
+    if (!databaseHealth.usable) throw dependencyUnavailable('The database is unavailable; retry later.');
+
+    const sessionId = input.sessionId ?? randomUUID();
+    let context: ContextTurn[] = [];
+    if (input.sessionId !== undefined) {
+      try {
+        context = await store.recentContext(sessionId, LIMITS.contextTurns);
+      } catch (err) {
+        throw this.databaseFailed(err, ctx);
+      }
+    }
+    const key = cacheKey({
+      message: input.message,
+      promptVersion: settings.promptVersion,
+      systemPrompt: SYSTEM_PROMPT,
+      model: settings.model,
+      context,
+    });
+    const { status, cached } = await this.cacheGet(key, ctx);
+    return { sessionId, context, key, status, cached };
+  }
+
+  private async cacheGet(key: string, ctx: ChatContext): Promise<{ status: CacheStatus; cached: string | null }> {
+    const { cacheHealth, cache, metrics } = this.deps;
+    if (!cacheHealth.usable) {
+      metrics.increment('cacheBypassed');
+      metrics.flagCacheUnavailable();
+      return { status: 'BYPASS', cached: null };
+    }
+    try {
+      const cached = await cache.get(key);
+      metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
+      return { status: cached === null ? 'MISS' : 'HIT', cached };
+    } catch (err) {
+      cacheHealth.reportFailure(err);
+      metrics.increment('cacheBypassed');
+      metrics.flagCacheUnavailable();
+      ctx.logger.warn('cache lookup failed; answering without the cache', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return { status: 'BYPASS', cached: null };
+    }
+  }
+
+  private async finish(input: ChatInput, ctx: ChatContext, lookup: Lookup, reply: string): Promise<void> {
+    const { store, cache, cacheHealth, settings } = this.deps;
+    const save = store.saveTurn({
+      sessionId: lookup.sessionId,
+      userId: input.userId,
+      requestId: ctx.requestId,
+      userMessage: input.message,
+      reply,
+      cached: lookup.status === 'HIT',
+    });
+    // The cache write runs next to the insert; its failure costs a future hit, never this answer.
+    const remember =
+      lookup.status === 'MISS'
+        ? cache.set(lookup.key, reply, settings.cacheTtlSeconds).catch((err: unknown) => {
+            cacheHealth.reportFailure(err);
+            ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
+          })
+        : undefined;
+    try {
+      await save;
+    } catch (err) {
+      await remember;
+      throw this.databaseFailed(err, ctx);
+    }
+    await remember;
+  }
+
+  private databaseFailed(err: unknown, ctx: ChatContext): Error {
+    // Counted (DbErrors, AuthFailures) by the health monitor behind reportFailure.
+    this.deps.databaseHealth.reportFailure(err);
+    ctx.logger.error('database operation failed', {
+      error: err instanceof Error ? err.message : String(err),
+      code: (err as { code?: unknown })?.code,
+    });
+    return dependencyUnavailable('The database is unavailable; retry later.');
+  }
+
+  private messages(context: readonly ContextTurn[], message: string): ChatMessage[] {
+    return [{ role: 'system', content: SYSTEM_PROMPT }, ...context, { role: 'user', content: message }];
+  }
+}

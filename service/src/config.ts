@@ -1,0 +1,235 @@
+/**
+ * The service's configuration, parsed once at start from exactly the variables the contract lists
+ * (`SERVICE_ENV` in lib/contract) and nothing else.
+ *
+ * A problem never includes the variable's value: values may be secrets, and the one start-up line
+ * that reports problems goes to CloudWatch Logs.
+ */
+import {
+  DB_SSL_MODES,
+  type DbSslMode,
+  LOG_LEVELS,
+  type LogLevel,
+  SECRET_ENV_NAMES,
+  SERVICE_ENV,
+  SERVICE_ENV_NAMES,
+  type ServiceEnvName,
+} from '../../lib/contract';
+
+export interface DatabaseSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly ssl: DbSslMode;
+  readonly username: string;
+  readonly password: string;
+  /** Re-read `{username, password}` from this secret after an authentication failure. */
+  readonly secretArn?: string;
+}
+
+export interface CacheSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly authToken: string;
+  /** Re-read `{token}` from this secret after WRONGPASS / NOAUTH. */
+  readonly authSecretArn?: string;
+}
+
+export interface LlmSettings {
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly apiKey: string;
+  readonly timeoutMs: number;
+}
+
+export interface ServiceConfig {
+  /** 0 asks the OS for a free port (tests); the bound port is logged. */
+  readonly port: number;
+  /** Listen address: 0.0.0.0 in the container, 127.0.0.1 locally. */
+  readonly host: string;
+  readonly appVersion: string;
+  readonly serviceName: string;
+  readonly db: DatabaseSettings;
+  readonly cache: CacheSettings;
+  readonly llm: LlmSettings;
+  readonly cacheTtlSeconds: number;
+  readonly promptVersion: string;
+  readonly rateLimitPerMinute: number;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export interface ConfigProblem {
+  readonly name: ServiceEnvName;
+  /** What is wrong, in words; never the value. */
+  readonly problem: string;
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly config: ServiceConfig }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+/** An environment as `process.env` presents it. */
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/** Exactly the contract's variables, each read once, in contract order. Empty strings count as unset. */
+export type ContractEnv = { readonly [K in ServiceEnvName]: string | undefined };
+
+/**
+ * Reads the contract's names from `env`, one property access per name, and touches nothing else
+ * (no enumeration, no other key). The config test proves this with a recording Proxy.
+ */
+export function readContractEnv(env: EnvSource): ContractEnv {
+  const out: Partial<Record<ServiceEnvName, string | undefined>> = {};
+  for (const name of SERVICE_ENV_NAMES) {
+    const raw = env[name];
+    out[name] = raw === undefined || raw === '' ? undefined : raw;
+  }
+  return out as ContractEnv;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+type Validator<T> = (raw: string) => Parsed<T>;
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const bad = <T>(problem: string): Parsed<T> => ({ ok: false, problem });
+
+const integer =
+  (min: number, max: number): Validator<number> =>
+  (raw) => {
+    if (!/^\d+$/.test(raw)) return bad(`must be an integer between ${min} and ${max}`);
+    const n = Number(raw);
+    return n >= min && n <= max ? ok(n) : bad(`must be an integer between ${min} and ${max}`);
+  };
+
+const oneOf =
+  <T extends string>(allowed: readonly T[]): Validator<T> =>
+  (raw) =>
+    (allowed as readonly string[]).includes(raw) ? ok(raw as T) : bad(`must be one of ${allowed.join(', ')}`);
+
+const pattern =
+  (re: RegExp, what: string): Validator<string> =>
+  (raw) =>
+    re.test(raw) ? ok(raw) : bad(`must be ${what}`);
+
+const anyNonEmpty: Validator<string> = (raw) => ok(raw);
+
+const bool: Validator<boolean> = (raw) =>
+  raw === 'true' ? ok(true) : raw === 'false' ? ok(false) : bad('must be true or false');
+
+const httpUrl: Validator<string> = (raw) => {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http(s) URL');
+    if (u.username || u.password) return bad('must not embed credentials (use LLM_API_KEY)');
+    return ok(raw.replace(/\/+$/, ''));
+  } catch {
+    return bad('must be an http(s) URL');
+  }
+};
+
+const HOST = /^[A-Za-z0-9.:[\]_-]{1,253}$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+
+/**
+ * One validator per contract name. Typed as a total record: a name added to the contract without a
+ * validator here is a compile error, so the parser can never silently ignore a contract variable.
+ */
+const VALIDATORS = {
+  PORT: integer(0, 65535),
+  HOST: pattern(/^[0-9A-Fa-f.:]{2,45}$|^localhost$/, 'an IP address to listen on (0.0.0.0, 127.0.0.1, ::)'),
+  APP_VERSION: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 visible ASCII characters (it is sent as a header)'),
+  SERVICE_NAME: pattern(/^[A-Za-z0-9._-]{1,255}$/, '1-255 characters of [A-Za-z0-9._-]'),
+  DB_HOST: pattern(HOST, 'a host name or IP address'),
+  DB_PORT: integer(1, 65535),
+  DB_NAME: pattern(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a Postgres database name'),
+  DB_SSL: oneOf(DB_SSL_MODES),
+  DB_USERNAME: pattern(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'a Postgres role name'),
+  DB_PASSWORD: anyNonEmpty,
+  DB_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
+  REDIS_HOST: pattern(HOST, 'a host name or IP address'),
+  REDIS_PORT: integer(1, 65535),
+  REDIS_TLS: bool,
+  REDIS_AUTH_TOKEN: anyNonEmpty,
+  REDIS_AUTH_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
+  LLM_BASE_URL: httpUrl,
+  LLM_MODEL: pattern(/^\S{1,200}$/, '1-200 characters without spaces'),
+  LLM_API_KEY: anyNonEmpty,
+  LLM_TIMEOUT_MS: integer(100, 600_000),
+  CACHE_TTL_SECONDS: integer(1, 30 * 24 * 3600),
+  PROMPT_VERSION: pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of [A-Za-z0-9._-]'),
+  RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
+  // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
+  DRAIN_TIMEOUT_MS: integer(0, 120_000),
+  LOG_LEVEL: oneOf(LOG_LEVELS),
+} satisfies { readonly [K in ServiceEnvName]: Validator<unknown> };
+
+type Values = {
+  -readonly [K in ServiceEnvName]: ReturnType<(typeof VALIDATORS)[K]> extends Parsed<infer T> ? T : never;
+};
+
+export function parseServiceConfig(env: EnvSource): ConfigResult {
+  const raw = readContractEnv(env);
+  const problems: ConfigProblem[] = [];
+  const values: Partial<Record<ServiceEnvName, unknown>> = {};
+
+  for (const name of SERVICE_ENV_NAMES) {
+    const spec: { readonly required: boolean; readonly default?: string } = SERVICE_ENV[name];
+    const given = raw[name] ?? spec.default;
+    if (given === undefined) {
+      if (spec.required) problems.push({ name, problem: 'missing' });
+      continue;
+    }
+    const parsed = (VALIDATORS[name] as Validator<unknown>)(given);
+    if (parsed.ok) values[name] = parsed.value;
+    else problems.push({ name, problem: parsed.problem });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const v = values as Values;
+  return {
+    ok: true,
+    config: {
+      port: v.PORT,
+      host: v.HOST,
+      appVersion: v.APP_VERSION,
+      serviceName: v.SERVICE_NAME,
+      db: {
+        host: v.DB_HOST,
+        port: v.DB_PORT,
+        database: v.DB_NAME,
+        ssl: v.DB_SSL,
+        username: v.DB_USERNAME,
+        password: v.DB_PASSWORD,
+        ...(v.DB_SECRET_ARN === undefined ? {} : { secretArn: v.DB_SECRET_ARN }),
+      },
+      cache: {
+        host: v.REDIS_HOST,
+        port: v.REDIS_PORT,
+        tls: v.REDIS_TLS,
+        authToken: v.REDIS_AUTH_TOKEN,
+        ...(v.REDIS_AUTH_SECRET_ARN === undefined ? {} : { authSecretArn: v.REDIS_AUTH_SECRET_ARN }),
+      },
+      llm: { baseUrl: v.LLM_BASE_URL, model: v.LLM_MODEL, apiKey: v.LLM_API_KEY, timeoutMs: v.LLM_TIMEOUT_MS },
+      cacheTtlSeconds: v.CACHE_TTL_SECONDS,
+      promptVersion: v.PROMPT_VERSION,
+      rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+      logLevel: v.LOG_LEVEL,
+    },
+  };
+}
+
+/** The secret values of a parsed config, so the logger can refuse to print them. */
+export function secretValues(config: ServiceConfig): string[] {
+  return [config.db.password, config.cache.authToken, config.llm.apiKey];
+}
+
+/** For `npm run local` and docs: which names are secrets (masked when printed). */
+export const SECRET_NAMES: ReadonlySet<string> = new Set(SECRET_ENV_NAMES);
+
+/** The single start-up line's text: every bad variable with its problem, no values. */
+export function describeProblems(problems: readonly ConfigProblem[]): string {
+  return `invalid configuration: ${problems.map((p) => `${p.name} ${p.problem}`).join('; ')}`;
+}

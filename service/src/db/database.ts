@@ -1,0 +1,127 @@
+/**
+ * The Postgres pool, with credentials that can be replaced at run time.
+ *
+ * Secrets Manager rotates the app user with the alternating-users strategy, so after a rotation
+ * both the user name and the password may differ. A refresh therefore builds a new pool with the
+ * new credentials and retires the old one once its borrowed clients are back (`pool.end()`).
+ */
+import { Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
+import type { DbSslMode } from '../../../lib/contract';
+import type { DatabaseSettings } from '../config';
+import type { DbCredentials } from '../secrets/secret-source';
+
+export interface DatabasePoolOptions {
+  /** @default 10 — per task; with `maxTaskCount` tasks this bounds the app's connections. */
+  readonly maxConnections?: number;
+  /** Called for errors on idle pooled clients (server restart, terminated backend). */
+  readonly onIdleError?: (err: Error) => void;
+}
+
+/**
+ * `verify-full`: TLS, the server certificate must chain to a trusted CA (Node's store plus
+ * `NODE_EXTRA_CA_CERTS`, which holds the RDS bundle in the image) and match the host name.
+ * `require`: TLS without certificate verification (libpq's meaning). `disable`: plain TCP (local only).
+ */
+export function sslOptions(mode: DbSslMode): false | { rejectUnauthorized: boolean } {
+  if (mode === 'disable') return false;
+  return { rejectUnauthorized: mode === 'verify-full' };
+}
+
+export class Database {
+  private pool: Pool;
+  private creds: DbCredentials;
+  private readonly retired = new Set<Promise<void>>();
+
+  constructor(
+    private readonly settings: DatabaseSettings,
+    private readonly options: DatabasePoolOptions = {},
+  ) {
+    this.creds = { username: settings.username, password: settings.password };
+    this.pool = this.makePool(this.creds);
+  }
+
+  get credentials(): DbCredentials {
+    return this.creds;
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
+    return this.pool.query<R>(query);
+  }
+
+  connect(): Promise<PoolClient> {
+    return this.pool.connect();
+  }
+
+  /** Installs new credentials; returns false (and keeps the pool) when they are the same. */
+  installCredentials(creds: DbCredentials): boolean {
+    if (creds.username === this.creds.username && creds.password === this.creds.password) return false;
+    const old = this.pool;
+    this.creds = creds;
+    this.pool = this.makePool(creds);
+    this.retire(old);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    const current = this.pool;
+    this.retire(current);
+    await Promise.all([...this.retired]);
+  }
+
+  private retire(pool: Pool): void {
+    const done = pool.end().catch(() => undefined);
+    this.retired.add(done);
+    void done.finally(() => this.retired.delete(done));
+  }
+
+  private makePool(creds: DbCredentials): Pool {
+    const pool = new Pool({
+      host: this.settings.host,
+      port: this.settings.port,
+      database: this.settings.database,
+      user: creds.username,
+      password: creds.password,
+      ssl: sslOptions(this.settings.ssl),
+      max: this.options.maxConnections ?? 10,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 3_000,
+      // Bounded waits: a stuck database turns into a 503, never a hung request.
+      query_timeout: 5_000,
+      statement_timeout: 5_000,
+      keepAlive: true,
+      application_name: 'chat-api',
+    });
+    pool.on('error', (err) => this.options.onIdleError?.(err));
+    return pool;
+  }
+}
+
+/** Postgres SQLSTATEs and Node error codes, sorted into what readiness does about them. */
+export type DbFailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
+
+const TLS_CONFIG_CODES = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+]);
+
+export function classifyDbError(err: unknown): DbFailureKind {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  // 28P01 invalid_password, 28000 invalid_authorization_specification (no pg_hba entry, no LOGIN).
+  if (code === '28P01' || code === '28000') return 'auth_failed';
+  if (TLS_CONFIG_CODES.has(code)) return 'misconfigured';
+  // 3D000 database does not exist, 42501 insufficient privilege, 3F000 schema missing.
+  if (code === '3D000' || code === '42501' || code === '3F000') return 'misconfigured';
+  if (message.includes('does not support SSL')) return 'misconfigured';
+  // Connection exceptions (08xxx), admin/crash shutdown (57P0x), too many connections (53300),
+  // socket and timeout errors.
+  if (/^(08|57P0|53)/.test(code)) return 'down';
+  if (/^E[A-Z]+$/.test(code)) return 'down';
+  if (/timeout|terminated|Connection|ended/i.test(message)) return 'down';
+  return 'other';
+}

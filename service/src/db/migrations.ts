@@ -1,0 +1,96 @@
+/**
+ * Schema migrations, applied at start by whichever task gets the advisory lock first.
+ *
+ * Tables live in schema `chat`, which the bootstrap custom resource creates and gives to a NOLOGIN
+ * owner role. Migrations run under `SET LOCAL ROLE <that owner>`, so every table is owned by the
+ * owner role and not by whichever of the alternating rotation users happened to connect.
+ */
+import type { PoolClient } from 'pg';
+
+export const SCHEMA = 'chat';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions and messages',
+    sql: `
+      CREATE TABLE ${SCHEMA}.sessions (
+        id          text PRIMARY KEY,
+        user_id     text,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ${SCHEMA}.messages (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        session_id  text NOT NULL REFERENCES ${SCHEMA}.sessions (id) ON DELETE CASCADE,
+        role        text NOT NULL CHECK (role IN ('user', 'assistant')),
+        content     text NOT NULL,
+        request_id  text NOT NULL,
+        cached      boolean NOT NULL DEFAULT false,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX messages_session_recent ON ${SCHEMA}.messages (session_id, id DESC);
+    `,
+  },
+];
+
+/** Any stable 64-bit number works; this one is "chat-mig" in ASCII. */
+const MIGRATION_LOCK_KEY = '7163837495076620135';
+
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+/** Applies pending migrations in one transaction. Returns the versions it applied. */
+export async function migrate(client: PoolClient, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await client.query('BEGIN');
+  try {
+    // Transaction-scoped: released by COMMIT/ROLLBACK even if this task dies mid-way.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    const owner = await client.query<{ owner: string }>(
+      'SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = $1',
+      [SCHEMA],
+    );
+    const ownerRole = owner.rows[0]?.owner;
+    if (!ownerRole) {
+      throw new MigrationError(`schema "${SCHEMA}" does not exist: the database bootstrap has not run`);
+    }
+    // regrole::text is already a quoted identifier; refuse anything else rather than interpolate it.
+    if (!/^([a-z_][a-z0-9_$]*|"([^"]|"")+")$/.test(ownerRole)) {
+      throw new MigrationError('the owner of schema chat has an unexpected name');
+    }
+    await client.query(`SET LOCAL ROLE ${ownerRole}`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_migrations (
+        version     integer PRIMARY KEY,
+        name        text NOT NULL,
+        applied_at  timestamptz NOT NULL DEFAULT now()
+      )`);
+    const done = await client.query<{ version: number }>(`SELECT version FROM ${SCHEMA}.schema_migrations`);
+    const applied = new Set(done.rows.map((r) => r.version));
+    const ran: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query(`INSERT INTO ${SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)`, [
+        m.version,
+        m.name,
+      ]);
+      ran.push(m.version);
+    }
+    await client.query('COMMIT');
+    return ran;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

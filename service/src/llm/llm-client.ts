@@ -1,0 +1,183 @@
+/**
+ * The LLM gateway: any OpenAI-compatible chat-completions endpoint through the `openai` SDK with
+ * `baseURL`. The SDK's own retries are off (`maxRetries: 0`) so that `withRetries` is the only
+ * retry loop and "at most 3 calls per request" holds; a circuit breaker sits behind it.
+ */
+import OpenAI from 'openai';
+import type { CheckStatus } from '../../../lib/contract';
+import type { LlmSettings } from '../config';
+import { type AppError, llmThrottled, llmUnavailable } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { EmfMetrics } from '../observability/metrics';
+import { CircuitBreaker } from './circuit-breaker';
+import { DEFAULT_RETRY_POLICY, LlmCallFailed, type LlmFailureKind, type RetryPolicy, withRetries } from './retry';
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface LlmCallOptions {
+  readonly logger: Logger;
+  /** Aborted when the client goes away, so we stop paying for an answer nobody reads. */
+  readonly signal?: AbortSignal;
+}
+
+export interface LlmGateway {
+  complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string>;
+  /** Streams deltas to `onDelta`; resolves with the whole reply. Retries only before the first delta. */
+  stream(
+    messages: readonly ChatMessage[],
+    options: LlmCallOptions & { readonly onDelta: (delta: string) => void },
+  ): Promise<string>;
+  /** `ok` once configured; `down` while the circuit is open; `auth_failed` after a 401/403. */
+  status(): CheckStatus;
+}
+
+/** Retry-After for an LLM outage when the provider gave none. */
+const DEFAULT_LLM_RETRY_AFTER_SECONDS = 5;
+
+export interface OpenAiGatewayOptions {
+  readonly settings: LlmSettings;
+  readonly logger: Logger;
+  readonly metrics: EmfMetrics;
+  readonly retry?: RetryPolicy;
+  readonly breaker?: CircuitBreaker<LlmFailureKind>;
+}
+
+export class OpenAiGateway implements LlmGateway {
+  private readonly client: OpenAI;
+  private readonly model: string;
+  private readonly logger: Logger;
+  private readonly metrics: EmfMetrics;
+  private readonly retry: RetryPolicy;
+  private readonly breaker: CircuitBreaker<LlmFailureKind>;
+  private authFailed = false;
+
+  constructor(options: OpenAiGatewayOptions) {
+    const { settings } = options;
+    this.client = new OpenAI({
+      apiKey: settings.apiKey,
+      baseURL: settings.baseUrl,
+      timeout: settings.timeoutMs,
+      maxRetries: 0,
+    });
+    this.model = settings.model;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>();
+  }
+
+  status(): CheckStatus {
+    if (this.authFailed) return 'auth_failed';
+    return this.breaker.state === 'open' ? 'down' : 'ok';
+  }
+
+  complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string> {
+    return this.guarded(options, async (signal) => {
+      const completion = await this.client.chat.completions.create(
+        { model: this.model, messages: messages as ChatMessage[] },
+        { signal },
+      );
+      const text = completion.choices[0]?.message?.content;
+      if (typeof text !== 'string' || text.length === 0) throw new Error('LLM answered without content');
+      return text;
+    });
+  }
+
+  stream(
+    messages: readonly ChatMessage[],
+    options: LlmCallOptions & { readonly onDelta: (delta: string) => void },
+  ): Promise<string> {
+    let delivered = false;
+    return this.guarded(
+      options,
+      async (signal) => {
+        const stream = await this.client.chat.completions.create(
+          { model: this.model, messages: messages as ChatMessage[], stream: true },
+          { signal },
+        );
+        let text = '';
+        for await (const chunk of stream) {
+          const delta = chunk.choices[0]?.delta?.content;
+          if (delta) {
+            text += delta;
+            delivered = true;
+            options.onDelta(delta);
+          }
+        }
+        if (text.length === 0) throw new Error('LLM stream ended without content');
+        return text;
+      },
+      () => !delivered,
+    );
+  }
+
+  private async guarded(
+    options: LlmCallOptions,
+    call: (signal: AbortSignal | undefined) => Promise<string>,
+    mayRetry?: () => boolean,
+  ): Promise<string> {
+    const admission = this.breaker.tryAcquire();
+    if (!admission.allowed) {
+      const seconds = Math.ceil(admission.retryAfterMs / 1000);
+      throw this.breaker.lastFailureKind === 'throttled' ? llmThrottled(seconds) : llmUnavailable(seconds);
+    }
+    try {
+      const text = await withRetries(
+        async () => {
+          const started = performance.now();
+          this.metrics.increment('llmCalls');
+          try {
+            return await call(options.signal);
+          } finally {
+            this.metrics.observe('llmLatencyMs', performance.now() - started);
+          }
+        },
+        this.retry,
+        {
+          ...(mayRetry ? { mayRetry } : {}),
+          onAttemptFailed: (failure, attempt, err) => {
+            if (failure.kind === 'throttled') this.metrics.increment('llmThrottled');
+            else if (failure.kind !== 'aborted') this.metrics.increment('llmErrors');
+            options.logger.warn('llm attempt failed', {
+              attempt,
+              kind: failure.kind,
+              status: failure.status,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          },
+        },
+      );
+      this.breaker.onSuccess();
+      this.authFailed = false;
+      return text;
+    } catch (err) {
+      if (!(err instanceof LlmCallFailed)) {
+        this.breaker.onNeutral();
+        throw err;
+      }
+      const { failure } = err;
+      if (failure.kind === 'aborted' || failure.kind === 'client') this.breaker.onNeutral();
+      else this.breaker.onFailure(failure.kind);
+      if (failure.kind === 'auth' && !this.authFailed) {
+        this.authFailed = true;
+        // One loud line per episode: the key is wrong or revoked. The key itself is never logged.
+        this.logger.error('LLM authentication failed: check LLM_API_KEY (the secret it comes from)', {
+          event: 'dependency_auth_failed',
+          dependency: 'llm',
+          status: failure.status,
+        });
+      }
+      throw toClientError(err);
+    }
+  }
+}
+
+function toClientError(err: LlmCallFailed): AppError {
+  const { failure } = err;
+  const providerSeconds = failure.retryAfterMs === undefined ? undefined : Math.ceil(failure.retryAfterMs / 1000);
+  const seconds = Math.max(1, providerSeconds ?? DEFAULT_LLM_RETRY_AFTER_SECONDS);
+  return failure.kind === 'throttled' ? llmThrottled(seconds) : llmUnavailable(seconds);
+}

@@ -1,0 +1,119 @@
+/**
+ * Bounded retries for LLM calls: at most `maxAttempts` calls per request in total (the SDK's own
+ * retries are switched off, so this loop is the only one), with full-jitter exponential backoff on
+ * throttling (429), server errors (5xx), timeouts and network errors. Client errors (400, 401, ...)
+ * are never retried: sending the same request again cannot fix them.
+ */
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+
+export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client' | 'aborted';
+
+export interface LlmFailure {
+  readonly kind: LlmFailureKind;
+  readonly retryable: boolean;
+  readonly status?: number;
+  /** The provider's Retry-After, when it sent one. */
+  readonly retryAfterMs?: number;
+}
+
+export interface RetryPolicy {
+  /** Calls per request, first one included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /**
+   * A provider Retry-After longer than this ends the retries at once: waiting it out inside one
+   * request would only hold the client's connection; the client gets it as its own Retry-After.
+   */
+  readonly maxHonouredRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 3,
+  baseDelayMs: 200,
+  maxDelayMs: 2_000,
+  maxHonouredRetryAfterMs: 2_000,
+};
+
+/** `Retry-After` as seconds or an HTTP date; `retry-after-ms` (OpenAI's) wins when present. */
+export function parseRetryAfterMs(headers: Headers | undefined, nowMs: number = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
+  const value = headers.get('retry-after');
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+export function classifyLlmError(err: unknown): LlmFailure {
+  if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false };
+  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true };
+  if (err instanceof APIConnectionError) return { kind: 'network', retryable: true };
+  if (err instanceof APIError && typeof err.status === 'number') {
+    const status = err.status;
+    const retryAfterMs = parseRetryAfterMs(err.headers);
+    const extra = retryAfterMs === undefined ? {} : { retryAfterMs };
+    if (status === 429) return { kind: 'throttled', retryable: true, status, ...extra };
+    if (status >= 500 || status === 408) return { kind: 'server', retryable: true, status, ...extra };
+    if (status === 401 || status === 403) return { kind: 'auth', retryable: false, status };
+    return { kind: 'client', retryable: false, status };
+  }
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return { kind: 'timeout', retryable: true };
+  }
+  // A stream that broke mid-way, a malformed answer: treat as a provider fault.
+  return { kind: 'server', retryable: true };
+}
+
+/** Full jitter: a uniform delay in [0, min(max, base * 2^(retry-1))]. */
+export function backoffDelayMs(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export class LlmCallFailed extends Error {
+  constructor(
+    readonly failure: LlmFailure,
+    readonly attempts: number,
+    readonly lastError: unknown,
+  ) {
+    super(`LLM call failed after ${attempts} attempt(s): ${failure.kind}${failure.status ? ` ${failure.status}` : ''}`);
+    this.name = 'LlmCallFailed';
+  }
+}
+
+export interface RetryHooks {
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** Decides, after a failed attempt, whether another may follow (e.g. not after a stream began). */
+  readonly mayRetry?: () => boolean;
+  readonly onAttemptFailed?: (failure: LlmFailure, attempt: number, err: unknown) => void;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function withRetries<T>(
+  call: (attempt: number) => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  hooks: RetryHooks = {},
+): Promise<T> {
+  const sleep = hooks.sleep ?? defaultSleep;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call(attempt);
+    } catch (err) {
+      const failure = classifyLlmError(err);
+      hooks.onAttemptFailed?.(failure, attempt, err);
+      const last =
+        attempt >= policy.maxAttempts ||
+        !failure.retryable ||
+        (hooks.mayRetry !== undefined && !hooks.mayRetry()) ||
+        (failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxHonouredRetryAfterMs);
+      if (last) throw new LlmCallFailed(failure, attempt, err);
+      const jittered = backoffDelayMs(attempt, policy, hooks.random);
+      await sleep(Math.max(jittered, failure.retryAfterMs ?? 0));
+    }
+  }
+}

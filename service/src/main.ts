@@ -1,0 +1,227 @@
+/**
+ * The composition root: turns a parsed config into a listening service.
+ *
+ * Order matters: the HTTP server listens first (so `/health` answers and `/health/ready` says
+ * `not_ready` from the first second), then the dependency monitors prove Postgres (and apply
+ * migrations) and the cache in the background. The ALB routes to the task only once both are proven.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, KEEP_ALIVE_TIMEOUT_MS } from './app';
+import { classifyCacheError, RedisCache } from './cache/redis-cache';
+import { ChatService } from './chat/chat-service';
+import { type ServiceConfig, secretValues } from './config';
+import { type ChatStore, PgChatStore } from './db/chat-store';
+import { classifyDbError, Database } from './db/database';
+import { MigrationError, migrate } from './db/migrations';
+import { type DrainResult, drainHttp, RequestTracker } from './drain';
+import { DependencyMonitor, type FailureKind } from './health/dependency-monitor';
+import { readinessSnapshot } from './health/readiness';
+import { OpenAiGateway } from './llm/llm-client';
+import { createLogger, type Logger } from './observability/logger';
+import { EmfMetrics } from './observability/metrics';
+import { SecretReader } from './secrets/secret-source';
+
+export interface StartOptions {
+  readonly config: ServiceConfig;
+  /** Where logs and EMF lines go. @default process.stdout */
+  readonly write?: (line: string) => void;
+  /** Injected for tests; built from the SDK's defaults otherwise. */
+  readonly secrets?: SecretReader;
+  /** Probe cadence overrides (tests). */
+  readonly monitor?: { readonly okIntervalMs?: number; readonly downIntervalMs?: number };
+  readonly metricsFlushIntervalMs?: number;
+}
+
+/** What the bench's floor route and the tests reach into. Not part of the HTTP contract. */
+export interface ServiceInternals {
+  readonly config: ServiceConfig;
+  readonly logger: Logger;
+  readonly metrics: EmfMetrics;
+  readonly db: Database;
+  readonly store: ChatStore;
+  readonly cache: RedisCache;
+  readonly databaseMonitor: DependencyMonitor;
+  readonly cacheMonitor: DependencyMonitor;
+}
+
+export interface RunningService {
+  readonly app: FastifyInstance;
+  readonly port: number;
+  readonly url: string;
+  readonly internals: ServiceInternals;
+  /** Drains HTTP, stops probes, closes pools, flushes metrics. Idempotent. */
+  shutdown(): Promise<DrainResult>;
+}
+
+export async function startService(options: StartOptions): Promise<RunningService> {
+  const { config } = options;
+  const write = options.write ?? ((line: string) => process.stdout.write(line));
+
+  let currentSecrets = secretValues(config);
+  const logger = createLogger({ level: config.logLevel, write, secrets: () => currentSecrets });
+  const metrics = new EmfMetrics({
+    serviceName: config.serviceName,
+    write,
+    ...(options.metricsFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.metricsFlushIntervalMs }),
+  });
+  const secretsNeeded = config.db.secretArn !== undefined || config.cache.authSecretArn !== undefined;
+  const secrets = options.secrets ?? (secretsNeeded ? new SecretReader() : undefined);
+
+  const countFailure =
+    (dependency: 'database' | 'cache') =>
+    (kind: FailureKind): void => {
+      if (dependency === 'database') metrics.increment('dbErrors');
+      else metrics.flagCacheUnavailable();
+      if (kind === 'auth_failed') metrics.increment('authFailures');
+    };
+
+  // --- Postgres: pool, migrations on first proof, credentials refreshable from the secret.
+  let databaseMonitor: DependencyMonitor | undefined;
+  const db = new Database(config.db, { onIdleError: (err) => databaseMonitor?.reportFailure(err) });
+  let migrated = false;
+  databaseMonitor = new DependencyMonitor(
+    {
+      name: 'database',
+      authHint:
+        config.db.secretArn === undefined
+          ? 'DB_USERNAME/DB_PASSWORD'
+          : 'DB_USERNAME/DB_PASSWORD and the secret DB_SECRET_ARN names',
+      probe: async () => {
+        await db.query({ text: 'SELECT 1' });
+        if (migrated) return;
+        const client = await db.connect();
+        try {
+          const applied = await migrate(client);
+          logger.info('database migrations applied', { event: 'migrations', applied });
+        } finally {
+          client.release();
+        }
+        migrated = true;
+      },
+      classify: (err) => (err instanceof MigrationError ? 'misconfigured' : classifyDbError(err)),
+      ...(config.db.secretArn !== undefined && secrets
+        ? {
+            refreshCredentials: async () => {
+              const changed = db.installCredentials(await secrets.readDbCredentials(config.db.secretArn as string));
+              if (changed) currentSecrets = [...currentSecrets, db.credentials.password];
+              return changed;
+            },
+          }
+        : {}),
+    },
+    { logger, ...options.monitor, onFailure: countFailure('database') },
+  );
+
+  // --- Cache: TLS + AUTH, token refreshable from the secret.
+  let cacheMonitor: DependencyMonitor | undefined;
+  const cache = new RedisCache(config.cache, {
+    onConnectionError: (err) => cacheMonitor?.reportFailure(err),
+    onConfigError: (err) => cacheMonitor?.reportFailure(err),
+  });
+  cacheMonitor = new DependencyMonitor(
+    {
+      name: 'cache',
+      authHint:
+        config.cache.authSecretArn === undefined
+          ? 'REDIS_AUTH_TOKEN'
+          : 'REDIS_AUTH_TOKEN and the secret REDIS_AUTH_SECRET_ARN names',
+      probe: () => cache.ping(),
+      classify: classifyCacheError,
+      ...(config.cache.authSecretArn !== undefined && secrets
+        ? {
+            refreshCredentials: async () => {
+              const changed = cache.installToken(await secrets.readCacheToken(config.cache.authSecretArn as string));
+              if (changed) currentSecrets = [...currentSecrets, cache.currentToken];
+              return changed;
+            },
+          }
+        : {}),
+    },
+    { logger, ...options.monitor, onFailure: countFailure('cache') },
+  );
+
+  const llm = new OpenAiGateway({ settings: config.llm, logger, metrics });
+  const store = new PgChatStore(db);
+  const chat = new ChatService({
+    store,
+    cache,
+    llm,
+    databaseHealth: databaseMonitor,
+    cacheHealth: cacheMonitor,
+    metrics,
+    settings: { promptVersion: config.promptVersion, model: config.llm.model, cacheTtlSeconds: config.cacheTtlSeconds },
+  });
+
+  let draining = false;
+  const tracker = new RequestTracker();
+  const dbMon = databaseMonitor;
+  const cacheMon = cacheMonitor;
+  const app = await buildApp({
+    version: config.appVersion,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    logger,
+    metrics,
+    chat,
+    tracker,
+    isDraining: () => draining,
+    readiness: () =>
+      readinessSnapshot({
+        version: config.appVersion,
+        database: dbMon,
+        cache: cacheMon,
+        llm,
+        isDraining: () => draining,
+      }),
+  });
+  // Node requires headersTimeout > keepAliveTimeout, or idle keep-alive sockets get cut early.
+  app.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+
+  await app.listen({ port: config.port, host: config.host });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info('listening', {
+    event: 'listening',
+    port,
+    host: config.host,
+    version: config.appVersion,
+    db_ssl: config.db.ssl,
+    cache_tls: config.cache.tls,
+    db_secret_refresh: config.db.secretArn !== undefined,
+    cache_secret_refresh: config.cache.authSecretArn !== undefined,
+  });
+
+  metrics.start();
+  dbMon.start();
+  cacheMon.start();
+
+  let shutdownPromise: Promise<DrainResult> | undefined;
+  const shutdown = (): Promise<DrainResult> => {
+    shutdownPromise ??= (async () => {
+      draining = true;
+      logger.info('draining', { event: 'drain_started', in_flight: tracker.active, timeout_ms: config.drainTimeoutMs });
+      const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
+      dbMon.stop();
+      cacheMon.stop();
+      await Promise.allSettled([db.close(), cache.close()]);
+      secrets?.close();
+      logger.info('drained', {
+        event: 'drain_finished',
+        forced: result.forced,
+        elapsed_ms: result.elapsedMs,
+        answered_during_drain: result.answeredDuringDrain,
+      });
+      metrics.stop();
+      return result;
+    })();
+    return shutdownPromise;
+  };
+
+  return {
+    app,
+    port,
+    url,
+    internals: { config, logger, metrics, db, store, cache, databaseMonitor: dbMon, cacheMonitor: cacheMon },
+    shutdown,
+  };
+}

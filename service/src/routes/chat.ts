@@ -1,0 +1,33 @@
+/** `POST /api/chatbot`: one turn, answered as JSON. */
+import type { FastifyPluginAsync } from 'fastify';
+import { type ChatResponse, HEADERS, ROUTES } from '../../../lib/contract';
+import type { ChatRequestBody } from '../schemas/chat';
+import { chatRequestSchema, chatResponseSchema } from '../schemas/chat';
+import type { AppDeps } from '../types';
+import { abortOnClientGone, toChatInput } from './chat-input';
+
+export const chatRoute =
+  (deps: AppDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Body: ChatRequestBody }>(
+      ROUTES.chat,
+      { schema: { body: chatRequestSchema, response: { 200: chatResponseSchema } }, config: { chatRoute: true } },
+      async (request, reply) => {
+        const input = toChatInput(request.body);
+        const result = await deps.chat.answer(input, {
+          requestId: request.id,
+          logger: request.logger,
+          signal: abortOnClientGone(reply),
+        });
+        reply.header(HEADERS.cache, result.cacheStatus);
+        request.cacheStatus = result.cacheStatus;
+        const body: ChatResponse = {
+          reply: result.reply,
+          session_id: result.sessionId,
+          cached: result.cacheStatus === 'HIT',
+          request_id: request.id,
+        };
+        return body;
+      },
+    );
+  };

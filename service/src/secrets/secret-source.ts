@@ -1,0 +1,82 @@
+/**
+ * Re-reads credentials from Secrets Manager after an authentication failure, so a rotation (or a
+ * fixed secret) is picked up without a restart. ECS injects the same secrets as env vars at task
+ * start; this is only the "they changed since" path.
+ *
+ * The client's region comes from the ARN, so nothing but the contract's variables is needed. The SDK
+ * resolves credentials (the task role) and honours the standard `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+ * which is how the tests point it at a local fake.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SECRET_JSON_KEYS } from '../../../lib/contract';
+
+export interface DbCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The region of a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`). */
+export function regionOfArn(arn: string): string {
+  const region = arn.split(':')[3];
+  if (!region) throw new Error('not a Secrets Manager ARN');
+  return region;
+}
+
+export class SecretReader {
+  private readonly clients = new Map<string, SecretsManagerClient>();
+
+  constructor(private readonly makeClient: (region: string) => SecretsManagerClient = defaultClient) {}
+
+  /** The secret's current (`AWSCURRENT`) JSON value. Errors never include the secret string. */
+  async readJson(arn: string): Promise<Record<string, unknown>> {
+    const region = regionOfArn(arn);
+    let client = this.clients.get(region);
+    if (!client) {
+      client = this.makeClient(region);
+      this.clients.set(region, client);
+    }
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    if (typeof out.SecretString !== 'string') throw new Error('the secret has no SecretString');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(out.SecretString);
+    } catch {
+      throw new Error('the secret is not a JSON object');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('the secret is not a JSON object');
+    }
+    return parsed as Record<string, unknown>;
+  }
+
+  async readDbCredentials(arn: string): Promise<DbCredentials> {
+    const json = await this.readJson(arn);
+    const username = json[SECRET_JSON_KEYS.DB_USERNAME];
+    const password = json[SECRET_JSON_KEYS.DB_PASSWORD];
+    if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '') {
+      throw new Error(
+        `the database secret lacks "${SECRET_JSON_KEYS.DB_USERNAME}" or "${SECRET_JSON_KEYS.DB_PASSWORD}"`,
+      );
+    }
+    return { username, password };
+  }
+
+  async readCacheToken(arn: string): Promise<string> {
+    const json = await this.readJson(arn);
+    const token = json[SECRET_JSON_KEYS.REDIS_AUTH_TOKEN];
+    if (typeof token !== 'string' || token === '') {
+      throw new Error(`the cache secret lacks "${SECRET_JSON_KEYS.REDIS_AUTH_TOKEN}"`);
+    }
+    return token;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.destroy();
+    this.clients.clear();
+  }
+}
+
+function defaultClient(region: string): SecretsManagerClient {
+  // Two quick attempts: the caller has its own backoff between refreshes.
+  return new SecretsManagerClient({ region, maxAttempts: 2 });
+}

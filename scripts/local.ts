@@ -1,0 +1,98 @@
+/**
+ * `npm run local`: Postgres (SSL), Redis (TLS + AUTH, a CA generated on the fly), the fake LLM and
+ * the service built from source, all on 127.0.0.1. Prints the URL and the env it used (secrets
+ * masked); Ctrl-C stops everything.
+ *
+ *   npm run local                       # service on :8080 (or a free port if 8080 is taken)
+ *   npm run local -- --port 0           # any free port
+ *   npm run local -- --llm-latency-ms 800 --secrets-manager
+ *
+ * Then, in another shell: `npm run gate -- --target <URL>`.
+ * Programmatic use: `import { runLocal } from './local'` (or `startLocalStack` from ./harness).
+ */
+import { createServer } from 'node:net';
+import { ROUTES } from '../lib/contract';
+import { ensureServiceBuilt, type LocalStack, startLocalStack } from './harness';
+
+export interface LocalOptions {
+  readonly port: number;
+  readonly llmLatencyMs: number;
+  readonly secretsManager: boolean;
+}
+
+function parseArgs(argv: readonly string[]): LocalOptions {
+  const options = { port: 8080, llmLatencyMs: 300, secretsManager: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--secrets-manager') options.secretsManager = true;
+    else if (flag === '--port') options.port = Number(argv[++i]);
+    else if (flag === '--llm-latency-ms') options.llmLatencyMs = Number(argv[++i]);
+    else throw new Error(`unknown flag ${flag} (known: --port N, --llm-latency-ms N, --secrets-manager)`);
+  }
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+    throw new Error('--port must be 0..65535');
+  return options;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+export async function runLocal(options: LocalOptions): Promise<LocalStack> {
+  const port = options.port !== 0 && !(await portIsFree(options.port)) ? 0 : options.port;
+  const bundle = await ensureServiceBuilt({ shared: true });
+  return startLocalStack({
+    bundle,
+    port,
+    appVersion: 'local',
+    llm: { latencyMs: options.llmLatencyMs, jitterMs: Math.round(options.llmLatencyMs / 5) },
+    secretsManager: options.secretsManager,
+  });
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  console.log('starting Postgres, Redis (TLS + AUTH), the fake LLM and the service...');
+  const stack = await runLocal(options);
+  const url = stack.url as string;
+  console.log('\nenv used by the service (secrets masked):');
+  for (const [k, v] of Object.entries(stack.maskedEnv()).sort(([a], [b]) => a.localeCompare(b))) {
+    console.log(`  ${k}=${v}`);
+  }
+  console.log(`\nchat service ready: ${url}`);
+  console.log(`  curl -s ${url}${ROUTES.ready}`);
+  console.log(`  curl -s -H 'content-type: application/json' -d '{"message":"hello"}' ${url}${ROUTES.chat}`);
+  console.log(`  fake LLM control: curl -s ${stack.llm.url}/__fake/state`);
+  console.log(`  npm run gate -- --target ${url}`);
+  console.log('\nCtrl-C stops everything.');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the service (drain), Redis, Postgres and the fake LLM...`);
+    await stack.stop();
+    console.log('stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  void stack.service?.exited.then(({ code, signal }) => {
+    if (stopping) return;
+    console.error(
+      `the service exited unexpectedly (code ${code}, signal ${signal}):\n${stack.service?.output().slice(-4000)}`,
+    );
+    void stop('service exit');
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

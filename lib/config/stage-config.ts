@@ -152,7 +152,10 @@ export interface DeploymentConfig {
 }
 
 export interface AlarmThresholds {
-  /** ALB target response time, summed over both target groups. Seeds: "p95 > 10 s is critical". */
+  /**
+   * ALB target response time over both target groups: the higher of the blue and the green
+   * group's percentile (lib/monitoring/service-metrics.ts says why). Seeds: "p95 > 10 s is critical".
+   */
   readonly p95LatencyMs: number;
   readonly p99LatencyMs: number;
   /** ALB 5xx (targets + ELB) as a share of requests. Seeds: "error rate > 1%". */
@@ -175,6 +178,29 @@ export interface AlarmThresholds {
   readonly cacheEvictionsPerPeriod: number;
   readonly cacheMaxConnections: number;
   readonly cacheReplicationLagSeconds: number;
+  /** Targets failing ALB health checks, summed over the blue and green target groups. */
+  readonly maxUnhealthyHosts: number;
+  /** Container Insights' DesiredTaskCount minus RunningTaskCount. */
+  readonly maxTasksBelowDesired: number;
+  /** LLM calls the provider answered 429. Seeds: "openai_429_errors > 0 is critical". */
+  readonly maxLlmThrottledPerPeriod: number;
+  /** Below this many LLM calls per period the LLM error-rate alarm stays quiet. */
+  readonly minLlmCallsPerPeriod: number;
+  readonly maxDbErrorsPerPeriod: number;
+  /** Wrong database password or cache AUTH token. 0: the first one pages (a rotation gone wrong). */
+  readonly maxAuthFailuresPerPeriod: number;
+  /**
+   * The database's real `max_connections`, for `dbConnectionsPercentOfMax`.
+   * @default - estimated from `database.instanceType` (lib/monitoring/db-connection-limit.ts); set it
+   * from `SHOW max_connections;` for an exact value, and whenever the parameter group overrides it.
+   */
+  readonly dbMaxConnections?: number;
+}
+
+/** "`datapointsToAlarm` of the last `evaluationPeriods` periods breach" (M out of N). */
+export interface AlarmEvaluation {
+  readonly datapointsToAlarm: number;
+  readonly evaluationPeriods: number;
 }
 
 export interface MonitoringConfig {
@@ -182,6 +208,19 @@ export interface MonitoringConfig {
   readonly alarmEmails: readonly string[];
   /** Period of every alarm's metric. */
   readonly periodMinutes: number;
+  /**
+   * Symptoms users feel (5xx, latency, unhealthy or missing tasks, app errors). The deployment
+   * (rollback) alarms use it too, so `datapointsToAlarm x periodMinutes` must fit in the bake time.
+   */
+  readonly symptomEvaluation: AlarmEvaluation;
+  /** Resource saturation (CPU, memory, storage, connections): slower, because a spike is not a page. */
+  readonly saturationEvaluation: AlarmEvaluation;
+  /**
+   * Where alarm descriptions point for runbooks: `<runbookBaseUrl>/<alarm-id>.md`, e.g. the
+   * repository's web URL `https://github.com/acme/chat-platform/blob/main/docs/runbooks`.
+   * @default 'docs/runbooks' (the path inside this repository)
+   */
+  readonly runbookBaseUrl?: string;
   readonly thresholds: AlarmThresholds;
 }
 
@@ -224,7 +263,16 @@ const thresholds: AlarmThresholds = {
   cacheEvictionsPerPeriod: 100,
   cacheMaxConnections: 1000,
   cacheReplicationLagSeconds: 5,
+  maxUnhealthyHosts: 0,
+  maxTasksBelowDesired: 0,
+  maxLlmThrottledPerPeriod: 0,
+  minLlmCallsPerPeriod: 10,
+  maxDbErrorsPerPeriod: 5,
+  maxAuthFailuresPerPeriod: 0,
 };
+
+/** With 5-minute periods, saturation must last a quarter of an hour before anyone is told. */
+const saturationEvaluation = { datapointsToAlarm: 3, evaluationPeriods: 3 } as const;
 
 const llm: LlmConfig = {
   baseUrl: 'https://api.openai.com/v1',
@@ -297,7 +345,14 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
-    monitoring: { alarmEmails: [], periodMinutes: 5, thresholds },
+    monitoring: {
+      alarmEmails: [],
+      periodMinutes: 5,
+      // One 5-minute datapoint: the bake is 5 minutes, and a rollback alarm must fit in it.
+      symptomEvaluation: { datapointsToAlarm: 1, evaluationPeriods: 1 },
+      saturationEvaluation,
+      thresholds,
+    },
   },
 
   staging: {
@@ -333,7 +388,13 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, desiredCount: 2, minTaskCount: 2, maxTaskCount: 4 },
     ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
-    monitoring: { alarmEmails: [], periodMinutes: 5, thresholds },
+    monitoring: {
+      alarmEmails: [],
+      periodMinutes: 5,
+      symptomEvaluation: { datapointsToAlarm: 2, evaluationPeriods: 2 },
+      saturationEvaluation,
+      thresholds,
+    },
   },
 
   prod: {
@@ -394,6 +455,10 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       // REPLACE with the on-call distribution list.
       alarmEmails: ['chat-oncall@example.com'],
       periodMinutes: 1,
+      // 3 bad minutes out of 5: quick enough to roll back within the 15-minute bake, and one
+      // noisy minute does not page.
+      symptomEvaluation: { datapointsToAlarm: 3, evaluationPeriods: 5 },
+      saturationEvaluation: { datapointsToAlarm: 10, evaluationPeriods: 15 },
       thresholds,
     },
   },

@@ -3,6 +3,7 @@
  * naming the bad value and what to change, so one synth shows everything that is wrong.
  */
 import { GATE_PROFILES } from '../contract';
+import { estimateMaxConnections } from '../monitoring/db-connection-limit';
 import { STAGE_NAMES, STAGES, type StageConfig, type StageName } from './stage-config';
 
 export class StageConfigError extends Error {
@@ -189,6 +190,7 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
     'monitoring.thresholds: need 0 < p95LatencyMs <= p99LatencyMs.',
   );
   for (const [name, value] of Object.entries(t)) {
+    if (value === undefined) continue; // optional thresholds fall back to a documented default
     p(Number.isFinite(value) && value >= 0, `monitoring.thresholds.${name} ${value} must be a non-negative number.`);
     if (name.endsWith('Percent') || name.endsWith('PercentOfMax')) {
       p(value <= 100, `monitoring.thresholds.${name} ${value} is a percentage; it must be <= 100.`);
@@ -198,6 +200,46 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
     t.minRequestsPerPeriod >= 1,
     'monitoring.thresholds.minRequestsPerPeriod must be >= 1, or rate alarms page on silence.',
   );
+  for (const name of ['minCacheLookupsPerPeriod', 'minLlmCallsPerPeriod'] as const) {
+    p(t[name] >= 1, `monitoring.thresholds.${name} must be >= 1, or its rate alarm divides by zero on a quiet night.`);
+  }
+  if (t.dbMaxConnections !== undefined) {
+    p(
+      Number.isInteger(t.dbMaxConnections) && t.dbMaxConnections >= 1,
+      `monitoring.thresholds.dbMaxConnections ${t.dbMaxConnections} must be a whole number >= 1 (the value of SHOW max_connections).`,
+    );
+  } else {
+    p(
+      estimateMaxConnections(database.instanceType) !== undefined,
+      `monitoring.thresholds.dbMaxConnections is required: max_connections of database.instanceType '${database.instanceType}' cannot be estimated; set it to the value of SHOW max_connections.`,
+    );
+  }
+  for (const [name, evaluation] of [
+    ['symptomEvaluation', monitoring.symptomEvaluation],
+    ['saturationEvaluation', monitoring.saturationEvaluation],
+  ] as const) {
+    const { datapointsToAlarm: m, evaluationPeriods: n } = evaluation;
+    p(
+      Number.isInteger(m) && Number.isInteger(n) && m >= 1 && m <= n,
+      `monitoring.${name}: need whole numbers 1 <= datapointsToAlarm (${m}) <= evaluationPeriods (${n}).`,
+    );
+    p(
+      n * monitoring.periodMinutes <= 1440,
+      `monitoring.${name}: evaluationPeriods x periodMinutes is ${n * monitoring.periodMinutes} minutes; CloudWatch evaluates at most one day.`,
+    );
+  }
+  const symptomMinutes = monitoring.symptomEvaluation.datapointsToAlarm * monitoring.periodMinutes;
+  p(
+    symptomMinutes <= deployment.bakeTimeMinutes,
+    `monitoring.symptomEvaluation needs ${symptomMinutes} minutes of bad data to alarm, longer than deployment.bakeTimeMinutes (${deployment.bakeTimeMinutes}); the deployment alarms could never roll back. Lower datapointsToAlarm or periodMinutes.`,
+  );
+  if (monitoring.runbookBaseUrl !== undefined) {
+    p(
+      /^(https:\/\/\S+|[A-Za-z0-9._-][A-Za-z0-9._/-]*)$/.test(monitoring.runbookBaseUrl) &&
+        !monitoring.runbookBaseUrl.endsWith('/'),
+      `monitoring.runbookBaseUrl '${monitoring.runbookBaseUrl}' must be an https URL or a repository path, without a trailing slash.`,
+    );
+  }
 
   // Prod must not be configurable into an unsafe state.
   if (isProd) {

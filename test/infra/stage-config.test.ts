@@ -216,3 +216,84 @@ describe('validation of any stage', () => {
     expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
   });
 });
+
+describe('monitoring settings are validated', () => {
+  test.each([
+    [
+      'a rollback alarm slower than the bake time',
+      (c: M) => {
+        c.monitoring.symptomEvaluation = { datapointsToAlarm: 2, evaluationPeriods: 3 };
+      },
+      /symptomEvaluation needs 10 minutes of bad data to alarm, longer than deployment\.bakeTimeMinutes \(5\)/,
+    ],
+    [
+      'more breaching datapoints than evaluated periods',
+      (c: M) => {
+        c.monitoring.saturationEvaluation = { datapointsToAlarm: 4, evaluationPeriods: 3 };
+      },
+      /saturationEvaluation: need whole numbers 1 <= datapointsToAlarm \(4\) <= evaluationPeriods \(3\)/,
+    ],
+    [
+      'an evaluation window over a day',
+      (c: M) => {
+        c.monitoring.saturationEvaluation = { datapointsToAlarm: 3, evaluationPeriods: 300 };
+      },
+      /evaluationPeriods x periodMinutes is 1500 minutes; CloudWatch evaluates at most one day/,
+    ],
+    [
+      'a rate alarm without a traffic guard',
+      (c: M) => {
+        c.monitoring.thresholds.minLlmCallsPerPeriod = 0;
+      },
+      /minLlmCallsPerPeriod must be >= 1/,
+    ],
+    [
+      'an instance class whose connection limit cannot be estimated',
+      (c: M) => {
+        c.database.instanceType = 'x2g.large';
+      },
+      /dbMaxConnections is required: max_connections of database\.instanceType 'x2g\.large' cannot be estimated/,
+    ],
+    [
+      'a fractional connection limit',
+      (c: M) => {
+        c.monitoring.thresholds.dbMaxConnections = 80.5;
+      },
+      /dbMaxConnections 80\.5 must be a whole number/,
+    ],
+    [
+      'a runbook base URL with a trailing slash',
+      (c: M) => {
+        c.monitoring.runbookBaseUrl = 'https://github.com/acme/chat-platform/blob/main/docs/runbooks/';
+      },
+      /runbookBaseUrl .* without a trailing slash/,
+    ],
+    [
+      'a runbook base URL over plain HTTP',
+      (c: M) => {
+        c.monitoring.runbookBaseUrl = 'http://wiki.example.com/runbooks';
+      },
+      /runbookBaseUrl .* must be an https URL or a repository path/,
+    ],
+  ])('rejects %s', (_name, mutate, message) => {
+    const problems = problemsOf(() => validateStageConfig(withOverrides('dev', mutate)));
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('an unknown instance class is fine once its connection limit is configured', () => {
+    const config = withOverrides('dev', (c) => {
+      c.database.instanceType = 'x2g.large';
+      c.monitoring.thresholds.dbMaxConnections = 1000;
+    });
+    expect(() => validateStageConfig(config)).not.toThrow();
+  });
+
+  test('every stage can roll back within its bake time', () => {
+    for (const stage of STAGE_NAMES) {
+      const { monitoring, deployment } = getStageConfig(stage);
+      expect(monitoring.symptomEvaluation.datapointsToAlarm * monitoring.periodMinutes).toBeLessThanOrEqual(
+        deployment.bakeTimeMinutes,
+      );
+    }
+  });
+});

@@ -12,8 +12,8 @@ import exec from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { GATE_REPORT_FILES } from '../../lib/contract/gate';
-import { ROUTES } from '../../lib/contract/http';
+import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { HEADERS, ROUTES } from '../../lib/contract/http';
 import corpusJson from '../corpus/questions.json';
 import {
   assessChatResponse,
@@ -77,6 +77,7 @@ function toResult(res: RefinedResponse<ResponseType | undefined>): HttpResult {
     headers: res.headers,
     body: typeof res.body === 'string' ? res.body : null,
     durationMs: res.timings.duration,
+    ...(res.error ? { error: res.error } : {}),
   };
 }
 
@@ -85,7 +86,7 @@ function chatParams(request: { route: string; kind: string }, requestId: string)
     headers: {
       'content-type': 'application/json',
       accept: request.route === 'stream' ? 'text/event-stream' : 'application/json',
-      'x-request-id': requestId,
+      [HEADERS.requestId]: requestId,
     },
     tags: { name: request.route, kind: request.kind },
     timeout: `${CHAT_REQUEST_TIMEOUT_SECONDS}s`,
@@ -108,7 +109,7 @@ export function setup(): SetupData {
   }
   if (config.expectedVersion && readiness.version !== undefined && readiness.version !== config.expectedVersion) {
     console.warn(
-      `gate: /health/ready reports version ${readiness.version}, expected ${config.expectedVersion}; the version threshold will fail`,
+      `gate: ${ROUTES.ready} reports version ${readiness.version}, expected ${config.expectedVersion}; the version threshold will fail`,
     );
   }
   verifyExecutionSegment();
@@ -147,7 +148,7 @@ function verifyExecutionSegment(): void {
   const actual = actualText ? parseExecutionSegment(String(actualText)) : null;
   const actualFraction = actual ? segmentFraction(actual) : 1;
   if (Math.abs(actualFraction - plan.segmentFraction) > 1e-9) {
-    const reason = `k6 runs execution segment ${actualText ?? 'none'} but EXECUTION_SEGMENT is ${config.executionSegment?.text ?? 'unset'}; pass the same value to both so the no-data guards scale correctly`;
+    const reason = `k6 runs execution segment ${actualText ?? 'none'} but ${GATE_ENV.executionSegment} is ${config.executionSegment?.text ?? 'unset'}; pass the same value to both so the no-data guards scale correctly`;
     console.error(`gate: ${reason}`);
     exec.test.abort(reason);
   }

@@ -38,6 +38,8 @@ export async function bundleLoadtests(options: BundleOptions = {}): Promise<Bund
   if (entries.length === 0) throw new Error(`no k6 entry points (*.ts) in ${options.srcDir ?? LOADTESTS_SRC}`);
   const outDir = options.outDir ?? LOADTESTS_DIST;
   const result = await build({
+    // Paths in the bundle's module comments and metafile are relative to the repo, wherever it runs.
+    absWorkingDir: REPO_ROOT,
     entryPoints: entries,
     outdir: outDir,
     bundle: true,

@@ -22,6 +22,8 @@ export interface HttpResult {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | null;
   readonly durationMs: number;
+  /** k6's `res.error` when the request failed below HTTP (refused, DNS, TLS, timeout). */
+  readonly error?: string;
 }
 
 export interface ChatAssessment {
@@ -144,7 +146,8 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
       cacheStatus: isCacheStatus(xCache) ? xCache : 'none',
       servedFromCache: xCache === 'HIT',
       checks,
-      failure: result.status === 0 ? 'no response (timeout or connection error)' : `HTTP ${result.status}`,
+      failure:
+        result.status === 0 ? `no response: ${result.error || 'timeout or connection error'}` : `HTTP ${result.status}`,
     };
   }
 
@@ -182,12 +185,12 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
   const wellFormed = isChatResponse(answer);
   if (!wellFormed && !failure) failure = '200 without a well-formed reply';
   checks['answer is {reply, session_id, cached, request_id}'] = wellFormed;
-  checks['x-app-version is present'] = fromService;
-  checks['x-cache is HIT, MISS or BYPASS'] = isCacheStatus(xCache);
-  checks['x-request-id echoes the caller'] = echoedId === ctx.requestId;
+  checks[`${HEADERS.appVersion} is present`] = fromService;
+  checks[`${HEADERS.cache} is ${CACHE_STATUSES.join(', ')}`] = isCacheStatus(xCache);
+  checks[`${HEADERS.requestId} echoes the caller`] = echoedId === ctx.requestId;
   if (wellFormed) {
-    checks['cached agrees with x-cache'] = answer.cached === (xCache === 'HIT');
-    checks['request_id matches x-request-id'] = answer.request_id === echoedId;
+    checks[`cached agrees with ${HEADERS.cache}`] = answer.cached === (xCache === 'HIT');
+    checks[`request_id matches ${HEADERS.requestId}`] = answer.request_id === echoedId;
     checks['session_id is a valid id'] = ID_PATTERN.test(answer.session_id);
     if (ctx.sessionId !== undefined) checks['a follow-up stays in its session'] = answer.session_id === ctx.sessionId;
   }
@@ -273,7 +276,11 @@ export function assessReadiness(result: HttpResult): ReadinessAssessment {
         .join(', ')
     : 'no checks in the body';
   if (result.status === 0) {
-    return { ready: false, status: 'unreachable', detail: 'no response (connection refused, DNS or timeout)' };
+    return {
+      ready: false,
+      status: 'unreachable',
+      detail: `unreachable: ${result.error || 'no response (connection refused, DNS, TLS or timeout)'}`,
+    };
   }
   if (result.status === 200 && (status === 'ready' || status === 'degraded')) {
     return {

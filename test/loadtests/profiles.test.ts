@@ -1,0 +1,97 @@
+import { GATE_PROFILES } from '../../lib/contract/gate';
+import { readGateConfig } from '../../loadtests/src/lib/config';
+import { FRESH_SCENARIO } from '../../loadtests/src/lib/metrics';
+import { buildK6Options, SCENARIO_EXEC } from '../../loadtests/src/lib/options';
+import { resolvePlan } from '../../loadtests/src/lib/plan';
+import {
+  GATE_PROFILE_SPECS,
+  maxDurationSeconds,
+  plannedIterations,
+  segmentPlannedIterations,
+} from '../../loadtests/src/lib/profiles';
+import { buildThresholds } from '../../loadtests/src/lib/thresholds';
+
+/** The seeds' table (seeds/000 scenarios and seeds/002 "Success Criteria"), restated independently. */
+const SEEDS = [
+  { profile: 'baseline', users: 1, requests: 5, success: 0.95, avgMs: 3000, hit: 0.5 },
+  { profile: 'light', users: 5, requests: 20, success: 0.95, avgMs: 4000, hit: 0.7 },
+  { profile: 'medium', users: 10, requests: 30, success: 0.95, avgMs: 5000, hit: 0.75 },
+  { profile: 'heavy', users: 20, requests: 60, success: 0.9, avgMs: 10000, hit: 0.8 },
+  { profile: 'stress', users: 50, requests: 100, success: 0.8, avgMs: 30000, hit: 0.85 },
+] as const;
+
+const planFor = (profile: string, extra: Record<string, string> = {}) => {
+  const config = readGateConfig({ BASE_URL: 'http://127.0.0.1:8080', PROFILE: profile, ...extra });
+  return resolvePlan(GATE_PROFILE_SPECS[config.profile], config);
+};
+
+describe('gate profiles', () => {
+  test('every profile in the contract has a spec, and every spec is in the contract', () => {
+    expect(Object.keys(GATE_PROFILE_SPECS).sort()).toEqual([...GATE_PROFILES].sort());
+    for (const name of GATE_PROFILES) expect(GATE_PROFILE_SPECS[name].name).toBe(name);
+  });
+
+  describe.each(SEEDS)("the seeds' $profile scenario", (seed) => {
+    const spec = GATE_PROFILE_SPECS[seed.profile];
+
+    test(`runs ${seed.users} concurrent users sending ${seed.requests} requests in total`, () => {
+      expect(spec.main.executor).toBe('per-vu-iterations');
+      if (spec.main.executor !== 'per-vu-iterations') return;
+      expect(spec.main.vus).toBe(seed.users);
+      expect(plannedIterations(spec.main)).toBe(seed.requests);
+    });
+
+    test('carries the seeds success rate, average latency and cache hit rate as k6 thresholds', () => {
+      const thresholds = buildK6Options(planFor(seed.profile), buildThresholds(planFor(seed.profile))).thresholds;
+      expect(thresholds[`chat_success{scenario:${seed.profile}}`]).toContain(`rate>${seed.success}`);
+      expect(thresholds[`chat_latency{scenario:${seed.profile}}`]).toContain(`avg<${seed.avgMs}`);
+      expect(thresholds[`chat_cache_hit{scenario:${seed.profile}}`]).toContain(`rate>${seed.hit}`);
+    });
+
+    test('must answer every one of its requests (the no-data guard is the full count)', () => {
+      const thresholds = buildK6Options(planFor(seed.profile), buildThresholds(planFor(seed.profile))).thresholds;
+      expect(thresholds[`chat_requests{scenario:${seed.profile}}`]).toContain(`count>=${seed.requests}`);
+    });
+  });
+
+  test('smoke is the default and has at most 60 s of load, graceful stop included', () => {
+    expect(readGateConfig({ BASE_URL: 'http://127.0.0.1:1' }).profile).toBe('smoke');
+    const smoke = GATE_PROFILE_SPECS.smoke;
+    expect(
+      Math.max(maxDurationSeconds(smoke.main), maxDurationSeconds(smoke.fresh)) + smoke.gracefulStopSeconds,
+    ).toBeLessThanOrEqual(60);
+    expect(smoke.targets.maxP95LatencyMs).toBeDefined();
+  });
+
+  test('soak runs for at least 15 minutes and spike bursts to at least five times its base rate', () => {
+    expect(maxDurationSeconds(GATE_PROFILE_SPECS.soak.main)).toBeGreaterThanOrEqual(900);
+    const spike = GATE_PROFILE_SPECS.spike.main;
+    expect(spike.executor).toBe('ramping-arrival-rate');
+    if (spike.executor !== 'ramping-arrival-rate') return;
+    const peak = Math.max(...spike.stages.map((s) => s.targetRatePerMinute));
+    expect(peak).toBeGreaterThanOrEqual(5 * spike.startRatePerMinute);
+  });
+
+  test('ramping arrival rates plan the area under the rate curve', () => {
+    // 30 s at 1/s, 10 s ramp to 10/s, 30 s at 10/s, 10 s ramp down, 30 s at 1/s.
+    expect(plannedIterations(GATE_PROFILE_SPECS.spike.main)).toBe(30 + 55 + 300 + 55 + 30);
+    expect(plannedIterations(GATE_PROFILE_SPECS.soak.main)).toBe(90 * 20);
+  });
+
+  test.each(GATE_PROFILES)('%s runs the chat mix and the run-unique prompts as two scenarios', (name) => {
+    const plan = planFor(name);
+    const options = buildK6Options(plan, buildThresholds(plan));
+    expect(Object.keys(options.scenarios).sort()).toEqual([FRESH_SCENARIO, name].sort());
+    expect(options.scenarios[name]?.exec).toBe(SCENARIO_EXEC.main);
+    expect(options.scenarios[FRESH_SCENARIO]?.exec).toBe(SCENARIO_EXEC.fresh);
+    expect(options.summaryTrendStats).toEqual(expect.arrayContaining(['avg', 'p(95)', 'count']));
+  });
+
+  test('a split run guarantees each runner at least the floor of its share', () => {
+    const light = GATE_PROFILE_SPECS.light.main; // 5 VUs x 4: halves get 2 or 3 VUs
+    expect(segmentPlannedIterations(light, 0.5)).toBe(8);
+    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.main, 0.5)).toBe(20);
+    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.fresh, 0.5)).toBe(0); // its single VU goes to one half
+    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.soak.main, 1 / 3)).toBe(600);
+  });
+});

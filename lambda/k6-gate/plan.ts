@@ -1,0 +1,176 @@
+/**
+ * What a gate run looks like, decided from the event and the configuration alone, so a retried
+ * invocation computes exactly the same RunTask requests as the first one (same client tokens, same
+ * parameters): that is what makes RunTask idempotent here.
+ */
+import type { RunTaskCommandInput } from '@aws-sdk/client-ecs';
+import { GATE_ENV, type GateProfile } from '../../lib/contract';
+import { type HookConfig, isGateProfile } from './config';
+import { CONFIGURED_HOOK_DETAILS, type HookEvent } from './event';
+
+export interface GateInputs {
+  readonly profile: GateProfile;
+  readonly expectedVersion?: string;
+  /** Where each input came from, for the verdict line. */
+  readonly source: {
+    readonly profile: 'hookDetails' | 'function';
+    readonly expectedVersion: 'hookDetails' | 'function' | 'none';
+  };
+}
+
+export class GateInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GateInputError';
+  }
+}
+
+/**
+ * Precedence: the hook details win over the function's environment. Both are set at synth from the
+ * stage config and the app version, but the hook details travel with the service deployment itself
+ * (an operator can override them for one deployment with UpdateService, which CloudTrail records),
+ * while the function's environment is the fallback when the service definition has none.
+ */
+export function resolveGateInputs(event: HookEvent, config: HookConfig): GateInputs {
+  const details = event.hookDetails;
+  const rawProfile = details[CONFIGURED_HOOK_DETAILS.profile];
+  let profile = config.defaultProfile;
+  let profileSource: GateInputs['source']['profile'] = 'function';
+  if (rawProfile !== undefined) {
+    if (typeof rawProfile !== 'string' || !isGateProfile(rawProfile)) {
+      throw new GateInputError(
+        `hookDetails.${CONFIGURED_HOOK_DETAILS.profile}=${String(rawProfile)} is not a gate profile`,
+      );
+    }
+    profile = rawProfile;
+    profileSource = 'hookDetails';
+  }
+  const rawVersion = details[CONFIGURED_HOOK_DETAILS.expectedVersion];
+  let expectedVersion = config.defaultExpectedVersion;
+  let versionSource: GateInputs['source']['expectedVersion'] = expectedVersion ? 'function' : 'none';
+  if (rawVersion !== undefined) {
+    if (typeof rawVersion !== 'string' || rawVersion.trim() === '') {
+      throw new GateInputError(`hookDetails.${CONFIGURED_HOOK_DETAILS.expectedVersion} must be a non-empty string`);
+    }
+    expectedVersion = rawVersion.trim();
+    versionSource = 'hookDetails';
+  }
+  return {
+    profile,
+    ...(expectedVersion ? { expectedVersion } : {}),
+    source: { profile: profileSource, expectedVersion: versionSource },
+  };
+}
+
+/** The operator's skip reason from the hook details, when one of at least 10 characters is set. */
+export function skipReason(event: HookEvent): string | undefined {
+  const raw = event.hookDetails[CONFIGURED_HOOK_DETAILS.skipReason];
+  return typeof raw === 'string' && raw.trim().length >= 10 ? raw.trim() : undefined;
+}
+
+/**
+ * k6 execution segments that split one run into `n` equal parts: n=2 gives `0:1/2` and `1/2:1`.
+ * Every runner also gets the full sequence, so k6 partitions VUs the same way on each of them.
+ * https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/#execution-segment
+ */
+export function executionSegments(n: number): { readonly segments: string[]; readonly sequence: string } {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`parallelism ${n} must be a positive integer`);
+  const point = (i: number) => (i === 0 ? '0' : i === n ? '1' : `${i}/${n}`);
+  const points = Array.from({ length: n + 1 }, (_, i) => point(i));
+  return {
+    segments: Array.from({ length: n }, (_, i) => `${points[i]}:${points[i + 1]}`),
+    sequence: points.join(','),
+  };
+}
+
+/** Tags every runner of one hook execution (ECS allows letters, digits, `-`, `_` and `/`, 128 at most). */
+export function startedByFor(executionId: string): string {
+  return `k6-gate/${executionId.replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 128);
+}
+
+/**
+ * One client token per segment and hook execution: ECS returns the original RunTask result for a
+ * repeated token with the same parameters, for 24 hours, per cluster (ECS API reference, "Ensuring
+ * idempotency"). 64 printable ASCII characters at most.
+ */
+export function clientTokenFor(executionId: string, index: number): string {
+  return `${executionId}-${index}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 64);
+}
+
+/** RUN_ID makes each runner's "never cacheable" prompts unique (contract: 1-48 of `[A-Za-z0-9_-]`). */
+export function runIdFor(executionId: string, index: number): string {
+  return `g${executionId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}-${index}`;
+}
+
+/** The test listener URL for runner `index`: spreads runners over the load balancer's private addresses. */
+export function baseUrlFor(addresses: readonly string[], index: number, port: number): string {
+  if (addresses.length === 0) throw new GateInputError('the load balancer has no private address to test through');
+  const sorted = [...addresses].sort();
+  return `http://${sorted[index % sorted.length]}:${port}`;
+}
+
+export interface RunnerPlan {
+  readonly index: number;
+  /** Undefined when the run is not split. */
+  readonly segment?: string;
+  readonly runId: string;
+  readonly input: RunTaskCommandInput;
+}
+
+export function planRunners(
+  event: HookEvent,
+  config: HookConfig,
+  inputs: GateInputs,
+  addresses: readonly string[],
+): RunnerPlan[] {
+  const { segments, sequence } = executionSegments(config.parallelism);
+  return segments.map((segment, index) => {
+    const split = config.parallelism > 1;
+    const runId = runIdFor(event.executionId, index);
+    const environment: Record<string, string> = {
+      [GATE_ENV.baseUrl]: baseUrlFor(addresses, index, config.testListenerPort),
+      [GATE_ENV.profile]: inputs.profile,
+      [GATE_ENV.runId]: runId,
+      [GATE_ENV.serviceName]: config.serviceName,
+      ...(inputs.expectedVersion ? { [GATE_ENV.expectedVersion]: inputs.expectedVersion } : {}),
+      // k6 reads its own options from K6_*; the suites read EXECUTION_SEGMENT to scale no-data guards.
+      ...(split
+        ? {
+            [GATE_ENV.executionSegment]: segment,
+            K6_EXECUTION_SEGMENT: segment,
+            K6_EXECUTION_SEGMENT_SEQUENCE: sequence,
+          }
+        : {}),
+    };
+    return {
+      index,
+      ...(split ? { segment } : {}),
+      runId,
+      input: {
+        cluster: config.clusterArn,
+        taskDefinition: config.taskDefinitionArn,
+        launchType: 'FARGATE',
+        count: 1,
+        startedBy: startedByFor(event.executionId),
+        clientToken: clientTokenFor(event.executionId, index),
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: [...config.subnetIds],
+            securityGroups: [config.securityGroupId],
+            assignPublicIp: 'DISABLED',
+          },
+        },
+        overrides: {
+          containerOverrides: [
+            {
+              name: config.containerName,
+              environment: Object.entries(environment)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([name, value]) => ({ name, value })),
+            },
+          ],
+        },
+      },
+    };
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * The profiles-and-thresholds table of docs/loadtests.md, generated from the profiles themselves so
+ * the docs cannot drift from the gate (a test compares them). Print it with
+ * `npx tsx scripts/gate/profile-table.ts`.
+ */
+import { GATE_PROFILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS, plannedIterations, type TrafficShape } from '../../loadtests/src/lib/profiles';
+
+function shape(s: TrafficShape): string {
+  switch (s.executor) {
+    case 'per-vu-iterations':
+      return `${s.vus} VU × ${s.iterations} (per-vu-iterations, max ${s.maxDurationSeconds} s)`;
+    case 'shared-iterations':
+      return `${s.vus} VUs share ${s.iterations} (shared-iterations, max ${s.maxDurationSeconds} s)`;
+    case 'constant-arrival-rate':
+      return `${s.ratePerMinute}/min for ${s.durationSeconds / 60} min (constant-arrival-rate, ≤ ${s.maxVUs} VUs)`;
+    case 'ramping-arrival-rate':
+      return `${s.startRatePerMinute}→${Math.max(...s.stages.map((x) => x.targetRatePerMinute))}/min over ${s.stages.reduce((a, x) => a + x.durationSeconds, 0)} s (ramping-arrival-rate, ≤ ${s.maxVUs} VUs)`;
+  }
+}
+
+const pct = (rate: number) => `> ${Math.round(rate * 1000) / 10}%`;
+const ms = (value: number | undefined) => (value === undefined ? '–' : `< ${value} ms`);
+
+export function renderProfileTable(): string {
+  const rows = [
+    '| profile | traffic (main scenario) | requests (min) | fresh | success | avg | p95 | HIT p95 | cache hit | why |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const name of GATE_PROFILES) {
+    const p = GATE_PROFILE_SPECS[name];
+    const t = p.targets;
+    const planned = plannedIterations(p.main);
+    const min = Math.ceil(planned * t.minRequestShare);
+    rows.push(
+      `| \`${name}\` | ${shape(p.main)} | ${planned}${min < planned ? ` (${min})` : ''} | ${plannedIterations(p.fresh)} | ${pct(t.minSuccessRate)} | ${ms(t.maxAvgLatencyMs)} | ${ms(t.maxP95LatencyMs)} | ${ms(t.maxCacheHitP95LatencyMs)} | ${pct(t.minCacheHitRate)} | ${p.rationale} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+if (require.main === module) console.log(renderProfileTable());

@@ -181,6 +181,30 @@ describeWithK6(suiteName, () => {
     expect(existsSync(path.join(run.outDir, GATE_REPORT_FILES.json))).toBe(false);
   });
 
+  test('smoke split across two runners, as the hook does it: each runner passes on its share of the load', async () => {
+    const api = await startFakeChatApi();
+    try {
+      const runs = await Promise.all(
+        ['0:1/2', '1/2:1'].map((segment) =>
+          runK6(['run', '--quiet', '--execution-segment', segment, '--execution-segment-sequence', '0,1/2,1'], {
+            [GATE_ENV.baseUrl]: api.url,
+            [GATE_ENV.profile]: 'smoke',
+            [GATE_ENV.executionSegment]: segment,
+          }),
+        ),
+      );
+      expect(runs.map((r) => r.code)).toEqual([0, 0]);
+      const requests = runs.map(
+        (r) => JSON.parse(readFileSync(path.join(r.outDir, GATE_REPORT_FILES.json), 'utf8')).gate.requests,
+      );
+      expect(requests.reduce((sum, r) => sum + r.main, 0)).toBe(40);
+      expect(requests.reduce((sum, r) => sum + r.fresh, 0)).toBe(5);
+      for (const r of requests) expect(r.fresh).toBeGreaterThan(0);
+    } finally {
+      await api.close();
+    }
+  });
+
   test('a runner whose --execution-segment disagrees with EXECUTION_SEGMENT refuses to judge (exit 108)', async () => {
     const api = await startFakeChatApi();
     try {

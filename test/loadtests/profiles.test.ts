@@ -90,8 +90,36 @@ describe('gate profiles', () => {
   test('a split run guarantees each runner at least the floor of its share', () => {
     const light = GATE_PROFILE_SPECS.light.main; // 5 VUs x 4: halves get 2 or 3 VUs
     expect(segmentPlannedIterations(light, 0.5)).toBe(8);
-    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.main, 0.5)).toBe(20);
-    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.fresh, 0.5)).toBe(0); // its single VU goes to one half
+    // Shared iterations follow the VU split: 5 VUs halve into 3 and 2, so 40 iterations into 24 and 16.
+    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.main, 0.5)).toBe(16);
+    expect(segmentPlannedIterations(GATE_PROFILE_SPECS.smoke.fresh, 0.5)).toBe(2);
     expect(segmentPlannedIterations(GATE_PROFILE_SPECS.soak.main, 1 / 3)).toBe(600);
+    expect(
+      segmentPlannedIterations({ executor: 'shared-iterations', vus: 1, iterations: 9, maxDurationSeconds: 9 }, 0.5),
+    ).toBe(0);
   });
+
+  // The hook splits a run into n equal segments (lambda/k6-gate/plan.ts); prod runs smoke on 2.
+  test.each(['smoke', 'soak', 'spike'] as const)(
+    '%s can be split across 2, 3 or 4 runners, each judged on data',
+    (profile) => {
+      for (const n of [2, 3, 4]) {
+        for (let i = 0; i < n; i++) {
+          const segment = `${i === 0 ? '0' : `${i}/${n}`}:${i + 1 === n ? '1' : `${i + 1}/${n}`}`;
+          const plan = planFor(profile, { EXECUTION_SEGMENT: segment });
+          expect({
+            segment,
+            main: plan.minMainRequests >= 1,
+            popular: plan.minPopularRequests >= 1,
+            fresh: plan.minFreshRequests >= 1,
+          }).toEqual({
+            segment,
+            main: true,
+            popular: true,
+            fresh: true,
+          });
+        }
+      }
+    },
+  );
 });

@@ -97,12 +97,21 @@ function seedsScenario<P extends GateProfile>(
     summary: `${users} concurrent user${users === 1 ? '' : 's'}, ${requestsPerUser} requests each (${users * requestsPerUser} total), as in the seeds' "${seedsRow}" scenario`,
     origin: 'seeds',
     main: { executor: 'per-vu-iterations', vus: users, iterations: requestsPerUser, maxDurationSeconds },
-    fresh: { executor: 'shared-iterations', vus: 1, iterations: freshRequests, maxDurationSeconds },
+    fresh: freshPrompts(freshRequests, maxDurationSeconds),
     // Every planned request must be answered: the seeds' counts are small and fixed.
     targets: { ...targets, minRequestShare: 1 },
     rationale: `seeds/002 success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
     gracefulStopSeconds: 30,
   };
+}
+
+/**
+ * Run-unique prompts with one VU each, all at the start: k6 splits VUs and iterations alike across
+ * `--execution-segment`s, so every runner of a split run gets its share (one VU would go to one
+ * runner only, leaving the others no proof of the LLM path).
+ */
+function freshPrompts(count: number, maxDurationSeconds: number): TrafficShape {
+  return { executor: 'shared-iterations', vus: count, iterations: count, maxDurationSeconds };
 }
 
 function pct(rate: number): string {
@@ -117,7 +126,7 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
     // Small enough to finish well inside a minute against a healthy target, large enough for a
     // p95 that means something (40 samples) and for every kind of request in the mix.
     main: { executor: 'shared-iterations', vus: 5, iterations: 40, maxDurationSeconds: 45 },
-    fresh: { executor: 'shared-iterations', vus: 1, iterations: 5, maxDurationSeconds: 45 },
+    fresh: freshPrompts(5, 45),
     targets: {
       // At most one failed request in 40: a healthy version does not fail under 5 users.
       minSuccessRate: 0.95,
@@ -306,9 +315,10 @@ export function maxDurationSeconds(shape: TrafficShape): number {
 
 /**
  * A lower bound on the iterations one runner executes when k6 splits the run with
- * `--execution-segment` of the given fraction (1 when not split). k6 scales VUs for per-VU
- * iterations, iterations for shared iterations, and the rate for arrival-rate executors; each
- * segment gets at least the floor of its share.
+ * `--execution-segment` of the given fraction (1 when not split). k6 (v1.8.1, lib/executor) gives
+ * each segment at least the floor of its share of the VUs; per-VU iterations follow the VUs, shared
+ * iterations are split in proportion to the VUs the segment got (not to the fraction: 40 iterations
+ * on 5 VUs split in halves run as 24 and 16), and arrival rates are scaled by the fraction.
  */
 export function segmentPlannedIterations(shape: TrafficShape, fraction: number): number {
   if (fraction >= 1) return plannedIterations(shape);
@@ -316,8 +326,7 @@ export function segmentPlannedIterations(shape: TrafficShape, fraction: number):
     case 'per-vu-iterations':
       return Math.floor(shape.vus * fraction) * shape.iterations;
     case 'shared-iterations':
-      // A segment whose VU share rounds down to zero may get no VU at all, and then no iteration.
-      return Math.floor(shape.vus * fraction) > 0 ? Math.floor(shape.iterations * fraction) : 0;
+      return Math.floor((shape.iterations * Math.floor(shape.vus * fraction)) / shape.vus);
     default:
       return Math.floor(plannedIterations(shape) * fraction);
   }

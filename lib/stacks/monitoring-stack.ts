@@ -1,0 +1,159 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { DefaultDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } from 'cdk-monitoring-constructs';
+import type { Construct } from 'constructs';
+import { physicalName, type StageConfig, serviceDimension } from '../config';
+import { AlarmTopic } from '../constructs/alarm-topic';
+import { SERVICE_DEGRADED } from '../monitoring/alarm-catalogue';
+import { alarmName } from '../monitoring/alarm-names';
+import { AlarmWiring, PAGE_TAG } from '../monitoring/alarm-wiring';
+import { AppMetrics } from '../monitoring/app-metrics';
+import { monitorApp } from '../monitoring/app-section';
+import { DB_AUTH_FAILURE_METRIC } from '../monitoring/data-metrics';
+import { monitorCache, monitorDatabase } from '../monitoring/data-section';
+import { monitorGate } from '../monitoring/gate-section';
+import { RUNBOOK_DIR, runbookLink } from '../monitoring/runbooks';
+import { monitorService } from '../monitoring/service-section';
+
+/**
+ * What the Monitoring stack watches from the Service stack: exactly the pieces the Service stack
+ * exposes, so `new MonitoringStack(..., { service: serviceStack })` needs no adapter.
+ */
+export interface MonitoredService {
+  readonly cluster: ecs.ICluster;
+  readonly service: ecs.FargateService;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly blueTargetGroup: elbv2.ApplicationTargetGroup;
+  readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
+  /** The service's log group (the first place to look for most alarms). */
+  readonly logGroup: logs.ILogGroup;
+  /** The k6 runner's log group (the gate's summary). */
+  readonly runnerLogGroup: logs.ILogGroup;
+}
+
+export interface MonitoringStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly service: MonitoredService;
+  readonly database: rds.IDatabaseInstance;
+}
+
+/**
+ * Monitoring: the alarm topic, every alarm (with fixed names, so the Service stack's deployment
+ * alarms can name three of them without a reference to this stack), the composite page and the
+ * stage's dashboard. The alarm policies are in lib/monitoring/alarm-catalogue.ts; this stack wires
+ * them to metrics, section by section.
+ */
+export class MonitoringStack extends Stack {
+  readonly topic: sns.Topic;
+  readonly monitoring: MonitoringFacade;
+  readonly serviceDegraded: cloudwatch.CompositeAlarm;
+  readonly dashboardName: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringStackProps) {
+    super(scope, id, props);
+    const { config, service } = props;
+    const period = Duration.minutes(config.monitoring.periodMinutes);
+    const wiring = new AlarmWiring(config);
+    const app = new AppMetrics(serviceDimension(config), period);
+    this.dashboardName = physicalName(config, 'dashboard');
+
+    this.topic = new AlarmTopic(this, 'AlarmTopic', { config }).topic;
+    this.monitoring = this.createFacade(config, period);
+    this.createDbAuthFailureFilter(config);
+
+    this.monitoring.addWidget(this.readMeWidget(config));
+    monitorService(this.monitoring, { wiring, period, targets: service, service: service.service });
+    monitorApp(this.monitoring, { wiring, metrics: app });
+    monitorDatabase(this.monitoring, { wiring, period, instance: props.database });
+    monitorCache(this.monitoring, { wiring, period });
+    monitorGate(this.monitoring, { wiring, metrics: app });
+    this.serviceDegraded = this.createServiceDegraded(config);
+
+    this.createOutputs(config, props);
+  }
+
+  /** Every alarm notifies the topic on ALARM and on OK; the dashboard is named `<app>-<stage>-dashboard`. */
+  private createFacade(config: StageConfig, period: Duration): MonitoringFacade {
+    return new MonitoringFacade(this, 'Monitoring', {
+      metricFactoryDefaults: { period },
+      alarmFactoryDefaults: {
+        alarmNamePrefix: `${config.appName}-${config.stage}`,
+        actionsEnabled: true,
+        action: new SnsAlarmActionStrategy({ onAlarmTopic: this.topic, onOkTopic: this.topic }),
+      },
+      dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
+        dashboardNamePrefix: this.dashboardName,
+        createDashboard: true,
+        createSummaryDashboard: false,
+        createAlarmDashboard: false,
+        detailDashboardRange: Duration.hours(6),
+      }),
+    });
+  }
+
+  /** Counts rejected password logins in the Postgres log the Data stack exports. */
+  private createDbAuthFailureFilter(config: StageConfig): void {
+    const instanceIdentifier = physicalName(config, 'db');
+    new logs.MetricFilter(this, 'DbAuthFailuresFilter', {
+      logGroup: logs.LogGroup.fromLogGroupName(
+        this,
+        'PostgresLog',
+        DB_AUTH_FAILURE_METRIC.logGroupName(instanceIdentifier),
+      ),
+      filterPattern: logs.FilterPattern.literal(DB_AUTH_FAILURE_METRIC.filterPattern),
+      metricNamespace: DB_AUTH_FAILURE_METRIC.namespace,
+      metricName: DB_AUTH_FAILURE_METRIC.metricName(instanceIdentifier),
+      metricValue: '1',
+    });
+  }
+
+  /** The page: see SERVICE_DEGRADED in alarm-catalogue.ts for the rule and why. */
+  private createServiceDegraded(config: StageConfig): cloudwatch.CompositeAlarm {
+    const composite = this.monitoring.createCompositeAlarmUsingTag(PAGE_TAG, {
+      alarmNameOverride: alarmName(config, SERVICE_DEGRADED.id),
+      alarmDescription: SERVICE_DEGRADED.sentence(config),
+      runbookLink: runbookLink(config, SERVICE_DEGRADED.id),
+      disambiguator: 'Critical',
+      actionsEnabled: true,
+    });
+    if (!composite) throw new Error('No alarm is tagged for the service-degraded composite.');
+    return composite;
+  }
+
+  private readMeWidget(config: StageConfig): cloudwatch.TextWidget {
+    return new cloudwatch.TextWidget({
+      width: 24,
+      height: 2,
+      markdown: [
+        `# ${physicalName(config, 'api')} (${config.stage})`,
+        `Every alarm is named \`${config.appName}-${config.stage}-<id>\` and has a runbook at ` +
+          `\`${config.monitoring.runbookBaseUrl ?? RUNBOOK_DIR}/<id>.md\`; ` +
+          `\`${alarmName(config, SERVICE_DEGRADED.id)}\` is the page. Periods: ${config.monitoring.periodMinutes} min.`,
+      ].join('\n'),
+    });
+  }
+
+  /** Names the runbooks' copy-paste commands read with `aws cloudformation describe-stacks`. */
+  private createOutputs(config: StageConfig, props: MonitoringStackProps): void {
+    const { service } = props;
+    const outputs: Record<string, string> = {
+      AlarmTopicArn: this.topic.topicArn,
+      DashboardName: this.dashboardName,
+      ClusterName: service.cluster.clusterName,
+      ServiceName: service.service.serviceName,
+      ServiceLogGroup: service.logGroup.logGroupName,
+      RunnerLogGroup: service.runnerLogGroup.logGroupName,
+      LoadBalancerArn: service.loadBalancer.loadBalancerArn,
+      BlueTargetGroupArn: service.blueTargetGroup.targetGroupArn,
+      GreenTargetGroupArn: service.greenTargetGroup.targetGroupArn,
+      DbInstanceIdentifier: props.database.instanceIdentifier,
+      CacheReplicationGroupId: physicalName(config, 'cache'),
+    };
+    for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
+  }
+}

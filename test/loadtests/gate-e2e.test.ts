@@ -122,7 +122,7 @@ describeWithK6(
     }, 120_000);
 
     test('a fake LLM failing most calls fails the gate (exit 99), through the run-unique prompts too', async () => {
-      stack.llm.configure({ rate500: 0.9 });
+      stack.llm.configure({ rate500: 0.95 });
       try {
         const run = await runGate(['--profile', 'smoke', '--expected-version', APP_VERSION]);
         expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);

@@ -53,10 +53,11 @@ export async function startFakeChatApi(options: FakeChatApiOptions = {}): Promis
   const stats = { chat: 0, stream: 0, llmCalls: 0, llmFailures: 0, hits: 0, ready: 0 };
 
   const llm = async (message: string): Promise<string | null> => {
-    stats.llmCalls++;
+    // Deterministic failure share: the n-th call fails when floor(n*rate) advanced. n is taken
+    // before the delay, so concurrent calls do not all read the same (later) count.
+    const n = ++stats.llmCalls;
     await new Promise((r) => setTimeout(r, delayMs));
-    // Deterministic failure share: the n-th call fails when floor(n*rate) advanced.
-    if (Math.floor(stats.llmCalls * failureRate) > Math.floor((stats.llmCalls - 1) * failureRate)) {
+    if (Math.floor(n * failureRate) > Math.floor((n - 1) * failureRate)) {
       stats.llmFailures++;
       return null;
     }

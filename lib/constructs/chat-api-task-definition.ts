@@ -1,0 +1,201 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { physicalName, type StageConfig, serviceDimension } from '../config';
+import {
+  type DbSslMode,
+  PLAIN_ENV_NAMES,
+  type PlainEnvName,
+  SECRET_ENV_NAMES,
+  SECRET_JSON_KEYS,
+  SERVICE_ENV,
+  type SecretEnvName,
+} from '../contract';
+import { acknowledgeEcrAuthorization, repoImage, uriImage } from './repo-image';
+
+/** The API container's name (the ECS load-balancer target). */
+export const API_CONTAINER_NAME = 'api';
+
+/** The port the container listens on: the contract's PORT default, so PORT and the target groups agree. */
+export const API_CONTAINER_PORT = Number(SERVICE_ENV.PORT.default);
+
+/** What `service/Dockerfile` may COPY: the service, the contract it imports, and the workspace manifests. */
+export const API_IMAGE_CONTEXT = ['service', 'lib/contract', 'package.json', 'package-lock.json', 'tsconfig.base.json'];
+
+/** Where the values of the plain variables come from. Tokens are fine; they resolve at deploy. */
+export interface ServiceEnvSources {
+  readonly appVersion: string;
+  readonly dbHost: string;
+  readonly dbPort: number;
+  readonly dbName: string;
+  readonly dbSecretArn: string;
+  readonly redisHost: string;
+  readonly redisPort: number;
+  readonly redisAuthSecretArn: string;
+}
+
+/** The Secrets Manager secrets behind the secret variables. */
+export interface ServiceSecretSources {
+  /** The app user's RDS secret: `{username, password, ...}`. */
+  readonly dbSecret: secretsmanager.ISecret;
+  /** `{token}`. */
+  readonly cacheAuthSecret: secretsmanager.ISecret;
+  /** `{apiKey}`. */
+  readonly llmApiKeySecret: secretsmanager.ISecret;
+}
+
+/**
+ * Every plain contract variable with its value. Typed as the complete record over the contract's
+ * plain names: a name added to the contract without a value here (or a value for a name the contract
+ * does not have) is a compile error, and {@link assertContractCoverage} repeats the check at synth.
+ */
+export function plainServiceEnvironment(config: StageConfig, s: ServiceEnvSources): Record<PlainEnvName, string> {
+  const { service } = config;
+  const dbSsl: DbSslMode = 'verify-full';
+  return {
+    PORT: String(API_CONTAINER_PORT),
+    HOST: SERVICE_ENV.HOST.default,
+    APP_VERSION: s.appVersion,
+    SERVICE_NAME: serviceDimension(config),
+    DB_HOST: s.dbHost,
+    DB_PORT: String(s.dbPort),
+    DB_NAME: s.dbName,
+    DB_SSL: dbSsl,
+    DB_SECRET_ARN: s.dbSecretArn,
+    REDIS_HOST: s.redisHost,
+    REDIS_PORT: String(s.redisPort),
+    REDIS_TLS: 'true',
+    REDIS_AUTH_SECRET_ARN: s.redisAuthSecretArn,
+    LLM_BASE_URL: service.llm.baseUrl,
+    LLM_MODEL: service.llm.model,
+    LLM_TIMEOUT_MS: String(service.llm.timeoutMs),
+    CACHE_TTL_SECONDS: String(service.cacheTtlSeconds),
+    PROMPT_VERSION: service.promptVersion,
+    RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
+    DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
+    LOG_LEVEL: service.logLevel,
+  };
+}
+
+/** Every secret contract variable, from Secrets Manager with the contract's JSON key; never a plain value. */
+export function serviceSecrets(s: ServiceSecretSources): Record<SecretEnvName, ecs.Secret> {
+  return {
+    DB_USERNAME: ecs.Secret.fromSecretsManager(s.dbSecret, SECRET_JSON_KEYS.DB_USERNAME),
+    DB_PASSWORD: ecs.Secret.fromSecretsManager(s.dbSecret, SECRET_JSON_KEYS.DB_PASSWORD),
+    REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(s.cacheAuthSecret, SECRET_JSON_KEYS.REDIS_AUTH_TOKEN),
+    LLM_API_KEY: ecs.Secret.fromSecretsManager(s.llmApiKeySecret, SECRET_JSON_KEYS.LLM_API_KEY),
+  };
+}
+
+/** Synth-time twin of the type check: exactly the contract's names, each in the right place. */
+export function assertContractCoverage(environment: object, secrets: object): void {
+  const problems: string[] = [];
+  const compare = (what: string, actual: string[], expected: readonly string[]) => {
+    const missing = expected.filter((n) => !actual.includes(n));
+    const extra = actual.filter((n) => !expected.includes(n));
+    if (missing.length > 0) problems.push(`${what} is missing ${missing.join(', ')}`);
+    if (extra.length > 0) problems.push(`${what} has names the contract does not list: ${extra.join(', ')}`);
+  };
+  compare('the task environment', Object.keys(environment), PLAIN_ENV_NAMES);
+  compare('the task secrets', Object.keys(secrets), SECRET_ENV_NAMES);
+  if (problems.length > 0) {
+    throw new Error(
+      `The chat API container does not match the service contract (lib/contract/env.ts): ${problems.join('; ')}. Map every name in lib/constructs/chat-api-task-definition.ts.`,
+    );
+  }
+}
+
+export interface ChatApiTaskDefinitionProps {
+  readonly config: StageConfig;
+  readonly env: ServiceEnvSources;
+  readonly secrets: ServiceSecretSources;
+  /**
+   * KMS keys that encrypt the secrets. Decrypt is granted to the execution and task roles through
+   * Secrets Manager only (kms:ViaService); pass the secrets without their key, so no grant writes
+   * this stack's roles into another stack's key policy.
+   */
+  readonly secretsKeyArns?: readonly string[];
+  /** @default - `config.service.image`: built from `service/Dockerfile`, or the configured URI */
+  readonly image?: ecs.ContainerImage;
+}
+
+/**
+ * The chat API's Fargate task definition (ARM64): environment and secrets generated from the
+ * service contract, awslogs with retention, the configured stop timeout, and a task role that may
+ * re-read the database and cache secrets after an authentication failure (rotation), nothing else.
+ */
+export class ChatApiTaskDefinition extends Construct {
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ChatApiTaskDefinitionProps) {
+    super(scope, id);
+    const { config } = props;
+    const environment = plainServiceEnvironment(config, props.env);
+    const secrets = serviceSecrets(props.secrets);
+    assertContractCoverage(environment, secrets);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/${config.appName}/${config.stage}/api`,
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      family: physicalName(config, 'api'),
+      cpu: config.service.cpu,
+      memoryLimitMiB: config.service.memoryMiB,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+
+    const image =
+      props.image ??
+      (config.service.image.kind === 'uri'
+        ? uriImage(this, 'ImageRepository', config.service.image.uri)
+        : repoImage({ file: 'service/Dockerfile', include: API_IMAGE_CONTEXT }));
+
+    this.container = this.taskDefinition.addContainer('Api', {
+      containerName: API_CONTAINER_NAME,
+      image,
+      essential: true,
+      environment,
+      secrets,
+      portMappings: [{ containerPort: API_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: API_CONTAINER_NAME }),
+      // SIGTERM, the service drains for DRAIN_TIMEOUT_MS (validated to end before this), then SIGKILL.
+      stopTimeout: Duration.seconds(config.service.stopTimeoutSeconds),
+      // No container health check: the ALB's readiness check on /health/ready decides, and the image's
+      // tooling (shell, curl) is not part of the contract.
+    });
+
+    // The service re-reads these after an authentication failure (DB_SECRET_ARN, REDIS_AUTH_SECRET_ARN).
+    props.secrets.dbSecret.grantRead(this.taskDefinition.taskRole);
+    props.secrets.cacheAuthSecret.grantRead(this.taskDefinition.taskRole);
+    if (props.secretsKeyArns && props.secretsKeyArns.length > 0) {
+      const decrypt = new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [...props.secretsKeyArns],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      });
+      this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(decrypt);
+      this.taskDefinition.taskRole.addToPrincipalPolicy(decrypt);
+    }
+
+    acknowledgeEcrAuthorization(this.taskDefinition);
+    NagSuppressions.addResourceSuppressions(this.taskDefinition, [
+      {
+        id: 'AwsSolutions-ECS2',
+        reason:
+          'The environment holds only the contract plain values (endpoints, ports, limits, secret ARNs); every credential goes through ECS secrets from Secrets Manager, and a contract test proves it.',
+      },
+    ]);
+  }
+}

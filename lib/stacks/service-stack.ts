@@ -1,0 +1,262 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { NagSuppressions } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { physicalName, type StageConfig } from '../config';
+import type { CacheCluster } from '../constructs/cache-cluster';
+import { API_CONTAINER_NAME, API_CONTAINER_PORT, ChatApiTaskDefinition } from '../constructs/chat-api-task-definition';
+import type { ChatDatabase } from '../constructs/chat-database';
+import { SUBNET_GROUPS } from '../constructs/chat-vpc';
+import {
+  deploymentSettings,
+  GATE_LIFECYCLE_STAGES,
+  HOOK_TIMEOUT_MARGIN_MINUTES,
+} from '../constructs/deployment-settings';
+import { ExistingSecret } from '../constructs/existing-secret';
+import { K6GateHook } from '../constructs/k6-gate-hook';
+import { K6Runner } from '../constructs/k6-runner';
+import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
+
+export interface ServiceStackProps extends StackProps {
+  readonly config: StageConfig;
+  /** The version deployed: the container's APP_VERSION and the gate's EXPECTED_VERSION. */
+  readonly appVersion: string;
+  readonly vpc: ec2.IVpc;
+  /** The tasks' security group (Network stack): the only application group the data tier admits. */
+  readonly serviceSecurityGroup: ec2.ISecurityGroup;
+  /** Postgres endpoint and the app user's secret. */
+  readonly database: ChatDatabase;
+  /** Cache endpoint and its AUTH token secret. */
+  readonly cache: CacheCluster;
+}
+
+/**
+ * Service: the ECS cluster, the chat API on Fargate behind an ALB, staged rollouts (blue/green by
+ * default, canary or linear per stage) with automatic rollback, autoscaling, and the k6 gate that
+ * proves every new version through the test listener before production traffic moves.
+ */
+export class ServiceStack extends Stack {
+  readonly cluster: ecs.Cluster;
+  readonly service: ecs.FargateService;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly blueTargetGroup: elbv2.ApplicationTargetGroup;
+  readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
+  readonly productionListener: elbv2.ApplicationListener;
+  readonly testListener: elbv2.ApplicationListener;
+  /** The chat API container's awslogs group. */
+  readonly logGroup: logs.ILogGroup;
+  /** The gate's lifecycle-hook function; created on every stage, attached only where the gate is enabled. */
+  readonly gateFunction: lambda.IFunction;
+  /** The k6 runner tasks' log group (k6 summary and the gate's EMF line). */
+  readonly runnerLogGroup: logs.ILogGroup;
+  readonly runnerTaskDefinition: ecs.FargateTaskDefinition;
+  /** The k6 runner's security group: the only source the test listener admits. */
+  readonly runnerSecurityGroup: ec2.ISecurityGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { config, vpc } = props;
+    const appSubnets: ec2.SubnetSelection = { subnetGroupName: SUBNET_GROUPS.app };
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      clusterName: physicalName(config, 'cluster'),
+      containerInsightsV2: ecs.ContainerInsights.ENHANCED,
+    });
+
+    const runner = new K6Runner(this, 'K6Runner', { config, vpc, subnets: appSubnets });
+    this.runnerLogGroup = runner.logGroup;
+    this.runnerTaskDefinition = runner.taskDefinition;
+    this.runnerSecurityGroup = runner.securityGroup;
+
+    const ingress = new ServiceLoadBalancer(this, 'Ingress', {
+      config,
+      vpc,
+      containerPort: API_CONTAINER_PORT,
+      testClientSecurityGroup: runner.securityGroup,
+      deregistrationDelay: deregistrationDelay(config),
+    });
+    this.loadBalancer = ingress.loadBalancer;
+    this.blueTargetGroup = ingress.blueTargetGroup;
+    this.greenTargetGroup = ingress.greenTargetGroup;
+    this.productionListener = ingress.productionListener;
+    this.testListener = ingress.testListener;
+
+    const llmApiKey = new ExistingSecret(this, 'LlmApiKey', {
+      secretName: config.service.llm.apiKeySecretName,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    });
+    const api = new ChatApiTaskDefinition(this, 'Api', {
+      config,
+      env: {
+        appVersion: props.appVersion,
+        dbHost: props.database.instance.dbInstanceEndpointAddress,
+        dbPort: props.database.port,
+        dbName: props.database.databaseName,
+        dbSecretArn: props.database.appUserSecret.secretArn,
+        redisHost: props.cache.host,
+        redisPort: props.cache.port,
+        redisAuthSecretArn: props.cache.authTokenSecret.secretArn,
+      },
+      // The Data stack's secrets, imported by ARN without their key: CDK's key grant would otherwise
+      // add this stack's roles to the Data stack's key policy, a dependency cycle. Decrypt is granted
+      // on the key's ARN instead, through Secrets Manager only.
+      secrets: {
+        dbSecret: importSecret(this, 'DbAppUserSecret', props.database.appUserSecret),
+        cacheAuthSecret: importSecret(this, 'CacheAuthSecret', props.cache.authTokenSecret),
+        llmApiKeySecret: llmApiKey.secret,
+      },
+      secretsKeyArns: [props.database.appUserSecret, props.cache.authTokenSecret]
+        .map((s) => s.encryptionKey?.keyArn)
+        .filter((arn): arn is string => arn !== undefined)
+        .filter((arn, i, all) => all.indexOf(arn) === i),
+    });
+    this.logGroup = api.logGroup;
+
+    // The tasks' group belongs to the Network stack (the Data stack's rules name it). Imported
+    // immutable here, so CDK does not write the ALB rule into the Network stack (a dependency cycle);
+    // the rule is created in this stack instead.
+    const serviceSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
+      this,
+      'ServiceSecurityGroup',
+      props.serviceSecurityGroup.securityGroupId,
+      { mutable: false },
+    );
+    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromLoadBalancer', {
+      groupId: serviceSecurityGroup.securityGroupId,
+      sourceSecurityGroupId: ingress.securityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: API_CONTAINER_PORT,
+      toPort: API_CONTAINER_PORT,
+      description: 'ALB to the chat API container port (both target groups)',
+    });
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: api.taskDefinition,
+      serviceName: physicalName(config, 'api'),
+      securityGroups: [serviceSecurityGroup],
+      vpcSubnets: appSubnets,
+      assignPublicIp: false,
+      // No desiredCount: CloudFormation then leaves the running count alone on updates, so a deploy
+      // never scales a busy service back down (and green starts at the current size). On create ECS
+      // starts 1 task and autoscaling raises it to minTaskCount at once.
+      healthCheckGracePeriod: Duration.seconds(60),
+      ...deploymentSettings(config),
+    });
+    this.service
+      .loadBalancerTarget({
+        containerName: API_CONTAINER_NAME,
+        containerPort: API_CONTAINER_PORT,
+        alternateTarget: new ecs.AlternateTarget('GreenTarget', {
+          alternateTargetGroup: ingress.greenTargetGroup,
+          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.productionRule),
+          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.testRule),
+        }),
+      })
+      .attachToApplicationTargetGroup(ingress.blueTargetGroup);
+
+    const scaling = this.service.autoScaleTaskCount({
+      minCapacity: config.service.minTaskCount,
+      maxCapacity: config.service.maxTaskCount,
+    });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: config.service.targetCpuUtilizationPercent,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(5),
+    });
+    scaling.scaleOnMemoryUtilization('Memory', {
+      targetUtilizationPercent: config.service.targetMemoryUtilizationPercent,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(5),
+    });
+
+    const gate = new K6GateHook(this, 'Gate', {
+      config,
+      appVersion: props.appVersion,
+      cluster: this.cluster,
+      runner,
+      loadBalancer: ingress.loadBalancer,
+      testListenerPort: config.ingress.testPort,
+    });
+    this.gateFunction = gate.function;
+    if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
+
+    this.acknowledgeCdkManagedRoles();
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+  }
+
+  /**
+   * The gate hook, with the service-side hook details (the profile and the version this deploy
+   * expects; they win over the function's defaults) and an ECS-side timeout a little beyond the
+   * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
+   * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
+   */
+  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): void {
+    const gateConfig = config.deployment.gate;
+    // ECS invokes the function by its unqualified ARN: no `:*` for versions or aliases.
+    const invokeRole = new iam.Role(this, 'GateHookInvokeRole', {
+      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+      description: `${physicalName(config, 'api')}: ECS invokes the k6 gate lifecycle hook`,
+    });
+    invokeRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [gate.function.functionArn] }),
+    );
+    this.service.addLifecycleHook(
+      new ecs.DeploymentLifecycleLambdaTarget(gate.function, 'GateHook', {
+        role: invokeRole,
+        lifecycleStages: [...GATE_LIFECYCLE_STAGES[config.deployment.strategy]],
+      }),
+    );
+    const cfnService = this.service.node.defaultChild as ecs.CfnService;
+    cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.HookDetails', {
+      PROFILE: gateConfig.profile,
+      EXPECTED_VERSION: appVersion,
+    });
+    cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.TimeoutConfiguration', {
+      TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
+      Action: 'ROLLBACK',
+    });
+  }
+
+  private acknowledgeCdkManagedRoles(): void {
+    const greenTargetRole = this.service.node.tryFindChild('GreenTargetRole');
+    if (greenTargetRole) {
+      NagSuppressions.addResourceSuppressions(
+        greenTargetRole,
+        [
+          {
+            id: 'AwsSolutions-IAM4',
+            reason:
+              'The ECS infrastructure role for blue/green load balancing uses the AWS-maintained AmazonECSInfrastructureRolePolicyForLoadBalancers, which ECS documents for this role (it edits listener rules and target groups).',
+            appliesTo: [
+              'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers',
+            ],
+          },
+        ],
+        true,
+      );
+    }
+  }
+}
+
+/**
+ * How long the ALB keeps a deregistering task's in-flight requests: ECS waits for it before SIGTERM,
+ * then the service drains what is left within DRAIN_TIMEOUT_MS. Five seconds below the drain budget.
+ */
+function deregistrationDelay(config: StageConfig): Duration {
+  const seconds = Math.floor(config.service.drainTimeoutMs / 1000) - 5;
+  return Duration.seconds(Math.min(300, Math.max(5, seconds)));
+}
+
+function importSecret(scope: Construct, id: string, secret: secretsmanager.ISecret): secretsmanager.ISecret {
+  return secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secret.secretArn });
+}

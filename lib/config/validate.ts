@@ -29,6 +29,9 @@ const MAX_STOP_TIMEOUT_SECONDS = 120;
 /** ECS lifecycle-hook / deployment bake time ceiling (24 h). */
 const MAX_BAKE_MINUTES = 1440;
 
+/** ECS takes traffic percentages in steps of 0.1; the same test aws-cdk-lib applies at synth. */
+const isStepOfTenth = (percent: number): boolean => Number.isInteger(percent * 10);
+
 /** Throws a {@link StageConfigError} listing every problem; returns the config unchanged otherwise. */
 export function validateStageConfig(config: StageConfig, target: { account?: string } = {}): StageConfig {
   const problems: string[] = [];
@@ -137,6 +140,10 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
     deployment.bakeTimeMinutes >= 0 && deployment.bakeTimeMinutes <= MAX_BAKE_MINUTES,
     `deployment.bakeTimeMinutes ${deployment.bakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
   );
+  p(
+    Number.isInteger(deployment.bakeTimeMinutes),
+    `deployment.bakeTimeMinutes ${deployment.bakeTimeMinutes} must be whole minutes.`,
+  );
   if (deployment.strategy === 'CANARY') {
     const c = deployment.canary;
     p(
@@ -152,6 +159,14 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
         c.canaryBakeTimeMinutes >= 0 && c.canaryBakeTimeMinutes <= MAX_BAKE_MINUTES,
         `deployment.canary.canaryBakeTimeMinutes ${c.canaryBakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
       );
+      p(
+        isStepOfTenth(c.canaryPercent),
+        `deployment.canary.canaryPercent ${c.canaryPercent} must be a multiple of 0.1 (ECS), e.g. 5 or 12.5.`,
+      );
+      p(
+        Number.isInteger(c.canaryBakeTimeMinutes),
+        `deployment.canary.canaryBakeTimeMinutes ${c.canaryBakeTimeMinutes} must be whole minutes.`,
+      );
     }
   }
   if (deployment.strategy === 'LINEAR') {
@@ -162,6 +177,14 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
       p(
         l.stepBakeTimeMinutes >= 0 && l.stepBakeTimeMinutes <= MAX_BAKE_MINUTES,
         `deployment.linear.stepBakeTimeMinutes ${l.stepBakeTimeMinutes} must be 0–${MAX_BAKE_MINUTES}.`,
+      );
+      p(
+        isStepOfTenth(l.stepPercent),
+        `deployment.linear.stepPercent ${l.stepPercent} must be a multiple of 0.1 (ECS), e.g. 10 or 12.5.`,
+      );
+      p(
+        Number.isInteger(l.stepBakeTimeMinutes),
+        `deployment.linear.stepBakeTimeMinutes ${l.stepBakeTimeMinutes} must be whole minutes.`,
       );
     }
   }

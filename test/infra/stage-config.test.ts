@@ -177,6 +177,52 @@ describe('validation of any stage', () => {
       /stepPercent 120 must be 3–100/,
     ],
     [
+      'a canary step ECS cannot express (not a multiple of 0.1)',
+      (c: M) => {
+        c.deployment.strategy = 'CANARY';
+        c.deployment.canary = { canaryPercent: 12.25, canaryBakeTimeMinutes: 5 };
+      },
+      /canaryPercent 12\.25 must be a multiple of 0\.1/,
+    ],
+    [
+      'a canary bake time in fractions of a minute',
+      (c: M) => {
+        c.deployment.strategy = 'CANARY';
+        c.deployment.canary = { canaryPercent: 10, canaryBakeTimeMinutes: 2.5 };
+      },
+      /canaryBakeTimeMinutes 2\.5 must be whole minutes/,
+    ],
+    [
+      'a linear strategy without settings',
+      (c: M) => {
+        c.deployment.strategy = 'LINEAR';
+      },
+      /needs deployment\.linear/,
+    ],
+    [
+      'a linear step below 3%',
+      (c: M) => {
+        c.deployment.strategy = 'LINEAR';
+        c.deployment.linear = { stepPercent: 2, stepBakeTimeMinutes: 5 };
+      },
+      /stepPercent 2 must be 3–100/,
+    ],
+    [
+      'a linear step bake time over a day',
+      (c: M) => {
+        c.deployment.strategy = 'LINEAR';
+        c.deployment.linear = { stepPercent: 25, stepBakeTimeMinutes: 1441 };
+      },
+      /stepBakeTimeMinutes 1441 must be 0–1440/,
+    ],
+    [
+      'a fractional bake time',
+      (c: M) => {
+        c.deployment.bakeTimeMinutes = 7.5;
+      },
+      /bakeTimeMinutes 7\.5 must be whole minutes/,
+    ],
+    [
       'an unknown gate profile',
       (c: M) => {
         c.deployment.gate.profile = 'huge' as never;

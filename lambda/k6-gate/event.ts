@@ -98,9 +98,7 @@ export function parseHookEvent(raw: unknown): HookEvent {
   if (typeof serviceArn !== 'string' || typeof targetServiceRevisionArn !== 'string') {
     throw new HookEventError('executionDetails.serviceArn and targetServiceRevisionArn are required');
   }
-  if (hookDetails !== undefined && hookDetails !== null && !isRecord(hookDetails)) {
-    throw new HookEventError('hookDetails is not an object');
-  }
+  const details = hookDetailsOf(hookDetails);
   return {
     executionId,
     lifecycleStage: lifecycleStage as LifecycleStage,
@@ -111,8 +109,26 @@ export function parseHookEvent(raw: unknown): HookEvent {
       testTrafficWeights: weights(executionDetails.testTrafficWeights, 'testTrafficWeights'),
       productionTrafficWeights: weights(executionDetails.productionTrafficWeights, 'productionTrafficWeights'),
     },
-    hookDetails: isRecord(hookDetails) ? hookDetails : {},
+    hookDetails: details,
   };
+}
+
+/**
+ * The CloudFormation reference calls a hook's `HookDetails` both "Json" and "a JSON object as a
+ * string"; accept an object or a string holding one, refuse anything else.
+ */
+function hookDetailsOf(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (isRecord(value)) return value;
+  if (typeof value === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (isRecord(parsed)) return parsed;
+    } catch {
+      // fall through to the error below
+    }
+  }
+  throw new HookEventError('hookDetails is not an object');
 }
 
 /**

@@ -133,14 +133,8 @@ export function planRunners(
       [GATE_ENV.runId]: runId,
       [GATE_ENV.serviceName]: config.serviceName,
       ...(inputs.expectedVersion ? { [GATE_ENV.expectedVersion]: inputs.expectedVersion } : {}),
-      // k6 reads its own options from K6_*; the suites read EXECUTION_SEGMENT to scale no-data guards.
-      ...(split
-        ? {
-            [GATE_ENV.executionSegment]: segment,
-            K6_EXECUTION_SEGMENT: segment,
-            K6_EXECUTION_SEGMENT_SEQUENCE: sequence,
-          }
-        : {}),
+      // The suites scale their no-data guards by it (k6 does not tell the script its segment).
+      ...(split ? { [GATE_ENV.executionSegment]: segment } : {}),
     };
     return {
       index,
@@ -164,6 +158,8 @@ export function planRunners(
           containerOverrides: [
             {
               name: config.containerName,
+              // The image's ENTRYPOINT is `k6 run <gate script>`: these flags reach k6 unchanged.
+              ...(split ? { command: ['--execution-segment', segment, '--execution-segment-sequence', sequence] } : {}),
               environment: Object.entries(environment)
                 .sort(([a], [b]) => a.localeCompare(b))
                 .map(([name, value]) => ({ name, value })),

@@ -62,6 +62,24 @@ describe('rollback detection', () => {
 });
 
 describe('event parsing', () => {
+  test('hook details given as a JSON string (as CloudFormation may pass them) are read like an object', () => {
+    const event = parseHookEvent({
+      executionId: 'e1',
+      lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+      executionDetails: { serviceArn: 's', targetServiceRevisionArn: GREEN },
+      hookDetails: '{"PROFILE":"light","EXPECTED_VERSION":"2.0.0"}',
+    });
+    expect(event.hookDetails).toEqual({ PROFILE: 'light', EXPECTED_VERSION: '2.0.0' });
+    expect(() =>
+      parseHookEvent({
+        executionId: 'e1',
+        lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+        executionDetails: { serviceArn: 's', targetServiceRevisionArn: GREEN },
+        hookDetails: '[1]',
+      }),
+    ).toThrow(/hookDetails is not an object/);
+  });
+
   test('rejects a payload that is not a lifecycle-hook event, naming the field', () => {
     expect(() => parseHookEvent({ lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT' })).toThrow(HookEventError);
     expect(() => parseHookEvent({ executionId: 'x', lifecycleStage: 'ROLLBACK', executionDetails: {} })).toThrow(

@@ -166,10 +166,13 @@ describe('first call of a hook execution', () => {
         [GATE_ENV.expectedVersion]: '2.0.0',
         [GATE_ENV.serviceName]: 'chat-dev-api',
         [GATE_ENV.executionSegment]: '0:1/2',
-        K6_EXECUTION_SEGMENT: '0:1/2',
-        K6_EXECUTION_SEGMENT_SEQUENCE: '0,1/2,1',
       }),
-      expect.objectContaining({ [GATE_ENV.baseUrl]: 'http://10.10.1.20:8080', K6_EXECUTION_SEGMENT: '1/2:1' }),
+      expect.objectContaining({ [GATE_ENV.baseUrl]: 'http://10.10.1.20:8080', [GATE_ENV.executionSegment]: '1/2:1' }),
+    ]);
+    // k6 itself gets the segment as flags after the image's `k6 run <script>` entrypoint.
+    expect(runs.map((r) => r.overrides?.containerOverrides?.[0].command)).toEqual([
+      ['--execution-segment', '0:1/2', '--execution-segment-sequence', '0,1/2,1'],
+      ['--execution-segment', '1/2:1', '--execution-segment-sequence', '0,1/2,1'],
     ]);
     const runIds = runs.map((r) => envOf(r)[GATE_ENV.runId]);
     expect(new Set(runIds).size).toBe(2);
@@ -201,7 +204,9 @@ describe('first call of a hook execution', () => {
     const env = envOf(ecs.commandCalls(RunTaskCommand)[0].args[0].input);
     expect(env).toMatchObject({ [GATE_ENV.profile]: 'smoke', [GATE_ENV.expectedVersion]: '1.0.0-from-env' });
     // One runner: no segment at all, so k6 runs the whole profile.
-    expect(env).not.toHaveProperty('K6_EXECUTION_SEGMENT');
+    expect(
+      ecs.commandCalls(RunTaskCommand)[0].args[0].input.overrides?.containerOverrides?.[0].command,
+    ).toBeUndefined();
     expect(env).not.toHaveProperty(GATE_ENV.executionSegment);
   });
 

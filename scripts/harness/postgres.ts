@@ -103,7 +103,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     { ...(owner ?? {}), cwd: dir },
   );
   const init = await initdb.exited;
-  if (init.code !== 0) throw new Error(`initdb failed: ${initdb.output()}`);
+  if (init.code !== 0) {
+    removeTempDir(dir);
+    throw new Error(`initdb failed: ${initdb.output()}`);
+  }
 
   const ssl = options.certs !== undefined;
   if (options.certs) {
@@ -159,13 +162,16 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${proc.output()}`);
     });
   };
-  await launch();
-
-  {
+  try {
+    await launch();
     const c = new Client(admin('postgres'));
     await c.connect();
     await c.query(`CREATE DATABASE ${database}`);
     await c.end();
+  } catch (err) {
+    await server?.stop('SIGKILL');
+    removeTempDir(dir);
+    throw err;
   }
 
   const query = async <R>(sql: string, params?: unknown[]): Promise<R[]> => {

@@ -73,7 +73,9 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
     host: '127.0.0.1',
     port,
     ...(password === null ? {} : { password }),
-    ...(ca ? { tls: { ca } } : {}),
+    // The harness' own client checks liveness only; it skips the host-name check so that tests
+    // can run a server whose certificate names another host (the service still verifies it).
+    ...(ca ? { tls: { ca, checkServerIdentity: () => undefined } } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -101,7 +103,13 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
       { timeoutMs: 15_000, intervalMs: 100, what: 'redis-server to answer PING' },
     );
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    await server?.stop('SIGKILL');
+    removeTempDir(dir);
+    throw err;
+  }
 
   const admin = () => {
     const c = new Redis(connection());

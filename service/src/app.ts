@@ -46,6 +46,8 @@ export async function buildApp(
   options: FastifyServerOptions = fastifyOptions(),
 ): Promise<FastifyInstance> {
   const app = Fastify(options);
+  // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
+  app.removeContentTypeParser('text/plain');
 
   app.decorateRequest('logger', null as never);
   app.decorateRequest('cacheStatus', undefined);

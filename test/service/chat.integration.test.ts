@@ -1,0 +1,259 @@
+/**
+ * The chat path end to end, against a real Postgres (SSL, scram, app role from the bootstrap code),
+ * a real Redis (TLS + AUTH) and the fake LLM, with the service running as a child process from its
+ * esbuild bundle and configured by env vars only.
+ */
+import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SSE_EVENTS } from '../../lib/contract';
+import { FAKE_LLM_MARKER, type LocalStack, startLocalStack } from '../../scripts/harness';
+import { http, postJson, STACK_TRACE, uniqueText } from './support';
+
+jest.setTimeout(60_000);
+
+let stack: LocalStack;
+let url: string;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    // Fast LLM timeouts so the timeout test stays short; no provider Retry-After unless a test sets one.
+    serviceEnv: { LLM_TIMEOUT_MS: '700', APP_VERSION: 'it-1.0.0' },
+    llm: { retryAfterSeconds: null },
+  });
+  url = stack.url as string;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  stack.llm.configure({ failNext: null, latencyMs: 0, retryAfterSeconds: null });
+});
+
+const chat = (body: unknown) => postJson(`${url}${ROUTES.chat}`, body);
+
+describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
+  test('the service is ready only after proving the database, the cache and the LLM config', async () => {
+    const res = await http(`${url}${ROUTES.ready}`);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({
+      status: 'ready',
+      version: 'it-1.0.0',
+      checks: { database: 'ok', cache: 'ok', llm: 'ok' },
+    });
+  });
+
+  test('a repeated question is a cache miss, then a hit (and the LLM is called once)', async () => {
+    const question = uniqueText('What is the tallest mountain');
+    const before = stack.llm.stats().ok;
+    const first = await chat({ message: question });
+    expect(first.status).toBe(200);
+    expect(first.headers[HEADERS.cache]).toBe('MISS');
+    expect(first.headers[HEADERS.appVersion]).toBe('it-1.0.0');
+    expect(first.json().cached).toBe(false);
+    expect(first.json().reply).toContain(FAKE_LLM_MARKER);
+
+    // Normalisation: case and whitespace do not defeat the cache.
+    const second = await chat({ message: `  ${question.toUpperCase()}  ` });
+    expect(second.status).toBe(200);
+    expect(second.headers[HEADERS.cache]).toBe('HIT');
+    expect(second.json().cached).toBe(true);
+    expect(second.json().reply).toBe(first.json().reply);
+    expect(stack.llm.stats().ok - before).toBe(1);
+  });
+
+  test('a 200 means both messages are committed, in schema chat, owned by the schema owner role', async () => {
+    const message = uniqueText('persist me');
+    const res = await chat({ message, user_id: 'user-42' });
+    expect(res.status).toBe(200);
+    const { session_id, request_id, reply } = res.json<{ session_id: string; request_id: string; reply: string }>();
+    const rows = await stack.postgres.query<{ role: string; content: string; request_id: string }>(
+      'SELECT role, content, request_id FROM chat.messages WHERE session_id = $1 ORDER BY id',
+      [session_id],
+    );
+    expect(rows).toEqual([
+      { role: 'user', content: message, request_id },
+      { role: 'assistant', content: reply, request_id },
+    ]);
+    const session = await stack.postgres.query('SELECT user_id FROM chat.sessions WHERE id = $1', [session_id]);
+    expect(session).toEqual([{ user_id: 'user-42' }]);
+    const owners = await stack.postgres.query<{ tablename: string; tableowner: string }>(
+      "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'chat' ORDER BY tablename",
+    );
+    expect(owners.map((o) => o.tableowner)).toEqual(owners.map(() => 'chat_owner'));
+    expect(owners.map((o) => o.tablename)).toEqual(['messages', 'schema_migrations', 'sessions']);
+  });
+
+  test('a follow-up carries its session context and is never answered from another conversation', async () => {
+    const a1 = await chat({ message: uniqueText('topic A') });
+    const sessionA = a1.json<{ session_id: string }>().session_id;
+    const followUpA = await chat({ message: 'and then?', session_id: sessionA });
+    expect(followUpA.headers[HEADERS.cache]).toBe('MISS');
+    // The fake LLM reports how many earlier messages it was sent: the first turn's two.
+    expect(followUpA.json().reply).toContain('(2 earlier messages');
+
+    const b1 = await chat({ message: uniqueText('topic B') });
+    const followUpB = await chat({ message: 'and then?', session_id: b1.json<{ session_id: string }>().session_id });
+    expect(followUpB.headers[HEADERS.cache]).toBe('MISS');
+
+    // Asking again in A moves that conversation on: its context now holds four messages.
+    const again = await chat({ message: 'and then?', session_id: sessionA });
+    expect(again.json().reply).toContain('(4 earlier messages');
+  });
+
+  test(`context is bounded to the last ${LIMITS.contextTurns} turns`, async () => {
+    const first = await chat({ message: uniqueText('turn 0') });
+    const session = first.json<{ session_id: string }>().session_id;
+    for (let i = 1; i < LIMITS.contextTurns + 2; i++)
+      await chat({ message: uniqueText(`turn ${i}`), session_id: session });
+    const last = await chat({ message: uniqueText('last'), session_id: session });
+    expect(last.json().reply).toContain(`(${LIMITS.contextTurns * 2} earlier messages`);
+  });
+
+  test('the stream route sends tokens, then one done event, after persisting both messages', async () => {
+    const message = uniqueText('stream this');
+    const res = await postJson(`${url}${ROUTES.chatStream}`, { message });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.headers[HEADERS.cache]).toBe('MISS');
+    const blocks = res.text.trim().split('\n\n');
+    const events = blocks.map((b) => b.split('\n')[0]?.replace('event: ', ''));
+    expect(events.filter((e) => e === SSE_EVENTS.token).length).toBeGreaterThan(2);
+    expect(events.at(-1)).toBe(SSE_EVENTS.done);
+    expect(events.filter((e) => e === SSE_EVENTS.done)).toHaveLength(1);
+    const done = JSON.parse((blocks.at(-1) as string).split('\n')[1]?.replace('data: ', '') ?? '{}');
+    const deltas = blocks
+      .slice(0, -1)
+      .map((b) => JSON.parse(b.split('\n')[1]?.replace('data: ', '') ?? '{}').delta as string)
+      .join('');
+    expect(deltas).toBe(done.reply);
+    const rows = await stack.postgres.query('SELECT role FROM chat.messages WHERE session_id = $1', [done.session_id]);
+    expect(rows).toHaveLength(2);
+
+    // Now cached: the stream route answers the same question from the cache.
+    const hit = await postJson(`${url}${ROUTES.chatStream}`, { message });
+    expect(hit.headers[HEADERS.cache]).toBe('HIT');
+  });
+
+  test('GET /api/v1/metrics/cache reports hits, misses and the hit rate since start', async () => {
+    const before = (await http(`${url}${ROUTES.cacheMetrics}`)).json<{ hits: number; misses: number }>();
+    const q = uniqueText('metrics');
+    await chat({ message: q });
+    await chat({ message: q });
+    await chat({ message: q });
+    const after = (await http(`${url}${ROUTES.cacheMetrics}`)).json<{
+      hits: number;
+      misses: number;
+      bypassed: number;
+      hit_rate: number;
+    }>();
+    expect(after.misses - before.misses).toBe(1);
+    expect(after.hits - before.hits).toBe(2);
+    expect(after.hit_rate).toBeCloseTo(after.hits / (after.hits + after.misses), 10);
+  });
+});
+
+describe('LLM failures reach clients as 429/503 with Retry-After, never a 500', () => {
+  test('persistent LLM throttling: 3 attempts in total, then 429 llm_throttled with Retry-After', async () => {
+    stack.llm.configure({ failNext: { kind: 'throttle', count: 3 } });
+    const before = stack.llm.stats().calls;
+    const res = await chat({ message: uniqueText('throttled') });
+    expect(stack.llm.stats().calls - before).toBe(3);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThanOrEqual(1);
+    expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmThrottled);
+    expect(res.text).not.toMatch(STACK_TRACE);
+  });
+
+  test('two throttled attempts then success: the client just gets its answer', async () => {
+    stack.llm.configure({ failNext: { kind: 'throttle', count: 2 } });
+    const before = stack.llm.stats().calls;
+    const res = await chat({ message: uniqueText('eventually') });
+    expect(res.status).toBe(200);
+    expect(stack.llm.stats().calls - before).toBe(3);
+  });
+
+  test('a provider Retry-After beyond 2 s is handed to the client instead of being waited out', async () => {
+    stack.llm.configure({ failNext: { kind: 'throttle', count: 1 }, retryAfterSeconds: 17 });
+    const before = stack.llm.stats().calls;
+    const res = await chat({ message: uniqueText('long retry-after') });
+    expect(res.status).toBe(429);
+    expect(res.headers[HEADERS.retryAfter]).toBe('17');
+    expect(stack.llm.stats().calls - before).toBe(1);
+  });
+
+  test('LLM 500s and timeouts: 3 attempts, then 503 llm_unavailable with Retry-After', async () => {
+    for (const kind of ['error', 'timeout'] as const) {
+      stack.llm.configure({ failNext: { kind, count: 3 }, hangMs: 5_000 });
+      const before = stack.llm.stats().calls;
+      const res = await chat({ message: uniqueText(kind) });
+      expect({ kind, status: res.status, calls: stack.llm.stats().calls - before }).toEqual({
+        kind,
+        status: 503,
+        calls: 3,
+      });
+      expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThanOrEqual(1);
+      expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmUnavailable);
+      expect(res.text).not.toMatch(STACK_TRACE);
+    }
+  });
+});
+
+describe('bad input over the wire', () => {
+  test('400 for invalid JSON, 413 for an oversized body or message, all JSON, no stack traces', async () => {
+    const badJson = await http(`${url}${ROUTES.chat}`, { method: 'POST', body: '{"message":', headers: {} });
+    expect(badJson.status).toBe(400);
+    expect(badJson.json<ErrorResponse>().error.code).toBe(ERROR_CODES.badRequest);
+
+    const bigBody = await http(`${url}${ROUTES.chat}`, {
+      method: 'POST',
+      body: JSON.stringify({ message: 'x'.repeat(LIMITS.maxBodyBytes * 2) }),
+    });
+    expect(bigBody.status).toBe(413);
+    expect(bigBody.json<ErrorResponse>().error.code).toBe(ERROR_CODES.payloadTooLarge);
+
+    const longMessage = await chat({ message: 'y'.repeat(LIMITS.maxMessageChars + 1) });
+    expect(longMessage.status).toBe(413);
+
+    for (const r of [badJson, bigBody, longMessage]) {
+      expect(r.text).not.toMatch(STACK_TRACE);
+      expect(r.headers[HEADERS.appVersion]).toBe('it-1.0.0');
+    }
+  });
+});
+
+describe('logs and metrics', () => {
+  test('logs never contain a secret or a user message, and every access line has a request id', async () => {
+    const secretMessage = uniqueText('confidential question');
+    await chat({ message: secretMessage });
+    const output = stack.service?.output() ?? '';
+    for (const secret of [stack.appRole.password, stack.redis.password as string, stack.llmApiKey]) {
+      expect(output).not.toContain(secret);
+    }
+    expect(output).not.toContain(secretMessage);
+    const requestLines = stack.service?.logs().filter((l) => l.msg === 'request') ?? [];
+    expect(requestLines.length).toBeGreaterThan(5);
+    for (const l of requestLines) expect(l.request_id).toBeTruthy();
+  });
+});
+
+describe('circuit breaker (last: it stays open for 30 s)', () => {
+  test('after 5 failed requests the LLM gets no more calls, clients get 503 with the remaining time, hits still work', async () => {
+    const cachedQuestion = uniqueText('cached before the outage');
+    expect((await chat({ message: cachedQuestion })).status).toBe(200);
+
+    stack.llm.configure({ failNext: { kind: 'error', count: 1000 } });
+    for (let i = 0; i < 5; i++) expect((await chat({ message: uniqueText(`cb ${i}`) })).status).toBe(503);
+    const calls = stack.llm.stats().calls;
+    const refused = await chat({ message: uniqueText('cb refused') });
+    expect(stack.llm.stats().calls).toBe(calls);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers[HEADERS.retryAfter])).toBeGreaterThan(20);
+
+    const ready = await http(`${url}${ROUTES.ready}`);
+    expect(ready.status).toBe(200);
+    expect(ready.json()).toMatchObject({ status: 'degraded', checks: { llm: 'down' } });
+
+    const hit = await chat({ message: cachedQuestion });
+    expect([hit.status, hit.headers[HEADERS.cache]]).toEqual([200, 'HIT']);
+  });
+});

@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { SECRET_ENV_NAMES, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
+import { describeProblems, parseServiceConfig, readContractEnv } from '../../service/src/config';
+
+const VALID: Record<string, string> = {
+  APP_VERSION: '1.2.3',
+  DB_HOST: 'db.internal',
+  DB_NAME: 'chat',
+  DB_USERNAME: 'chat_app',
+  DB_PASSWORD: 'db-password-value-123',
+  REDIS_HOST: 'cache.internal',
+  REDIS_AUTH_TOKEN: 'redis-token-value-456',
+  LLM_BASE_URL: 'https://llm.example.com/v1/',
+  LLM_MODEL: 'gpt-4o-mini',
+  LLM_API_KEY: 'llm-key-value-789',
+};
+
+describe('service config', () => {
+  test('reads exactly the contract variable names, each once, and touches nothing else', () => {
+    const touched: string[] = [];
+    const env = new Proxy({ ...VALID, UNRELATED: 'x', PATH: '/bin' } as Record<string, string>, {
+      get(target, key) {
+        touched.push(String(key));
+        return target[String(key)];
+      },
+      has(_target, key) {
+        touched.push(`has:${String(key)}`);
+        return false;
+      },
+      ownKeys() {
+        touched.push('ownKeys');
+        return [];
+      },
+      getOwnPropertyDescriptor(_t, key) {
+        touched.push(`descriptor:${String(key)}`);
+        return undefined;
+      },
+    });
+    const result = parseServiceConfig(env);
+    expect(result.ok).toBe(true);
+    expect(touched).toEqual([...SERVICE_ENV_NAMES]);
+  });
+
+  test('a complete environment parses into typed settings, with the contract defaults', () => {
+    const result = parseServiceConfig(VALID);
+    if (!result.ok) throw new Error(describeProblems(result.problems));
+    const c = result.config;
+    expect(c.port).toBe(Number(SERVICE_ENV.PORT.default));
+    expect(c.host).toBe(SERVICE_ENV.HOST.default);
+    expect(c.db).toEqual({
+      host: 'db.internal',
+      port: 5432,
+      database: 'chat',
+      ssl: 'verify-full',
+      username: 'chat_app',
+      password: 'db-password-value-123',
+    });
+    expect(c.cache).toEqual({ host: 'cache.internal', port: 6379, tls: true, authToken: 'redis-token-value-456' });
+    expect(c.llm).toEqual({
+      baseUrl: 'https://llm.example.com/v1',
+      model: 'gpt-4o-mini',
+      apiKey: 'llm-key-value-789',
+      timeoutMs: 30_000,
+    });
+    expect(c.cacheTtlSeconds).toBe(1800);
+    expect(c.promptVersion).toBe('v1');
+    expect(c.drainTimeoutMs).toBe(20_000);
+    expect(c.logLevel).toBe('info');
+  });
+
+  test('secret ARNs are optional and validated', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat/db-AbC123';
+    const ok = parseServiceConfig({ ...VALID, DB_SECRET_ARN: arn, REDIS_AUTH_SECRET_ARN: arn });
+    expect(ok.ok && ok.config.db.secretArn).toBe(arn);
+    expect(ok.ok && ok.config.cache.authSecretArn).toBe(arn);
+    const bad = parseServiceConfig({ ...VALID, DB_SECRET_ARN: 'chat/db' });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.problems.map((p) => p.name)).toEqual(['DB_SECRET_ARN']);
+  });
+
+  test('every missing and invalid variable is reported in one message that contains no value', () => {
+    const env = {
+      ...VALID,
+      DB_HOST: undefined,
+      REDIS_AUTH_TOKEN: '',
+      PORT: 'port-secretish-1',
+      DB_SSL: 'verify-fool',
+      REDIS_TLS: 'yes-please',
+      LLM_BASE_URL: 'ftp://user:pw-secretish@example.com',
+      LOG_LEVEL: 'chatty',
+    };
+    const result = parseServiceConfig(env);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((p) => p.name).sort()).toEqual(
+      ['DB_HOST', 'REDIS_AUTH_TOKEN', 'PORT', 'DB_SSL', 'REDIS_TLS', 'LLM_BASE_URL', 'LOG_LEVEL'].sort(),
+    );
+    const text = describeProblems(result.problems);
+    for (const value of ['port-secretish-1', 'verify-fool', 'yes-please', 'pw-secretish', 'chatty']) {
+      expect(text).not.toContain(value);
+    }
+    expect(text).toMatch(/DB_HOST missing/);
+    expect(text).toMatch(/DB_SSL must be one of verify-full, require, disable/);
+  });
+
+  test('no value of any variable ever appears in the problems (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom(...SERVICE_ENV_NAMES), fc.string({ minLength: 1, maxLength: 40 })),
+        (overrides) => {
+          // A marker makes every value unique text, so "contains the value" is unambiguous.
+          const env: Record<string, string> = {};
+          for (const [k, v] of Object.entries(overrides)) env[k] = `zq9${v}`;
+          const result = parseServiceConfig(env);
+          const text = result.ok ? '' : describeProblems(result.problems);
+          return !text.includes('zq9');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('empty strings count as unset, so a blank secret is "missing", not accepted', () => {
+    const result = parseServiceConfig({ ...VALID, DB_PASSWORD: '' });
+    expect(!result.ok && result.problems).toEqual([{ name: 'DB_PASSWORD', problem: 'missing' }]);
+  });
+
+  test('readContractEnv returns one entry per contract name', () => {
+    expect(Object.keys(readContractEnv(VALID))).toEqual([...SERVICE_ENV_NAMES]);
+  });
+
+  test('every secret variable is required (no default could be a safe secret)', () => {
+    for (const name of SECRET_ENV_NAMES) expect(SERVICE_ENV[name].required).toBe(true);
+  });
+});

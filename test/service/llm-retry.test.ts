@@ -1,0 +1,276 @@
+import { APIConnectionTimeoutError, APIError } from 'openai';
+import { type FakeLlm, startFakeLlm } from '../../scripts/harness';
+import { AppError } from '../../service/src/errors';
+import { CircuitBreaker } from '../../service/src/llm/circuit-breaker';
+import { OpenAiGateway } from '../../service/src/llm/llm-client';
+import {
+  backoffDelayMs,
+  classifyLlmError,
+  DEFAULT_RETRY_POLICY,
+  LlmCallFailed,
+  type LlmFailureKind,
+  parseRetryAfterMs,
+  withRetries,
+} from '../../service/src/llm/retry';
+import { silentLogger } from '../../service/src/observability/logger';
+import { EmfMetrics } from '../../service/src/observability/metrics';
+
+const apiError = (status: number, headers: Record<string, string> = {}) =>
+  APIError.generate(status, { message: `status ${status}` }, undefined, new Headers(headers));
+
+const noSleep = { sleep: async () => undefined };
+
+describe('LLM retries', () => {
+  test('at most 3 attempts in total on persistent throttling, then the last failure', async () => {
+    let calls = 0;
+    const failed = await withRetries(
+      async () => {
+        calls += 1;
+        throw apiError(429);
+      },
+      DEFAULT_RETRY_POLICY,
+      noSleep,
+    ).catch((e: unknown) => e);
+    expect(calls).toBe(3);
+    expect(failed).toBeInstanceOf(LlmCallFailed);
+    expect((failed as LlmCallFailed).failure.kind).toBe('throttled');
+    expect((failed as LlmCallFailed).attempts).toBe(3);
+  });
+
+  test('429, 5xx, timeouts and network errors are retried; 400 and 401 are not', async () => {
+    const cases: Array<[unknown, number]> = [
+      [apiError(429), 3],
+      [apiError(500), 3],
+      [apiError(503), 3],
+      [new APIConnectionTimeoutError(), 3],
+      [apiError(400), 1],
+      [apiError(401), 1],
+    ];
+    for (const [error, expected] of cases) {
+      let calls = 0;
+      await withRetries(
+        async () => {
+          calls += 1;
+          throw error;
+        },
+        DEFAULT_RETRY_POLICY,
+        noSleep,
+      ).catch(() => undefined);
+      expect({ error: String(error), calls }).toEqual({ error: String(error), calls: expected });
+    }
+  });
+
+  test('a transient failure followed by success returns the answer', async () => {
+    let calls = 0;
+    const out = await withRetries(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw apiError(502);
+        return 'ok';
+      },
+      DEFAULT_RETRY_POLICY,
+      noSleep,
+    );
+    expect(out).toBe('ok');
+    expect(calls).toBe(3);
+  });
+
+  test('backoff is full jitter within the exponential ceiling', async () => {
+    const p = DEFAULT_RETRY_POLICY;
+    expect(backoffDelayMs(1, p, () => 0)).toBe(0);
+    expect(backoffDelayMs(1, p, () => 0.999)).toBeLessThan(p.baseDelayMs);
+    expect(backoffDelayMs(2, p, () => 0.999)).toBeLessThan(p.baseDelayMs * 2);
+    expect(backoffDelayMs(10, p, () => 0.999)).toBeLessThan(p.maxDelayMs);
+    const sleeps: number[] = [];
+    const failed = await withRetries(
+      async () => {
+        throw apiError(500);
+      },
+      p,
+      { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 },
+    ).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(LlmCallFailed);
+    expect(sleeps).toEqual([p.baseDelayMs * 0.5, p.baseDelayMs]);
+  });
+
+  test('a provider Retry-After within 2 s is waited out; a longer one ends the retries and is passed on', async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    await withRetries(
+      async () => {
+        calls += 1;
+        throw apiError(429, { 'retry-after': '1' });
+      },
+      DEFAULT_RETRY_POLICY,
+      { sleep: async (ms) => void sleeps.push(ms), random: () => 0 },
+    ).catch(() => undefined);
+    expect(calls).toBe(3);
+    expect(sleeps).toEqual([1000, 1000]);
+
+    calls = 0;
+    const failed = (await withRetries(
+      async () => {
+        calls += 1;
+        throw apiError(429, { 'retry-after': '30' });
+      },
+      DEFAULT_RETRY_POLICY,
+      noSleep,
+    ).catch((e: unknown) => e)) as LlmCallFailed;
+    expect(calls).toBe(1);
+    expect(failed.failure.retryAfterMs).toBe(30_000);
+  });
+
+  test('Retry-After parsing: seconds, HTTP date, retry-after-ms', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfterMs(new Headers({ 'retry-after': '7' }), now)).toBe(7000);
+    expect(parseRetryAfterMs(new Headers({ 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }), now)).toBe(5000);
+    expect(parseRetryAfterMs(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }), now)).toBe(250);
+    expect(parseRetryAfterMs(new Headers({}), now)).toBeUndefined();
+  });
+
+  test('errors are classified by what a retry could fix', () => {
+    expect(classifyLlmError(apiError(429)).kind).toBe('throttled');
+    expect(classifyLlmError(apiError(500)).kind).toBe('server');
+    expect(classifyLlmError(apiError(401)).kind).toBe('auth');
+    expect(classifyLlmError(apiError(404)).retryable).toBe(false);
+    expect(classifyLlmError(new APIConnectionTimeoutError()).kind).toBe('timeout');
+  });
+});
+
+describe('LLM circuit breaker', () => {
+  test('opens after 5 consecutive failed requests, refuses with the remaining time, then lets one trial through', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker<LlmFailureKind>({ failureThreshold: 5, openMs: 30_000, now: () => now });
+    for (let i = 0; i < 4; i++) {
+      expect(breaker.tryAcquire().allowed).toBe(true);
+      breaker.onFailure('server');
+    }
+    expect(breaker.state).toBe('closed');
+    breaker.tryAcquire();
+    breaker.onFailure('throttled');
+    expect(breaker.state).toBe('open');
+    now = 10_000;
+    expect(breaker.tryAcquire()).toEqual({ allowed: false, retryAfterMs: 20_000 });
+    expect(breaker.lastFailureKind).toBe('throttled');
+    now = 30_000;
+    expect(breaker.state).toBe('half_open');
+    expect(breaker.tryAcquire().allowed).toBe(true);
+    // Only one trial at a time.
+    expect(breaker.tryAcquire().allowed).toBe(false);
+    breaker.onFailure('server');
+    expect(breaker.state).toBe('open');
+    now = 60_000;
+    expect(breaker.tryAcquire().allowed).toBe(true);
+    breaker.onSuccess();
+    expect(breaker.state).toBe('closed');
+  });
+
+  test('a success resets the consecutive-failure count', () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 2 });
+    breaker.onFailure('server');
+    breaker.onSuccess();
+    breaker.onFailure('server');
+    expect(breaker.state).toBe('closed');
+  });
+});
+
+describe('OpenAiGateway against the fake LLM', () => {
+  let fake: FakeLlm;
+  beforeAll(async () => {
+    fake = await startFakeLlm({ apiKey: 'k-test', retryAfterSeconds: null });
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => {
+    fake.configure({ failNext: null, latencyMs: 0 });
+    fake.resetStats();
+  });
+
+  const gateway = (timeoutMs = 2_000, breaker = new CircuitBreaker<LlmFailureKind>()) => {
+    const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
+    return {
+      metrics,
+      llm: new OpenAiGateway({
+        settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'k-test', timeoutMs },
+        logger: silentLogger,
+        metrics,
+        retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 10 },
+        breaker,
+      }),
+    };
+  };
+  const ask = [{ role: 'user' as const, content: 'hi' }];
+
+  test('the SDK does not retry on its own: persistent 429 costs exactly 3 provider calls and ends as a 429 error', async () => {
+    fake.configure({ failNext: { kind: 'throttle', count: 100 } });
+    const { llm, metrics } = gateway();
+    const err = await llm.complete(ask, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(fake.stats().calls).toBe(3);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).statusCode).toBe(429);
+    expect((err as AppError).code).toBe('llm_throttled');
+    expect((err as AppError).extra.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    metrics.flush();
+  });
+
+  test('persistent 500s end as a 503 with Retry-After after 3 calls', async () => {
+    fake.configure({ failNext: { kind: 'error', count: 100 } });
+    const err = (await gateway()
+      .llm.complete(ask, { logger: silentLogger })
+      .catch((e: unknown) => e)) as AppError;
+    expect(fake.stats().calls).toBe(3);
+    expect([err.statusCode, err.code]).toEqual([503, 'llm_unavailable']);
+    expect(err.extra.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  test('timeouts are retried and bounded by 3 calls', async () => {
+    fake.configure({ failNext: { kind: 'timeout', count: 100 }, hangMs: 5_000 });
+    const started = Date.now();
+    const err = (await gateway(200)
+      .llm.complete(ask, { logger: silentLogger })
+      .catch((e: unknown) => e)) as AppError;
+    expect(fake.stats().calls).toBe(3);
+    expect(err.statusCode).toBe(503);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  test('two throttled calls then an answer: the client gets the answer', async () => {
+    fake.configure({ failNext: { kind: 'throttle', count: 2 } });
+    const reply = await gateway().llm.complete(ask, { logger: silentLogger });
+    expect(reply).toMatch(/^\[fake-llm\]/);
+    expect(fake.stats()).toMatchObject({ calls: 3, throttled: 2, ok: 1 });
+  });
+
+  test('an open circuit refuses at once without calling the provider', async () => {
+    fake.configure({ failNext: { kind: 'error', count: 1000 } });
+    const breaker = new CircuitBreaker<LlmFailureKind>({ failureThreshold: 2, openMs: 60_000 });
+    const { llm } = gateway(2_000, breaker);
+    await llm.complete(ask, { logger: silentLogger }).catch(() => undefined);
+    await llm.complete(ask, { logger: silentLogger }).catch(() => undefined);
+    expect(fake.stats().calls).toBe(6);
+    expect(llm.status()).toBe('down');
+    const err = (await llm.complete(ask, { logger: silentLogger }).catch((e: unknown) => e)) as AppError;
+    expect(fake.stats().calls).toBe(6);
+    expect(err.statusCode).toBe(503);
+    expect(err.extra.retryAfterSeconds).toBeGreaterThan(50);
+  });
+
+  test('a wrong API key is an auth failure, not retried', async () => {
+    const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
+    const llm = new OpenAiGateway({
+      settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'wrong', timeoutMs: 2_000 },
+      logger: silentLogger,
+      metrics,
+    });
+    const err = (await llm.complete(ask, { logger: silentLogger }).catch((e: unknown) => e)) as AppError;
+    expect(fake.stats().unauthorized).toBe(1);
+    expect(err.statusCode).toBe(503);
+    expect(llm.status()).toBe('auth_failed');
+  });
+
+  test('streaming delivers the deltas that add up to the reply', async () => {
+    const deltas: string[] = [];
+    const reply = await gateway().llm.stream(ask, { logger: silentLogger, onDelta: (d) => deltas.push(d) });
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.join('')).toBe(reply);
+  });
+});

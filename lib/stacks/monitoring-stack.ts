@@ -25,7 +25,6 @@ import { monitorService } from '../monitoring/service-section';
  * exposes, so `new MonitoringStack(..., { service: serviceStack })` needs no adapter.
  */
 export interface MonitoredService {
-  readonly cluster: ecs.ICluster;
   readonly service: ecs.FargateService;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly blueTargetGroup: elbv2.ApplicationTargetGroup;
@@ -72,9 +71,11 @@ export class MonitoringStack extends Stack {
     monitorDatabase(this.monitoring, { wiring, period, instance: props.database });
     monitorCache(this.monitoring, { wiring, period });
     monitorGate(this.monitoring, { wiring, metrics: app });
+    this.monitoring.addWidget(this.recentLogsWidget(service));
     this.serviceDegraded = this.createServiceDegraded(config);
 
-    this.createOutputs(config, props);
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboardName });
   }
 
   /** Every alarm notifies the topic on ALARM and on OK; the dashboard is named `<app>-<stage>-dashboard`. */
@@ -138,22 +139,28 @@ export class MonitoringStack extends Stack {
     });
   }
 
-  /** Names the runbooks' copy-paste commands read with `aws cloudformation describe-stacks`. */
-  private createOutputs(config: StageConfig, props: MonitoringStackProps): void {
-    const { service } = props;
-    const outputs: Record<string, string> = {
-      AlarmTopicArn: this.topic.topicArn,
-      DashboardName: this.dashboardName,
-      ClusterName: service.cluster.clusterName,
-      ServiceName: service.service.serviceName,
-      ServiceLogGroup: service.logGroup.logGroupName,
-      RunnerLogGroup: service.runnerLogGroup.logGroupName,
-      LoadBalancerArn: service.loadBalancer.loadBalancerArn,
-      BlueTargetGroupArn: service.blueTargetGroup.targetGroupArn,
-      GreenTargetGroupArn: service.greenTargetGroup.targetGroupArn,
-      DbInstanceIdentifier: props.database.instanceIdentifier,
-      CacheReplicationGroupId: physicalName(config, 'cache'),
-    };
-    for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
+  /** The first thing a runbook looks at: the service's latest errors and the gate runs' verdicts. */
+  private recentLogsWidget(service: MonitoredService): cloudwatch.Row {
+    return new cloudwatch.Row(
+      new cloudwatch.LogQueryWidget({
+        title: 'Service errors and dependency events (latest 50)',
+        logGroupNames: [service.logGroup.logGroupName],
+        width: 12,
+        height: 6,
+        queryLines: [
+          'fields @timestamp, level, event, msg, request_id',
+          'filter level = "error" or ispresent(event)',
+          'sort @timestamp desc',
+          'limit 50',
+        ],
+      }),
+      new cloudwatch.LogQueryWidget({
+        title: 'k6 gate runs (runner log, latest 50)',
+        logGroupNames: [service.runnerLogGroup.logGroupName],
+        width: 12,
+        height: 6,
+        queryLines: ['fields @timestamp, @message', 'sort @timestamp desc', 'limit 50'],
+      }),
+    );
   }
 }

@@ -610,6 +610,8 @@ describe('the dashboard', () => {
       'CPU and memory',
       'Gate failed or errored', // gate results
       'Gate p95 latency ms',
+      'Service errors and dependency events', // the service log, where every runbook starts
+      'k6 gate runs',
     ]) {
       expect({ name, title, found: body.includes(title) }).toEqual({ name, title, found: true });
     }

@@ -58,6 +58,11 @@ export class ServiceStack extends Stack {
   readonly runnerTaskDefinition: ecs.FargateTaskDefinition;
   /** The k6 runner's security group: the only source the test listener admits. */
   readonly runnerSecurityGroup: ec2.ISecurityGroup;
+  /**
+   * `ServiceUrl`: scheme, host and production port of the production listener. The target of the
+   * pipeline's post-deploy gate (`envFromCfnOutputs`) and of `npm run gate -- --target` by hand.
+   */
+  readonly serviceUrlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -192,6 +197,10 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
+      value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
+      description: 'Production URL (scheme, host, production port); the target of npm run gate',
+    });
   }
 
   /**
@@ -255,6 +264,17 @@ export class ServiceStack extends Stack {
 function deregistrationDelay(config: StageConfig): Duration {
   const seconds = Math.floor(config.service.drainTimeoutMs / 1000) - 5;
   return Duration.seconds(Math.min(300, Math.max(5, seconds)));
+}
+
+/**
+ * The production listener's URL. With a certificate: https and the configured domain name, because
+ * the certificate names that host and not the load balancer's. Without one: http and the load
+ * balancer's DNS name. The port is always explicit.
+ */
+export function serviceUrl(config: StageConfig, loadBalancerDnsName: string): string {
+  const { certificateArn, domainName, productionPort } = config.ingress;
+  const scheme = certificateArn === undefined ? 'http' : 'https';
+  return `${scheme}://${domainName ?? loadBalancerDnsName}:${productionPort}`;
 }
 
 function importSecret(scope: Construct, id: string, secret: secretsmanager.ISecret): secretsmanager.ISecret {

@@ -44,6 +44,11 @@ export function imageContextExcludes(options: RepoImageOptions): string[] {
 
 /** An ARM64 image built at deploy time from the repository root with a tight context. */
 export function repoImage(options: RepoImageOptions): ecs.ContainerImage {
+  if (!fs.existsSync(path.join(REPO_ROOT, options.file))) {
+    throw new Error(
+      `${options.file} is missing: this image is built from it at deploy time (build context: the repository root). Add the Dockerfile, or, for the chat API, deploy a pre-built image with service.image = { kind: 'uri', uri } in lib/config/stage-config.ts.`,
+    );
+  }
   return ecs.ContainerImage.fromAsset(REPO_ROOT, {
     file: options.file,
     exclude: imageContextExcludes(options),

@@ -204,6 +204,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       dbMon.stop();
       cacheMon.stop();
       await Promise.allSettled([db.close(), cache.close()]);
+      llm.close();
       secrets?.close();
       logger.info('drained', {
         event: 'drain_finished',

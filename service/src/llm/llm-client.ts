@@ -10,6 +10,7 @@ import { type AppError, llmThrottled, llmUnavailable } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import { CircuitBreaker } from './circuit-breaker';
+import { createNodeFetch } from './node-fetch';
 import { DEFAULT_RETRY_POLICY, LlmCallFailed, type LlmFailureKind, type RetryPolicy, withRetries } from './retry';
 
 export interface ChatMessage {
@@ -47,6 +48,7 @@ export interface OpenAiGatewayOptions {
 
 export class OpenAiGateway implements LlmGateway {
   private readonly client: OpenAI;
+  private readonly http: ReturnType<typeof createNodeFetch>;
   private readonly model: string;
   private readonly logger: Logger;
   private readonly metrics: EmfMetrics;
@@ -56,17 +58,25 @@ export class OpenAiGateway implements LlmGateway {
 
   constructor(options: OpenAiGatewayOptions) {
     const { settings } = options;
+    this.http = createNodeFetch();
     this.client = new OpenAI({
       apiKey: settings.apiKey,
       baseURL: settings.baseUrl,
       timeout: settings.timeoutMs,
+      // The only retry loop is ours (withRetries): at most 3 calls per request, all counted.
       maxRetries: 0,
+      fetch: this.http.fetch,
     });
     this.model = settings.model;
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>();
+  }
+
+  /** Closes the keep-alive connections to the provider. */
+  close(): void {
+    this.http.close();
   }
 
   status(): CheckStatus {

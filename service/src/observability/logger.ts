@@ -43,42 +43,85 @@ function serializeError(err: unknown, withStack: boolean): unknown {
   };
 }
 
-export function createLogger(options: LoggerOptions): Logger {
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
-  const secrets = options.secrets ?? (() => []);
-  const threshold = RANK[options.level];
-  const withStack = options.level === 'debug';
+interface Shared {
+  readonly write: (line: string) => void;
+  readonly secrets: () => readonly string[];
+  readonly threshold: number;
+  readonly withStack: boolean;
+  /** The redaction forms of the current secrets, recomputed only when the list changes. */
+  cachedFor: readonly string[] | undefined;
+  forms: string[];
+}
 
-  const make = (bindings: LogFields): Logger => {
-    const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-      if (RANK[level] < threshold) return;
-      const record: LogFields = { time: new Date().toISOString(), level, msg, ...bindings };
-      if (fields) {
-        for (const key of Object.keys(fields)) {
-          const value = fields[key];
-          record[key] = value instanceof Error ? serializeError(value, withStack) : value;
-        }
+function redactionForms(shared: Shared): string[] {
+  const current = shared.secrets();
+  if (current !== shared.cachedFor) {
+    shared.cachedFor = current;
+    // A secret with quotes or backslashes appears JSON-escaped in a line.
+    shared.forms = [
+      ...new Set(current.filter((s) => s.length >= 4).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])),
+    ];
+  }
+  return shared.forms;
+}
+
+/** Methods live on the prototype: a per-request child costs one small object, no closures. */
+class JsonLogger implements Logger {
+  constructor(
+    private readonly shared: Shared,
+    private readonly bindings: LogFields,
+  ) {}
+
+  debug(msg: string, fields?: LogFields): void {
+    this.emit('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.emit('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.emit('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.emit('error', msg, fields);
+  }
+  isLevelEnabled(level: LogLevel): boolean {
+    return RANK[level] >= this.shared.threshold;
+  }
+  child(bindings: LogFields): Logger {
+    return new JsonLogger(this.shared, { ...this.bindings, ...bindings });
+  }
+
+  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    const shared = this.shared;
+    if (RANK[level] < shared.threshold) return;
+    const record: LogFields = { time: new Date().toISOString(), level, msg, ...this.bindings };
+    if (fields) {
+      for (const key in fields) {
+        const value = fields[key];
+        record[key] = value instanceof Error ? serializeError(value, shared.withStack) : value;
       }
-      let line = JSON.stringify(record);
-      for (const secret of secrets()) {
-        if (secret.length < 4) continue;
-        // A secret with quotes or backslashes appears JSON-escaped in the line.
-        for (const form of [secret, JSON.stringify(secret).slice(1, -1)]) {
-          if (line.includes(form)) line = line.split(form).join('[REDACTED]');
-        }
-      }
-      write(`${line}\n`);
-    };
-    return {
-      debug: (msg, fields) => emit('debug', msg, fields),
-      info: (msg, fields) => emit('info', msg, fields),
-      warn: (msg, fields) => emit('warn', msg, fields),
-      error: (msg, fields) => emit('error', msg, fields),
-      isLevelEnabled: (level) => RANK[level] >= threshold,
-      child: (more) => make({ ...bindings, ...more }),
-    };
+    }
+    let line = JSON.stringify(record);
+    for (const form of redactionForms(shared)) {
+      if (line.includes(form)) line = line.split(form).join('[REDACTED]');
+    }
+    shared.write(`${line}\n`);
+  }
+}
+
+const NONE: readonly string[] = [];
+const noSecrets = () => NONE;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const shared: Shared = {
+    write: options.write ?? ((line: string) => process.stdout.write(line)),
+    secrets: options.secrets ?? noSecrets,
+    threshold: RANK[options.level],
+    withStack: options.level === 'debug',
+    cachedFor: undefined,
+    forms: [],
   };
-  return make(options.base ?? {});
+  return new JsonLogger(shared, options.base ?? {});
 }
 
 /** A logger that drops everything (unit tests that don't look at logs). */

@@ -1,7 +1,7 @@
 /** What the schema can't say: the trimmed message is non-empty and within LIMITS.maxMessageChars. */
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../../../lib/contract';
-import type { ChatInput } from '../chat/chat-service';
+import type { ChatContext, ChatInput } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
 import type { ChatRequestBody } from '../schemas/chat';
 
@@ -20,13 +20,29 @@ export function toChatInput(body: ChatRequestBody): ChatInput {
   };
 }
 
-/** Aborted when the client disconnects before the answer is sent: stop paying for the LLM call. */
-export function abortOnClientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  // The response's 'close' (not the request's, which fires once the body is read) tells whether
-  // the connection went away before the answer was written.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
+/**
+ * The turn's context. Its `signal` aborts when the client disconnects before the answer is sent
+ * (stop paying for an LLM call nobody will read). It is created on first use, so a cache hit,
+ * which never calls the LLM, never pays for the controller and the listener.
+ */
+export function chatContext(request: FastifyRequest, reply: FastifyReply): ChatContext {
+  let controller: AbortController | undefined;
+  return {
+    requestId: request.id,
+    logger: request.logger,
+    get signal() {
+      if (!controller) {
+        const c = new AbortController();
+        controller = c;
+        // The response's 'close' (not the request's, which fires once the body is read) tells
+        // whether the connection went away before the answer was written.
+        if (reply.raw.destroyed) c.abort();
+        else
+          reply.raw.once('close', () => {
+            if (!reply.raw.writableFinished) c.abort();
+          });
+      }
+      return controller.signal;
+    },
+  };
 }

@@ -12,7 +12,7 @@ import { type CacheStatus, type ChatResponse, HEADERS, ROUTES, SSE_EVENTS } from
 import type { ChatRequestBody } from '../schemas/chat';
 import { chatRequestSchema } from '../schemas/chat';
 import type { AppDeps } from '../types';
-import { abortOnClientGone, toChatInput } from './chat-input';
+import { chatContext, toChatInput } from './chat-input';
 import { describeError } from './error-handler';
 
 export function sseEvent(event: string, data: unknown): string {
@@ -42,11 +42,8 @@ export const chatStreamRoute =
           });
         };
         try {
-          const result = await deps.chat.answerStream(
-            input,
-            { requestId: request.id, logger: request.logger, signal: abortOnClientGone(reply) },
-            start,
-            (delta) => raw.write(sseEvent(SSE_EVENTS.token, { delta })),
+          const result = await deps.chat.answerStream(input, chatContext(request, reply), start, (delta) =>
+            raw.write(sseEvent(SSE_EVENTS.token, { delta })),
           );
           const done: ChatResponse = {
             reply: result.reply,

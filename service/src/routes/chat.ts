@@ -4,7 +4,7 @@ import { type ChatResponse, HEADERS, ROUTES } from '../../../lib/contract';
 import type { ChatRequestBody } from '../schemas/chat';
 import { chatRequestSchema, chatResponseSchema } from '../schemas/chat';
 import type { AppDeps } from '../types';
-import { abortOnClientGone, toChatInput } from './chat-input';
+import { chatContext, toChatInput } from './chat-input';
 
 export const chatRoute =
   (deps: AppDeps): FastifyPluginAsync =>
@@ -14,11 +14,7 @@ export const chatRoute =
       { schema: { body: chatRequestSchema, response: { 200: chatResponseSchema } }, config: { chatRoute: true } },
       async (request, reply) => {
         const input = toChatInput(request.body);
-        const result = await deps.chat.answer(input, {
-          requestId: request.id,
-          logger: request.logger,
-          signal: abortOnClientGone(reply),
-        });
+        const result = await deps.chat.answer(input, chatContext(request, reply));
         reply.header(HEADERS.cache, result.cacheStatus);
         request.cacheStatus = result.cacheStatus;
         const body: ChatResponse = {

@@ -7,8 +7,16 @@
  * resolves credentials (the task role) and honours the standard `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
  * which is how the tests point it at a local fake.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SECRET_JSON_KEYS } from '../../../lib/contract';
+
+// Loaded on first use: a service without secret ARNs never pays the SDK's memory and start-up cost.
+type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+let sdk: Promise<SecretsManagerSdk> | undefined;
+const loadSdk = (): Promise<SecretsManagerSdk> => {
+  sdk ??= import('@aws-sdk/client-secrets-manager');
+  return sdk;
+};
 
 export interface DbCredentials {
   readonly username: string;
@@ -25,14 +33,16 @@ export function regionOfArn(arn: string): string {
 export class SecretReader {
   private readonly clients = new Map<string, SecretsManagerClient>();
 
-  constructor(private readonly makeClient: (region: string) => SecretsManagerClient = defaultClient) {}
+  constructor(private readonly makeClient?: (region: string) => SecretsManagerClient) {}
 
   /** The secret's current (`AWSCURRENT`) JSON value. Errors never include the secret string. */
   async readJson(arn: string): Promise<Record<string, unknown>> {
     const region = regionOfArn(arn);
+    const { GetSecretValueCommand, SecretsManagerClient } = await loadSdk();
     let client = this.clients.get(region);
     if (!client) {
-      client = this.makeClient(region);
+      // Two quick attempts: the caller has its own backoff between refreshes.
+      client = this.makeClient ? this.makeClient(region) : new SecretsManagerClient({ region, maxAttempts: 2 });
       this.clients.set(region, client);
     }
     const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
@@ -74,9 +84,4 @@ export class SecretReader {
     for (const c of this.clients.values()) c.destroy();
     this.clients.clear();
   }
-}
-
-function defaultClient(region: string): SecretsManagerClient {
-  // Two quick attempts: the caller has its own backoff between refreshes.
-  return new SecretsManagerClient({ region, maxAttempts: 2 });
 }

@@ -1,0 +1,352 @@
+/**
+ * `npm run bench`: measures the service's hot path against a floor, in one run, on one service
+ * process, over real Postgres (SSL) and real Redis (TLS + AUTH).
+ *
+ * - hit path: `POST /api/chatbot` with a cached question (one cache GET, one insert of both
+ *   messages, plus validation, hashing, rate limit, logs and metrics), at 50 connections;
+ * - floor: a minimal Fastify route in the same process doing the same I/O (one GET and the same
+ *   insert) over the same TLS + AUTH connections, at 50 connections;
+ * - miss overhead: the miss path's latency above the fake LLM's configured delay, sequentially;
+ *   by default Postgres runs without fsync so the shared disk's fsync latency (1-6 ms here, varying
+ *   with whatever else runs) does not drown the service's own overhead; `--durable` turns it on;
+ * - miss path at 50 connections (informational), and the service's peak RSS.
+ *
+ * Floor and hit alternate over several rounds; the table shows medians and the ratios, with the
+ * targets from issue 3 and PASS/FAIL. Exit code 1 when a target fails.
+ *
+ *   npm run bench                     # defaults: 3 rounds of 8 s
+ *   npm run bench -- --rounds 5 --seconds 10
+ *   npm run bench -- --durable        # Postgres with fsync: commits wait for the disk
+ *
+ * The measured process is `scripts/harness/bench-target.ts`, compiled by esbuild and run by plain
+ * `node`: the production bundle (`startService` from dist/server.js) plus the floor route.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import * as path from 'node:path';
+import autocannon from 'autocannon';
+import { build } from 'esbuild';
+import { ROUTES } from '../lib/contract';
+import { SERVICE_NODE_OPTIONS } from '../service/build';
+import { ensureServiceBuilt, type LocalStack, serviceEnvFor, startLocalStack, waitFor } from './harness';
+import { BENCH_HIT_MESSAGE, type BenchTargetMessage, FLOOR_PATH } from './harness/bench-target';
+
+type TargetMessage = BenchTargetMessage;
+
+const CONNECTIONS = 50;
+const LLM_DELAY_MS = 50;
+const HIT_MESSAGE = BENCH_HIT_MESSAGE;
+
+/** Targets from issue 3. */
+const TARGETS = {
+  hitThroughputVsFloor: 0.6,
+  hitP99VsFloorP99: 2,
+  missOverheadMedianMs: 5,
+  peakRssMiB: 150,
+};
+
+interface Run {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+async function load(options: autocannon.Options): Promise<Run> {
+  const result = await autocannon({ ...options, connections: options.connections ?? CONNECTIONS });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+const chatBody = (message: string) => JSON.stringify({ message });
+
+interface Sequential {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+}
+
+/** `n` requests one after another on one keep-alive connection, timed with performance.now(). */
+async function timeSequential(
+  n: number,
+  agent: Agent,
+  url: string,
+  headers: Record<string, string>,
+  body: () => string,
+): Promise<Sequential> {
+  const times: number[] = [];
+  let non2xx = 0;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body());
+    });
+    times.push(performance.now() - t0);
+    if (status < 200 || status > 299) non2xx += 1;
+  }
+  const sorted = times.sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+  return { rps: (n * 1000) / (performance.now() - started), p50: median(sorted), p99: at(0.99), non2xx };
+}
+
+function parseArgs(argv: readonly string[]): { rounds: number; seconds: number; durable: boolean } {
+  const out = { rounds: 3, seconds: 8, durable: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--rounds') out.rounds = Number(argv[++i]);
+    else if (argv[i] === '--seconds') out.seconds = Number(argv[++i]);
+    else if (argv[i] === '--durable') out.durable = true;
+    else throw new Error(`unknown flag ${argv[i]} (known: --rounds N, --seconds N, --durable)`);
+  }
+  if (!(out.rounds >= 1 && out.seconds >= 1)) throw new Error('--rounds and --seconds must be >= 1');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { rounds, seconds, durable } = parseArgs(process.argv.slice(2));
+  console.log(
+    `bench: ${rounds} rounds x ${seconds} s per path, ${CONNECTIONS} connections, Postgres ${durable ? 'with fsync (durable)' : 'without fsync'}`,
+  );
+  const bundle = await ensureServiceBuilt();
+  // Next to the service bundle, so it resolves node_modules the same way.
+  const targetJs = path.join(path.dirname(bundle), 'bench-target.js');
+  await build({
+    entryPoints: [path.join(__dirname, 'harness', 'bench-target.ts')],
+    outfile: targetJs,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  let stack: LocalStack | undefined;
+  let child: ChildProcess | undefined;
+  try {
+    stack = await startLocalStack({ startService: false, durablePostgres: durable, llm: { latencyMs: LLM_DELAY_MS } });
+    const env = serviceEnvFor(stack, {
+      APP_VERSION: 'bench',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      // The limiter still runs on every request; it just never trips under the bench's own load.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      BENCH_BUNDLE: bundle,
+    });
+    child = spawn(process.execPath, [targetJs], {
+      // Exactly the image's Node flags: what is measured is what runs.
+      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: SERVICE_NODE_OPTIONS, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    // The service logs one line per request to stdout, as in production; drain the pipe cheaply.
+    let logBytes = 0;
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      logBytes += c.length;
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-4000);
+    });
+    const messages: TargetMessage[] = [];
+    child.on('message', (m: TargetMessage) => messages.push(m));
+    const target = child;
+    const ready = await waitFor(
+      () => {
+        if (target.exitCode !== null) throw new Error(`bench target exited: ${stderr}`);
+        return messages.find((m): m is Extract<TargetMessage, { type: 'ready' }> => m.type === 'ready');
+      },
+      { timeoutMs: 30_000, intervalMs: 50, what: 'the bench target to start' },
+    );
+    await waitFor(async () => (await fetch(`${ready.serviceUrl}${ROUTES.ready}`)).status === 200, {
+      timeoutMs: 30_000,
+      what: 'the service to be ready',
+    });
+
+    const hitUrl = `${ready.serviceUrl}${ROUTES.chat}`;
+    const floorUrl = `${ready.floorUrl}${FLOOR_PATH}`;
+    const post = { method: 'POST' as const, headers: { 'content-type': 'application/json' } };
+
+    // Prime the cache and check that the hit path really is a hit.
+    await fetch(hitUrl, { ...post, body: chatBody(HIT_MESSAGE) });
+    const probe = await fetch(hitUrl, { ...post, body: chatBody(HIT_MESSAGE) });
+    if (probe.headers.get('x-cache') !== 'HIT') throw new Error('the hit path did not hit the cache');
+
+    console.log('warm-up...');
+    await load({ url: floorUrl, ...post, body: chatBody(HIT_MESSAGE), duration: 3 });
+    await load({ url: hitUrl, ...post, body: chatBody(HIT_MESSAGE), duration: 3 });
+
+    const floorRuns: Run[] = [];
+    const hitRuns: Run[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? ['floor', 'hit'] : ['hit', 'floor'];
+      for (const which of order) {
+        const before = (await (await fetch(`${ready.serviceUrl}${ROUTES.cacheMetrics}`)).json()) as { hits: number };
+        const run = await load({
+          url: which === 'floor' ? floorUrl : hitUrl,
+          ...post,
+          body: chatBody(HIT_MESSAGE),
+          duration: seconds,
+        });
+        if (which === 'hit') {
+          const after = (await (await fetch(`${ready.serviceUrl}${ROUTES.cacheMetrics}`)).json()) as { hits: number };
+          // Every request of the hit run must have been a cache hit, or the comparison is void.
+          if (after.hits - before.hits < run.requests) {
+            throw new Error(`hit run had ${run.requests} requests but only ${after.hits - before.hits} cache hits`);
+          }
+        }
+        (which === 'floor' ? floorRuns : hitRuns).push(run);
+        console.log(
+          `  round ${r + 1} ${which.padEnd(5)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  non-2xx ${run.non2xx}  errors ${run.errors}`,
+        );
+      }
+    }
+
+    // Miss overhead: sequential misses (each a unique question) timed with sub-millisecond
+    // precision, against the fake LLM's configured delay and against calling the fake directly.
+    console.log('miss path...');
+    let seq = 0;
+    const uniqueMiss = () => chatBody(`bench miss ${process.pid} ${seq++}`);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const llmBody = JSON.stringify({ model: stack.llm.model, messages: [{ role: 'user', content: 'x' }] });
+    const llmHeaders = { 'content-type': 'application/json', authorization: `Bearer ${stack.llmApiKey}` };
+    await timeSequential(20, agent, hitUrl, post.headers, uniqueMiss); // warm-up
+    const missSeq = await timeSequential(300, agent, hitUrl, post.headers, uniqueMiss);
+    const llmDirect = await timeSequential(
+      300,
+      agent,
+      `${stack.llm.baseUrl}/chat/completions`,
+      llmHeaders,
+      () => llmBody,
+    );
+    agent.destroy();
+    const missRequest = {
+      ...post,
+      setupRequest: (req: { body?: string }) => ({ ...req, body: uniqueMiss() }),
+    };
+    const miss50 = await load({ url: hitUrl, duration: Math.max(3, Math.round(seconds / 2)), requests: [missRequest] });
+
+    target.send({ type: 'rss' });
+    const rss = await waitFor(
+      () => messages.find((m): m is Extract<TargetMessage, { type: 'rss' }> => m.type === 'rss'),
+      { timeoutMs: 5_000, what: 'the RSS report' },
+    );
+
+    // ---- table
+    const floorRps = median(floorRuns.map((r) => r.rps));
+    const hitRps = median(hitRuns.map((r) => r.rps));
+    const floorP50 = median(floorRuns.map((r) => r.p50));
+    const hitP50 = median(hitRuns.map((r) => r.p50));
+    const floorP99 = median(floorRuns.map((r) => r.p99));
+    const hitP99 = median(hitRuns.map((r) => r.p99));
+    const overhead = missSeq.p50 - LLM_DELAY_MS;
+    const overheadVsDirect = missSeq.p50 - llmDirect.p50;
+    const peakMiB = rss.maxRssKiB / 1024;
+    const failures = [...floorRuns, ...hitRuns, miss50].reduce((n, r) => n + r.non2xx + r.errors, 0) + missSeq.non2xx;
+
+    const rows: Array<[string, string, string, string]> = [
+      ['path (50 connections unless noted)', 'req/s', 'p50 ms', 'p99 ms'],
+      ['floor: 1 cache GET + 1 insert (median)', floorRps.toFixed(0), floorP50.toFixed(1), floorP99.toFixed(1)],
+      ['hit path POST /api/chatbot (median)', hitRps.toFixed(0), hitP50.toFixed(1), hitP99.toFixed(1)],
+      [
+        `miss path, sequential (LLM delay ${LLM_DELAY_MS} ms)`,
+        missSeq.rps.toFixed(0),
+        missSeq.p50.toFixed(2),
+        missSeq.p99.toFixed(2),
+      ],
+      [
+        'fake LLM called directly, sequential',
+        llmDirect.rps.toFixed(0),
+        llmDirect.p50.toFixed(2),
+        llmDirect.p99.toFixed(2),
+      ],
+      ['miss path, 50 connections (informational)', miss50.rps.toFixed(0), String(miss50.p50), String(miss50.p99)],
+    ];
+    const w = [44, 8, 8, 8];
+    console.log('');
+    for (const row of rows)
+      console.log(row.map((c, i) => (i === 0 ? c.padEnd(w[0] as number) : c.padStart(w[i] as number))).join(' '));
+
+    const checks: Array<[string, string, string, boolean]> = [
+      [
+        'hit throughput / floor',
+        (hitRps / floorRps).toFixed(2),
+        `>= ${TARGETS.hitThroughputVsFloor}`,
+        hitRps / floorRps >= TARGETS.hitThroughputVsFloor,
+      ],
+      [
+        'hit p99 / floor p99',
+        (hitP99 / floorP99).toFixed(2),
+        `<= ${TARGETS.hitP99VsFloorP99}`,
+        hitP99 / floorP99 <= TARGETS.hitP99VsFloorP99,
+      ],
+      [
+        'miss overhead above the LLM delay (median)',
+        `${overhead.toFixed(2)} ms`,
+        `< ${TARGETS.missOverheadMedianMs} ms`,
+        overhead < TARGETS.missOverheadMedianMs,
+      ],
+      [
+        'peak RSS of the service process',
+        `${peakMiB.toFixed(0)} MiB`,
+        `< ${TARGETS.peakRssMiB} MiB`,
+        peakMiB < TARGETS.peakRssMiB,
+      ],
+      ['non-2xx responses and errors, all runs', String(failures), '= 0', failures === 0],
+    ];
+    console.log('');
+    console.log(`${'target'.padEnd(44)} ${'measured'.padStart(10)} ${'goal'.padStart(10)}  result`);
+    for (const [name, measured, goal, ok] of checks) {
+      console.log(`${name.padEnd(44)} ${measured.padStart(10)} ${goal.padStart(10)}  ${ok ? 'PASS' : 'FAIL'}`);
+    }
+    console.log(
+      `\nmiss overhead above a direct call to the fake LLM (what the service adds): ${overheadVsDirect.toFixed(2)} ms median`,
+    );
+    console.log(
+      `(${rounds} rounds x ${seconds} s; Postgres ${durable ? 'with' : 'without'} fsync; NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"; ` +
+        `service logs drained from a pipe: ${(logBytes / 1e6).toFixed(1)} MB)`,
+    );
+    process.exitCode = checks.every((c) => c[3]) ? 0 : 1;
+
+    target.send({ type: 'stop' });
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        target.kill('SIGKILL');
+        resolve();
+      }, 30_000);
+      target.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  } finally {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await stack?.stop();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  });
+}

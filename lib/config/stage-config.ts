@@ -463,3 +463,70 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
   },
 };
+
+/** One stage the optional pipeline deploys; the pipeline runs them in the order listed. */
+export interface PipelineStageConfig {
+  /** The stage config deployed: its account, region and sizing come from `STAGES[stage]`. */
+  readonly stage: StageName;
+  /**
+   * Profile of the post-deploy k6 gate against the stage's production URL. It runs after the ECS
+   * deployment (and its own in-AWS gate) finished; a failure stops promotion to the next stage.
+   */
+  readonly gateProfile: GateProfile;
+  /** Wait for a person to approve in CodePipeline before this stage deploys anything. */
+  readonly manualApproval: boolean;
+}
+
+/**
+ * The optional CDK pipeline (lib/stacks/pipeline-stack.ts, docs/pipelines.md): source from a Git
+ * repository through a CodeConnections connection, `npm ci && npm test && cdk synth`, then each
+ * stage in order, each gated by k6.
+ */
+export interface PipelineConfig {
+  /**
+   * Synthesize the pipeline stack instead of one stage's stacks. `-c pipeline=true|false` overrides it.
+   * @default false - `cdk deploy` deploys the stage named by `-c stage=` (the pipeline's own synth
+   * step always passes `-c pipeline=true`).
+   */
+  readonly enabled: boolean;
+  /**
+   * Stack ID, stack name and CodePipeline name. A public contract: renaming it creates a second
+   * pipeline next to the first.
+   */
+  readonly name: string;
+  /** Where the pipeline lives. The account falls back to CDK_DEFAULT_ACCOUNT in `bin/`. */
+  readonly env: { readonly account?: string; readonly region: string };
+  /**
+   * A CodeConnections (formerly CodeStar Connections) connection to the Git provider, created and
+   * authorised in the console of the pipeline's account and region before the first deploy.
+   * @example 'arn:aws:codestar-connections:us-east-1:111122223333:connection/8b2d3c4e-...'
+   */
+  readonly connectionArn: string;
+  /** The repository, e.g. `{ owner: 'acme', name: 'chat-platform' }` for github.com/acme/chat-platform. */
+  readonly repository: { readonly owner: string; readonly name: string };
+  /** Every push to this branch starts a release. */
+  readonly branch: string;
+  /** Deployed in this order; each must pass its gate before the next starts. */
+  readonly stages: readonly PipelineStageConfig[];
+  /** CloudWatch Logs retention of the pipeline's CodeBuild logs, in days. */
+  readonly logRetentionDays: number;
+}
+
+export const PIPELINE_CONFIG: PipelineConfig = {
+  enabled: false,
+  name: 'chat-pipeline',
+  env: { region: REGION },
+  // REPLACE with your connection: synth refuses a connection from another account once the
+  // pipeline's account is known (CDK_DEFAULT_ACCOUNT or env.account), as it does prod's certificate.
+  connectionArn: `arn:aws:codestar-connections:${REGION}:123456789012:connection/00000000-0000-0000-0000-000000000000`,
+  // REPLACE with your repository.
+  repository: { owner: 'acme', name: 'chat-platform' },
+  branch: 'main',
+  stages: [
+    // The seeds' light scenario (5 VUs, 20 requests) proves staging under some concurrency.
+    { stage: 'staging', gateProfile: 'light', manualApproval: false },
+    // Prod's traffic is real: the smoke gate proves the release end to end without adding load.
+    { stage: 'prod', gateProfile: 'smoke', manualApproval: true },
+  ],
+  logRetentionDays: 90,
+};

@@ -4,7 +4,15 @@
  */
 import { GATE_PROFILES } from '../contract';
 import { estimateMaxConnections } from '../monitoring/db-connection-limit';
-import { STAGE_NAMES, STAGES, type StageConfig, type StageName } from './stage-config';
+import {
+  PIPELINE_CONFIG,
+  type PipelineConfig,
+  type PipelineStageConfig,
+  STAGE_NAMES,
+  STAGES,
+  type StageConfig,
+  type StageName,
+} from './stage-config';
 
 export class StageConfigError extends Error {
   constructor(
@@ -310,4 +318,148 @@ export function resolveStageConfig(name: string, fallback: { account?: string } 
   const base = getStageConfig(name);
   const config: StageConfig = { ...base, env: { ...base.env, account: base.env.account ?? fallback.account } };
   return validateStageConfig(config, { account: config.env.account });
+}
+
+/** A problem with PIPELINE_CONFIG; a StageConfigError, so `bin/` reports it the same way. */
+export class PipelineConfigError extends StageConfigError {
+  constructor(problems: readonly string[]) {
+    super('pipeline', problems);
+    this.message = `Pipeline config (PIPELINE_CONFIG in lib/config/stage-config.ts) is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
+    this.name = 'PipelineConfigError';
+  }
+}
+
+/** One pipeline stage with its stage config resolved (account fallback applied) and validated. */
+export interface ResolvedPipelineStage extends PipelineStageConfig {
+  readonly config: StageConfig;
+}
+
+export interface ResolvedPipeline {
+  /** PIPELINE_CONFIG with the account fallback applied. */
+  readonly config: PipelineConfig;
+  readonly stages: readonly ResolvedPipelineStage[];
+}
+
+const CONNECTION_ARN =
+  /^arn:aws[a-z-]*:(codestar-connections|codeconnections):([a-z0-9-]+):(\d{12}):connection\/[0-9a-f-]{36}$/;
+const ANYWHERE = '0.0.0.0/0';
+
+/**
+ * `-c pipeline=` from the command line arrives as a string. Absent means `config.enabled`; anything
+ * but true or false is a mistake worth stopping for, not a silent default.
+ */
+export function isPipelineEnabled(contextValue: unknown, config: PipelineConfig = PIPELINE_CONFIG): boolean {
+  if (contextValue === undefined) return config.enabled;
+  if (contextValue === true || contextValue === 'true') return true;
+  if (contextValue === false || contextValue === 'false') return false;
+  throw new PipelineConfigError([`-c pipeline=${String(contextValue)} must be true or false.`]);
+}
+
+/**
+ * Checks the pipeline config against the stage configs it deploys (already resolved, in the same
+ * order as `pipeline.stages`). `target.account` is the pipeline's account when known: like prod's
+ * certificate, a connection from another account is refused only then, so offline synth works
+ * with the placeholder.
+ */
+export function validatePipelineConfig(
+  pipeline: PipelineConfig,
+  stages: readonly (StageConfig | undefined)[],
+  target: { account?: string } = {},
+): PipelineConfig {
+  const problems: string[] = [];
+  const p = (condition: boolean, message: string) => {
+    if (!condition) problems.push(message);
+  };
+
+  p(/^[a-z][a-z0-9-]{1,62}$/.test(pipeline.name), `name '${pipeline.name}' must match [a-z][a-z0-9-]{1,62}.`);
+  p(
+    LOG_RETENTION_DAYS.includes(pipeline.logRetentionDays),
+    `logRetentionDays ${pipeline.logRetentionDays} is not a CloudWatch Logs retention; use one of ${LOG_RETENTION_DAYS.join(', ')}.`,
+  );
+
+  // Source
+  const arn = CONNECTION_ARN.exec(pipeline.connectionArn);
+  p(
+    arn !== null,
+    `connectionArn '${pipeline.connectionArn}' is not a connection ARN; create a connection (Developer Tools > Settings > Connections) and copy its ARN, e.g. arn:aws:codestar-connections:${pipeline.env.region}:111122223333:connection/<id>.`,
+  );
+  if (arn && target.account && arn[3] !== target.account) {
+    problems.push(
+      `connectionArn belongs to account ${arn[3]}, not the pipeline's account ${target.account}; create a connection in ${target.account} and set connectionArn to it.`,
+    );
+  }
+  const { owner, name } = pipeline.repository;
+  p(
+    /^[A-Za-z0-9_.-]+$/.test(owner) && /^[A-Za-z0-9_.-]+$/.test(name),
+    `repository '${owner}/${name}' must be an owner and a repository name, e.g. { owner: 'acme', name: 'chat-platform' }.`,
+  );
+  p(
+    /^[^\s~^:?*[\\]+$/.test(pipeline.branch) && !pipeline.branch.startsWith('refs/'),
+    `branch '${pipeline.branch}' must be a branch name such as 'main' (no refs/ prefix, no spaces).`,
+  );
+
+  // Stages
+  p(pipeline.stages.length >= 1, 'stages is empty; list at least one stage to deploy.');
+  const names = pipeline.stages.map((s) => s.stage);
+  for (const name of names) {
+    p(
+      (STAGE_NAMES as readonly string[]).includes(name),
+      `stages: unknown stage '${name}'. Known stages: ${STAGE_NAMES.join(', ')}.`,
+    );
+  }
+  p(new Set(names).size === names.length, `stages lists a stage twice: ${names.join(', ')}.`);
+  const order = names.map((n) => STAGE_NAMES.indexOf(n));
+  p(
+    order.every((index, i) => i === 0 || index > order[i - 1]),
+    `stages must follow the release order ${STAGE_NAMES.join(' → ')} (is ${names.join(' → ')}): a release is proven in the earlier stage first.`,
+  );
+  for (const [i, stage] of pipeline.stages.entries()) {
+    const where = `stages[${i}] (${stage.stage})`;
+    p(
+      (GATE_PROFILES as readonly string[]).includes(stage.gateProfile),
+      `${where}: gateProfile '${stage.gateProfile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
+    );
+    const config = stages[i];
+    if (!config) continue;
+    p(
+      config.env.region === pipeline.env.region,
+      `${where}: region ${config.env.region} differs from the pipeline's ${pipeline.env.region}; multi-region deployment is out of scope (DESIGN.md), deploy the pipeline in the stages' region.`,
+    );
+    // The gate step runs in CodeBuild outside the stage's VPC, from addresses that are not fixed.
+    p(
+      config.ingress.allowedCidrs.includes(ANYWHERE),
+      `${where}: ingress.allowedCidrs does not include ${ANYWHERE}, so the pipeline's gate step (CodeBuild, outside the VPC, no fixed address) cannot reach the production listener; allow ${ANYWHERE} or drop the stage from the pipeline.`,
+    );
+    const stageAccount = config.env.account ?? target.account;
+    if (stageAccount && config.ingress.certificateArn && config.ingress.domainName === undefined) {
+      problems.push(
+        `${where}: ingress.certificateArn is set but ingress.domainName is not, so the gate would call https://<load balancer DNS name>, which the certificate does not name, and TLS verification fails; set domainName, hostedZoneId and hostedZoneName.`,
+      );
+    }
+  }
+
+  if (problems.length > 0) throw new PipelineConfigError(problems);
+  return pipeline;
+}
+
+/**
+ * PIPELINE_CONFIG with the account fallback (CDK_DEFAULT_ACCOUNT, passed in by `bin/`), and the
+ * stage configs it deploys. A stage without its own account deploys into the pipeline's account.
+ * Every stage config is validated for its target account, then the pipeline config.
+ */
+export function resolvePipelineConfig(
+  fallback: { account?: string } = {},
+  base: PipelineConfig = PIPELINE_CONFIG,
+): ResolvedPipeline {
+  const account = base.env.account ?? fallback.account;
+  const config: PipelineConfig = { ...base, env: { ...base.env, account } };
+  const stages = config.stages
+    .filter((s) => (STAGE_NAMES as readonly string[]).includes(s.stage))
+    .map((s) => ({ ...s, config: resolveStageConfig(s.stage, { account }) }));
+  validatePipelineConfig(
+    config,
+    config.stages.map((s) => stages.find((r) => r.stage === s.stage)?.config),
+    { account },
+  );
+  return { config, stages };
 }

@@ -1,9 +1,15 @@
 import {
   getStageConfig,
+  isPipelineEnabled,
+  PIPELINE_CONFIG,
+  type PipelineConfig,
+  PipelineConfigError,
+  resolvePipelineConfig,
   resolveStageConfig,
   STAGE_NAMES,
   type StageConfig,
   StageConfigError,
+  validatePipelineConfig,
   validateStageConfig,
 } from '../../lib/config';
 import { type Mutable, withOverrides } from '../support/cdk';
@@ -341,5 +347,168 @@ describe('monitoring settings are validated', () => {
         deployment.bakeTimeMinutes,
       );
     }
+  });
+});
+
+describe('the pipeline config', () => {
+  const pipelineProblems = (
+    mutate: (c: Mutable<PipelineConfig>) => void,
+    target: { account?: string } = {},
+    stageMutate?: (c: M) => void,
+  ): readonly string[] => {
+    const config = structuredClone(PIPELINE_CONFIG) as Mutable<PipelineConfig>;
+    mutate(config);
+    const stages = config.stages.map((s) =>
+      (STAGE_NAMES as readonly string[]).includes(s.stage)
+        ? stageMutate
+          ? withOverrides(s.stage, stageMutate)
+          : getStageConfig(s.stage)
+        : undefined,
+    );
+    return problemsOf(() => validatePipelineConfig(config, stages, target));
+  };
+
+  test('the shipped pipeline config is valid offline, off by default, and releases staging then prod', () => {
+    const resolved = resolvePipelineConfig();
+    expect(PIPELINE_CONFIG.enabled).toBe(false);
+    expect(resolved.stages.map((s) => [s.stage, s.gateProfile, s.manualApproval])).toEqual([
+      ['staging', 'light', false],
+      ['prod', 'smoke', true],
+    ]);
+    expect(resolved.stages.map((s) => s.config.stage)).toEqual(['staging', 'prod']);
+  });
+
+  test('-c pipeline= switches the pipeline on or off, and anything else is refused', () => {
+    expect(isPipelineEnabled(undefined)).toBe(PIPELINE_CONFIG.enabled);
+    expect(isPipelineEnabled('true')).toBe(true);
+    expect(isPipelineEnabled(true)).toBe(true);
+    expect(isPipelineEnabled('false', { ...PIPELINE_CONFIG, enabled: true })).toBe(false);
+    expect(isPipelineEnabled(undefined, { ...PIPELINE_CONFIG, enabled: true })).toBe(true);
+    expect(() => isPipelineEnabled('yes')).toThrow(/-c pipeline=yes must be true or false/);
+    expect(() => isPipelineEnabled('yes')).toThrow(StageConfigError);
+  });
+
+  test('a stage without its own account deploys into the pipeline account', () => {
+    // Prod's placeholder certificate would be refused for a known account; staging alone is enough here.
+    const resolved = resolvePipelineConfig(
+      { account: '111122223333' },
+      {
+        ...PIPELINE_CONFIG,
+        connectionArn:
+          'arn:aws:codestar-connections:us-east-1:111122223333:connection/8b2d3c4e-1111-2222-3333-444455556666',
+        stages: [PIPELINE_CONFIG.stages[0]],
+      },
+    );
+    expect(resolved.config.env.account).toBe('111122223333');
+    expect(resolved.stages[0].config.env.account).toBe('111122223333');
+  });
+
+  test('the placeholder connection is refused once the pipeline account is known', () => {
+    expect(pipelineProblems(() => {}, { account: '111122223333' })).toEqual([
+      expect.stringMatching(/connectionArn belongs to account 123456789012, not the pipeline's account 111122223333/),
+      // Prod has a certificate and no domain name: the gate could not verify TLS.
+      expect.stringMatching(/stages\[1\] \(prod\): ingress\.certificateArn is set but ingress\.domainName is not/),
+    ]);
+  });
+
+  test.each([
+    [
+      'a connection ARN that is not one',
+      (c: Mutable<PipelineConfig>) => {
+        c.connectionArn = 'arn:aws:iam::123456789012:role/not-a-connection';
+      },
+      /connectionArn '.*' is not a connection ARN/,
+    ],
+    [
+      'a branch given as a ref',
+      (c: Mutable<PipelineConfig>) => {
+        c.branch = 'refs/heads/main';
+      },
+      /branch 'refs\/heads\/main' must be a branch name/,
+    ],
+    [
+      'a repository without an owner',
+      (c: Mutable<PipelineConfig>) => {
+        c.repository.owner = '';
+      },
+      /repository '\/chat-platform' must be an owner and a repository name/,
+    ],
+    [
+      'no stage',
+      (c: Mutable<PipelineConfig>) => {
+        c.stages = [];
+      },
+      /stages is empty/,
+    ],
+    [
+      'prod before staging',
+      (c: Mutable<PipelineConfig>) => {
+        c.stages.reverse();
+      },
+      /stages must follow the release order dev → staging → prod \(is prod → staging\)/,
+    ],
+    [
+      'a stage twice',
+      (c: Mutable<PipelineConfig>) => {
+        c.stages.push({ ...c.stages[1] });
+      },
+      /stages lists a stage twice/,
+    ],
+    [
+      'an unknown stage',
+      (c: Mutable<PipelineConfig>) => {
+        (c.stages[0] as { stage: string }).stage = 'qa';
+      },
+      /unknown stage 'qa'/,
+    ],
+    [
+      'an unknown gate profile',
+      (c: Mutable<PipelineConfig>) => {
+        (c.stages[0] as { gateProfile: string }).gateProfile = 'huge';
+      },
+      /stages\[0\] \(staging\): gateProfile 'huge' is unknown/,
+    ],
+    [
+      'a pipeline in another region than its stages',
+      (c: Mutable<PipelineConfig>) => {
+        c.env.region = 'eu-west-1';
+      },
+      /region us-east-1 differs from the pipeline's eu-west-1/,
+    ],
+    [
+      'an unknown log retention',
+      (c: Mutable<PipelineConfig>) => {
+        c.logRetentionDays = 42;
+      },
+      /logRetentionDays 42 is not a CloudWatch Logs retention/,
+    ],
+  ])('rejects %s', (_name, mutate, message) => {
+    expect(pipelineProblems(mutate)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('a stage the gate step could not reach is refused: CodeBuild has no fixed address', () => {
+    const problems = pipelineProblems(
+      () => {},
+      {},
+      (c) => {
+        c.ingress.allowedCidrs = ['10.0.0.0/8'];
+      },
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ingress\.allowedCidrs does not include 0\.0\.0\.0\/0/)]),
+    );
+  });
+
+  test('a pipeline problem names the pipeline config, not a stage', () => {
+    try {
+      validatePipelineConfig({ ...PIPELINE_CONFIG, branch: '' }, []);
+    } catch (err) {
+      expect(err).toBeInstanceOf(PipelineConfigError);
+      expect((err as Error).message).toMatch(
+        /^Pipeline config \(PIPELINE_CONFIG in lib\/config\/stage-config\.ts\) is invalid:/,
+      );
+      return;
+    }
+    throw new Error('expected a PipelineConfigError');
   });
 });

@@ -1,0 +1,38 @@
+import { type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { buildChatPlatform, type ChatPlatformStacks } from '../chat-platform';
+import type { StageConfig } from '../config';
+import { ServiceStack } from '../stacks/service-stack';
+
+export interface ChatPlatformStageProps extends StageProps {
+  readonly config: StageConfig;
+  /** The version this synth deploys: APP_VERSION in the task definition and the in-AWS gate's expectation. */
+  readonly appVersion: string;
+}
+
+/**
+ * One stage's stacks, built by the same `buildChatPlatform` as `cdk deploy -c stage=<name>`, as a
+ * unit the pipeline deploys. Stacks inside a `Stage` are named `<stage id>-<stack id>`, so the ID
+ * is a public contract like the stack IDs: renaming it deploys a second copy of the stage.
+ */
+export class ChatPlatformStage extends Stage {
+  readonly config: StageConfig;
+  readonly stacks: ChatPlatformStacks;
+  readonly service: ServiceStack;
+  /** The production URL (scheme, host, production port) the post-deploy gate targets. */
+  readonly serviceUrl: CfnOutput;
+
+  constructor(scope: Construct, id: string, props: ChatPlatformStageProps) {
+    super(scope, id, { ...props, env: { account: props.config.env.account, region: props.config.env.region } });
+    this.config = props.config;
+    this.stacks = buildChatPlatform(this, props.config, { appVersion: props.appVersion });
+    const service = this.node.children.find((c): c is ServiceStack => c instanceof ServiceStack);
+    if (!service) {
+      throw new Error(
+        `Stage ${id}: buildChatPlatform built no Service stack, so there is no ServiceUrl output for the post-deploy gate to target.`,
+      );
+    }
+    this.service = service;
+    this.serviceUrl = service.serviceUrlOutput;
+  }
+}

@@ -33,6 +33,7 @@ export interface ServiceEnvParts {
 export function serviceEnvFor(parts: ServiceEnvParts, overrides: Record<string, string> = {}): ServiceEnv {
   const { certs, postgres, appRole, redis, llm } = parts;
   return {
+    HOST: '127.0.0.1',
     APP_VERSION: 'local',
     SERVICE_NAME: 'chat-local',
     DB_HOST: postgres.host,

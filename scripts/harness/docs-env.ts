@@ -1,0 +1,46 @@
+/**
+ * The env table of docs/service.md, generated from the contract (SERVICE_ENV) so the doc cannot
+ * drift from what the service reads. `test/service/docs.test.ts` fails when it is stale;
+ * `npx tsx scripts/harness/docs-env.ts --write` rewrites it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { SECRET_JSON_KEYS, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
+
+export const SERVICE_DOC = path.join(__dirname, '..', '..', 'docs', 'service.md');
+const START =
+  '<!-- env-table:start (generated from lib/contract/env.ts; npx tsx scripts/harness/docs-env.ts --write) -->';
+const END = '<!-- env-table:end -->';
+
+export function renderEnvTable(): string {
+  const rows = SERVICE_ENV_NAMES.map((name) => {
+    const spec: { kind: string; required: boolean; default?: string; description: string } = SERVICE_ENV[name];
+    const kind =
+      spec.kind === 'secret'
+        ? `secret (JSON key \`${SECRET_JSON_KEYS[name as keyof typeof SECRET_JSON_KEYS]}\`)`
+        : 'plain';
+    const required = spec.required ? 'yes' : 'no';
+    const def = spec.default === undefined ? '' : `\`${spec.default}\``;
+    return `| \`${name}\` | ${kind} | ${required} | ${def} | ${spec.description.replace(/\|/g, '\\|')} |`;
+  });
+  return [START, '| name | kind | required | default | meaning |', '|---|---|---|---|---|', ...rows, END].join('\n');
+}
+
+/** The doc with its env section replaced by the current table. */
+export function withCurrentEnvTable(doc: string): string {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start === -1 || end === -1) throw new Error(`docs/service.md has no env-table markers`);
+  return doc.slice(0, start) + renderEnvTable() + doc.slice(end + END.length);
+}
+
+if (require.main === module) {
+  const doc = readFileSync(SERVICE_DOC, 'utf8');
+  const next = withCurrentEnvTable(doc);
+  if (process.argv.includes('--write')) {
+    writeFileSync(SERVICE_DOC, next);
+    console.log(next === doc ? 'docs/service.md: env table already current' : 'docs/service.md: env table rewritten');
+  } else {
+    console.log(renderEnvTable());
+  }
+}

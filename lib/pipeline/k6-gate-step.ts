@@ -2,7 +2,7 @@ import { type CfnOutput, Duration } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as pipelines from 'aws-cdk-lib/pipelines';
-import { GATE_REPORT_FILES, type GateProfile } from '../contract';
+import { GATE_ENV, GATE_REPORT_FILES, type GateProfile } from '../contract';
 import { PIPELINE_IMAGE_K6_BIN } from './build-image';
 
 /** Where `npm run gate` writes its reports in the step (`--out`), relative to the source root. */
@@ -49,6 +49,12 @@ export interface K6GateStepProps {
    * @example 'chat-pipeline-staging-gate'
    */
   readonly projectName: string;
+  /**
+   * The `Service` dimension of the gate's EMF line (SERVICE_NAME). Distinct from the stage's own
+   * service dimension, so a pipeline gate never feeds the stage's gate alarms.
+   * @example 'chat-pipeline-staging'
+   */
+  readonly metricsServiceName: string;
   readonly logGroup: logs.ILogGroup;
   /** @default 45 minutes: the longest profile (soak) runs 20 minutes, plus npm ci, setup() and the drain. */
   readonly timeout?: Duration;
@@ -72,7 +78,10 @@ export class K6GateStep extends pipelines.CodeBuildStep {
       buildEnvironment: {
         buildImage: props.buildImage,
         computeType: codebuild.ComputeType.SMALL,
-        environmentVariables: { K6_BIN: { value: PIPELINE_IMAGE_K6_BIN } },
+        environmentVariables: {
+          K6_BIN: { value: PIPELINE_IMAGE_K6_BIN },
+          [GATE_ENV.serviceName]: { value: props.metricsServiceName },
+        },
       },
       partialBuildSpec: codebuild.BuildSpec.fromObject({
         reports: {

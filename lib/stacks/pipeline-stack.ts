@@ -128,6 +128,7 @@ export class PipelineStack extends Stack {
       appVersion: this.releaseVersion,
       buildImage,
       projectName: `${pipelineName}-${stage.stage}-gate`,
+      metricsServiceName: `${pipelineName}-${stage.stage}`,
       logGroup,
     });
     const pre = stage.manualApproval

@@ -16,6 +16,7 @@ import {
   type ResolvedPipeline,
   resolvePipelineConfig,
   type StageConfig,
+  serviceDimension,
 } from '../../lib/config';
 import { GATE_REPORT_FILES } from '../../lib/contract';
 import { PIPELINE_IMAGE_DIR, PIPELINE_IMAGE_K6_BIN } from '../../lib/pipeline/build-image';
@@ -300,6 +301,15 @@ describe('the gate steps get k6 from the pinned build image', () => {
       expect(props.Environment.EnvironmentVariables).toEqual(
         expect.arrayContaining([{ Name: 'K6_BIN', Type: 'PLAINTEXT', Value: PIPELINE_IMAGE_K6_BIN }]),
       );
+    }
+  });
+
+  test("a pipeline gate's metrics carry their own Service dimension, never the stage's", () => {
+    for (const stage of shipped().stack.stages) {
+      const { props } = projectOf(shipped(), gateAction(shipped(), stage.node.id));
+      const serviceName = props.Environment.EnvironmentVariables.find((v: Json) => v.Name === 'SERVICE_NAME');
+      expect(serviceName.Value).toBe(`chat-pipeline-${stage.config.stage}`);
+      expect(serviceName.Value).not.toBe(serviceDimension(stage.config));
     }
   });
 

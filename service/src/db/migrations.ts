@@ -5,7 +5,7 @@
  * owner role. Migrations run under `SET LOCAL ROLE <that owner>`, so every table is owned by the
  * owner role and not by whichever of the alternating rotation users happened to connect.
  */
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
 
 export const SCHEMA = 'chat';
 
@@ -50,16 +50,32 @@ export class MigrationError extends Error {
   }
 }
 
+/**
+ * Migrations (and waiting for another task's) may take longer than the pool's 5 s statement
+ * budget for requests; they get their own, still bounded.
+ */
+export const MIGRATION_TIMEOUT_MS = 300_000;
+
 /** Applies pending migrations in one transaction. Returns the versions it applied. */
 export async function migrate(client: PoolClient, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await client.query('BEGIN');
+  // `query_timeout` per query is supported by pg (client.js), not declared by @types/pg.
+  const q = (text: string, values?: unknown[]) => {
+    const config: QueryConfig & { query_timeout: number } = {
+      text,
+      ...(values ? { values } : {}),
+      query_timeout: MIGRATION_TIMEOUT_MS,
+    };
+    return client.query(config);
+  };
+  await q('BEGIN');
   try {
+    await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
     // Transaction-scoped: released by COMMIT/ROLLBACK even if this task dies mid-way.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    const owner = await client.query<{ owner: string }>(
-      'SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = $1',
-      [SCHEMA],
-    );
+    await q('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    const owner = await client.query<{ owner: string }>({
+      text: 'SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = $1',
+      values: [SCHEMA],
+    });
     const ownerRole = owner.rows[0]?.owner;
     if (!ownerRole) {
       throw new MigrationError(`schema "${SCHEMA}" does not exist: the database bootstrap has not run`);
@@ -68,8 +84,8 @@ export async function migrate(client: PoolClient, migrations: readonly Migration
     if (!/^([a-z_][a-z0-9_$]*|"([^"]|"")+")$/.test(ownerRole)) {
       throw new MigrationError('the owner of schema chat has an unexpected name');
     }
-    await client.query(`SET LOCAL ROLE ${ownerRole}`);
-    await client.query(`
+    await q(`SET LOCAL ROLE ${ownerRole}`);
+    await q(`
       CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_migrations (
         version     integer PRIMARY KEY,
         name        text NOT NULL,
@@ -80,14 +96,11 @@ export async function migrate(client: PoolClient, migrations: readonly Migration
     const ran: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      await client.query(m.sql);
-      await client.query(`INSERT INTO ${SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)`, [
-        m.version,
-        m.name,
-      ]);
+      await q(m.sql);
+      await q(`INSERT INTO ${SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       ran.push(m.version);
     }
-    await client.query('COMMIT');
+    await q('COMMIT');
     return ran;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

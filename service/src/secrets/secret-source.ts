@@ -18,6 +18,8 @@ const loadSdk = (): Promise<SecretsManagerSdk> => {
   return sdk;
 };
 
+const READ_TIMEOUT_MS = 5_000;
+
 export interface DbCredentials {
   readonly username: string;
   readonly password: string;
@@ -45,7 +47,10 @@ export class SecretReader {
       client = this.makeClient ? this.makeClient(region) : new SecretsManagerClient({ region, maxAttempts: 2 });
       this.clients.set(region, client);
     }
-    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    // Bounded: a hanging endpoint must not stall the dependency monitor that is waiting for us.
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }), {
+      abortSignal: AbortSignal.timeout(READ_TIMEOUT_MS),
+    });
     if (typeof out.SecretString !== 'string') throw new Error('the secret has no SecretString');
     let parsed: unknown;
     try {

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from './config';
 import { DataStack } from './stacks/data-stack';
 import { NetworkStack } from './stacks/network-stack';
+import { ServiceStack } from './stacks/service-stack';
 
 export interface ChatPlatformOptions {
   /** The version deployed; becomes the service's APP_VERSION and the gate's EXPECTED_VERSION. */
@@ -12,6 +13,7 @@ export interface ChatPlatformOptions {
 export interface ChatPlatformStacks {
   readonly network: NetworkStack;
   readonly data: DataStack;
+  readonly service: ServiceStack;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface ChatPlatformStacks {
 export function buildChatPlatform(
   scope: Construct | Stage,
   config: StageConfig,
-  _options: ChatPlatformOptions,
+  options: ChatPlatformOptions,
 ): ChatPlatformStacks {
   const env = { account: config.env.account, region: config.env.region };
   const name = (layer: string) => physicalName(config, layer);
@@ -39,5 +41,16 @@ export function buildChatPlatform(
     description: `${name('data')}: RDS PostgreSQL and ElastiCache (stateful)`,
   });
 
-  return { network, data };
+  const service = new ServiceStack(scope, name('service'), {
+    env,
+    config,
+    appVersion: options.appVersion,
+    vpc: network.vpc,
+    serviceSecurityGroup: network.serviceSecurityGroup,
+    database: data.database,
+    cache: data.cache,
+    description: `${name('service')}: ECS cluster, ALB, staged rollout of the chat API, k6 gate`,
+  });
+
+  return { network, data, service };
 }

@@ -80,7 +80,7 @@ export class K6Runner extends Construct {
     });
     this.container = this.taskDefinition.addContainer('K6', {
       containerName: K6_CONTAINER_NAME,
-      image: props.image ?? repoImage({ file: 'loadtests/Dockerfile', include: K6_IMAGE_CONTEXT }),
+      image: props.image ?? repoImage(this, { file: 'loadtests/Dockerfile', include: K6_IMAGE_CONTEXT }),
       essential: true,
       // No environment here: the hook sets every gate input (GATE_ENV) per run with RunTask overrides.
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'k6' }),

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IgnoreMode } from 'aws-cdk-lib';
+import { Annotations, IgnoreMode } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -42,12 +42,22 @@ export function imageContextExcludes(options: RepoImageOptions): string[] {
   return [...rules, `!${options.file}`, ...ALWAYS_EXCLUDED];
 }
 
-/** An ARM64 image built at deploy time from the repository root with a tight context. */
-export function repoImage(options: RepoImageOptions): ecs.ContainerImage {
+/** The image reference left in the template when the Dockerfile is missing; the synth error blocks its use. */
+export const MISSING_DOCKERFILE_IMAGE = 'missing-dockerfile:see-synth-error';
+
+/**
+ * An ARM64 image built at deploy time from the repository root with a tight context.
+ *
+ * A missing Dockerfile is a synth *error* on `scope` (`cdk synth` and `cdk deploy` stop and print
+ * what to do), not an exception, so the rest of the app can still be built and tested while the
+ * image's owner adds it.
+ */
+export function repoImage(scope: Construct, options: RepoImageOptions): ecs.ContainerImage {
   if (!fs.existsSync(path.join(REPO_ROOT, options.file))) {
-    throw new Error(
+    Annotations.of(scope).addError(
       `${options.file} is missing: this image is built from it at deploy time (build context: the repository root). Add the Dockerfile, or, for the chat API, deploy a pre-built image with service.image = { kind: 'uri', uri } in lib/config/stage-config.ts.`,
     );
+    return ecs.ContainerImage.fromRegistry(MISSING_DOCKERFILE_IMAGE);
   }
   return ecs.ContainerImage.fromAsset(REPO_ROOT, {
     file: options.file,

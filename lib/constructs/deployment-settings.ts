@@ -57,12 +57,17 @@ export function deploymentSettings(config: StageConfig): DeploymentSettings {
     // Blue keeps serving until green is proven: the service never runs below its desired count.
     minHealthyPercent: 100,
     maxHealthyPercent: 200,
+    // Green tasks that never become healthy fail the deployment quickly and roll back, instead of
+    // holding it (and the CloudFormation update) for up to 3 hours. ECS documents the circuit breaker
+    // for rolling and blue/green deployments
+    // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html);
+    // canary and linear are blue/green with stepped traffic on the same ECS controller, and ECS would
+    // refuse the update loudly if it did not take it (docs/deployments.md, "Verify on the first real deploy").
+    circuitBreaker: { enable: true, rollback: true },
   };
   switch (d.strategy) {
     case 'BLUE_GREEN':
-      // The circuit breaker is documented for rolling and blue/green deployments only
-      // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html).
-      return { ...base, circuitBreaker: { enable: true, rollback: true } };
+      return base;
     case 'CANARY': {
       const c = required(d.canary, 'deployment.canary');
       return {

@@ -1,0 +1,163 @@
+/**
+ * The service contract, end to end: the synthesized task definition gives the container exactly
+ * the variables the service reads (no more, no less), every credential only through ECS `secrets`
+ * from Secrets Manager with the contract's JSON key, and values the service's own parser accepts.
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { serviceDimension } from '../../lib/config';
+import { API_CONTAINER_NAME, assertContractCoverage } from '../../lib/constructs/chat-api-task-definition';
+import {
+  DB_SSL_MODES,
+  PLAIN_ENV_NAMES,
+  SECRET_ENV_NAMES,
+  SECRET_JSON_KEYS,
+  SERVICE_ENV_NAMES,
+  type SecretEnvName,
+} from '../../lib/contract';
+import { parseServiceConfig } from '../../service/src/config';
+import { synthStage, TEST_APP_VERSION } from '../support/cdk';
+
+const platform = synthStage('prod');
+const template = platform.template(platform.stacks.service);
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation is untyped JSON.
+type Json = any;
+const apiContainer = (): Json => {
+  const defs = Object.values(template.findResources('AWS::ECS::TaskDefinition'))
+    .flatMap((r: Json) => r.Properties.ContainerDefinitions)
+    .filter((c: Json) => c.Name === API_CONTAINER_NAME);
+  expect(defs).toHaveLength(1);
+  return defs[0];
+};
+const container = apiContainer();
+const environment: Record<string, Json> = Object.fromEntries(container.Environment.map((e: Json) => [e.Name, e.Value]));
+const secrets: Record<string, Json> = Object.fromEntries(container.Secrets.map((s: Json) => [s.Name, s.ValueFrom]));
+const sorted = (names: readonly string[]) => [...names].sort();
+
+/** The type of the resource a reference points at, following a cross-stack output to its stack. */
+function referencedResourceType(ref: Json): string {
+  if (ref['Fn::GetStackOutput']) {
+    const { StackName, OutputName } = ref['Fn::GetStackOutput'];
+    const producer = platform.allStacks.find((s) => s.stackName === StackName);
+    if (!producer) throw new Error(`no stack ${StackName}`);
+    const producerTemplate = platform.template(producer).toJSON();
+    const logicalId = producerTemplate.Outputs[OutputName].Value.Ref;
+    return producerTemplate.Resources[logicalId].Type;
+  }
+  if (ref['Fn::GetAtt']) return template.toJSON().Resources[ref['Fn::GetAtt'][0]].Type;
+  if (ref.Ref) return template.toJSON().Resources[ref.Ref].Type;
+  throw new Error(`not a reference: ${JSON.stringify(ref)}`);
+}
+
+describe('the task definition and the contract agree name for name', () => {
+  test("Environment holds exactly the contract's plain names", () => {
+    expect(sorted(Object.keys(environment))).toEqual(sorted(PLAIN_ENV_NAMES));
+  });
+
+  test("Secrets holds exactly the contract's secret names", () => {
+    expect(sorted(Object.keys(secrets))).toEqual(sorted(SECRET_ENV_NAMES));
+  });
+
+  test('no contract secret is ever a plain environment value', () => {
+    for (const name of SECRET_ENV_NAMES) expect(environment).not.toHaveProperty(name);
+  });
+
+  test('every secret comes from a Secrets Manager ARN with the contract JSON key', () => {
+    const source: Record<SecretEnvName, RegExp> = {
+      DB_USERNAME: /AppUserSecret/,
+      DB_PASSWORD: /AppUserSecret/,
+      REDIS_AUTH_TOKEN: /CacheAuthToken/,
+      LLM_API_KEY: /LlmApiKeyLookup/,
+    };
+    for (const name of SECRET_ENV_NAMES) {
+      const valueFrom = secrets[name];
+      // Fn::Join of the secret's complete ARN (a reference, never a literal) and `:<json key>::`.
+      expect(valueFrom).toEqual({ 'Fn::Join': ['', [expect.anything(), `:${SECRET_JSON_KEYS[name]}::`]] });
+      const arn = valueFrom['Fn::Join'][1][0];
+      expect(JSON.stringify(arn)).toMatch(source[name]);
+      expect(referencedResourceType(arn)).toMatch(/^(AWS::SecretsManager::Secret|Custom::ExistingSecretArn)$/);
+    }
+  });
+
+  test('the LLM key is the complete ARN of the named secret, looked up at deploy (ECS needs the full ARN)', () => {
+    template.hasResourceProperties('Custom::ExistingSecretArn', {
+      Create: Match.serializedJson(
+        Match.objectLike({
+          service: 'SecretsManager',
+          action: 'DescribeSecret',
+          parameters: { SecretId: platform.config.service.llm.apiKeySecretName },
+        }),
+      ),
+    });
+    expect(secrets.LLM_API_KEY['Fn::Join'][1][0]).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^LlmApiKeyLookup/), 'ARN'],
+    });
+  });
+
+  test('the secret-ARN variables point at the same secrets the credentials come from', () => {
+    expect(JSON.stringify(environment.DB_SECRET_ARN)).toMatch(/AppUserSecret/);
+    expect(JSON.stringify(environment.REDIS_AUTH_SECRET_ARN)).toMatch(/CacheAuthToken/);
+  });
+
+  test('the fixed values are the secure ones and the deployed version', () => {
+    expect(environment).toMatchObject({
+      DB_SSL: 'verify-full',
+      REDIS_TLS: 'true',
+      APP_VERSION: TEST_APP_VERSION,
+      SERVICE_NAME: serviceDimension(platform.config),
+      DB_PORT: String(platform.config.database.port),
+      REDIS_PORT: String(platform.config.cache.port),
+      DRAIN_TIMEOUT_MS: String(platform.config.service.drainTimeoutMs),
+    });
+  });
+
+  test('a mapping that misses or invents a contract name fails at synth, naming it', () => {
+    const env = Object.fromEntries(PLAIN_ENV_NAMES.filter((n) => n !== 'DB_HOST').map((n) => [n, 'x']));
+    const sec = Object.fromEntries([...SECRET_ENV_NAMES, 'EXTRA_TOKEN'].map((n) => [n, 'x']));
+    expect(() => assertContractCoverage(env, sec)).toThrow(
+      /missing DB_HOST.*names the contract does not list: EXTRA_TOKEN/,
+    );
+  });
+});
+
+describe('the service reads exactly those names', () => {
+  /** Placeholder values for deploy-time references, as they would resolve in AWS. */
+  const resolved = (name: string, value: Json): string => {
+    if (typeof value === 'string') return value;
+    if (name.endsWith('_SECRET_ARN')) return 'arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-prod-x-AbCdEf';
+    if (name.endsWith('_HOST')) return `${name.toLowerCase().replace('_host', '')}.chat-prod.internal`;
+    throw new Error(`unexpected token for ${name}`);
+  };
+  const containerEnv = {
+    ...Object.fromEntries(Object.entries(environment).map(([n, v]) => [n, resolved(n, v)])),
+    DB_USERNAME: 'chat_app',
+    DB_PASSWORD: 'from-secrets-manager',
+    REDIS_AUTH_TOKEN: 'from-secrets-manager',
+    LLM_API_KEY: 'from-secrets-manager',
+  };
+
+  test('the config loader touches exactly the contract names: the ones the task definition sets', () => {
+    const read = new Set<string>();
+    const recording = new Proxy(containerEnv as Record<string, string | undefined>, {
+      get(target, key) {
+        if (typeof key === 'string') read.add(key);
+        return target[key as string];
+      },
+      ownKeys() {
+        throw new Error('the loader must not enumerate the environment');
+      },
+    });
+    const result = parseServiceConfig(recording);
+    expect(sorted([...read])).toEqual(sorted(SERVICE_ENV_NAMES));
+    expect(sorted([...read])).toEqual(sorted([...Object.keys(environment), ...Object.keys(secrets)]));
+    expect(result.ok).toBe(true);
+  });
+
+  test('every synthesized value passes the service own validation', () => {
+    const result = parseServiceConfig(containerEnv);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    expect(DB_SSL_MODES).toContain(result.config.db.ssl);
+    expect(result.config.appVersion).toBe(TEST_APP_VERSION);
+    expect(result.config.cache.tls).toBe(true);
+  });
+});

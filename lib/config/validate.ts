@@ -445,7 +445,8 @@ export function validatePipelineConfig(
 /**
  * PIPELINE_CONFIG with the account fallback (CDK_DEFAULT_ACCOUNT, passed in by `bin/`), and the
  * stage configs it deploys. A stage without its own account deploys into the pipeline's account.
- * Every stage config is validated for its target account, then the pipeline config.
+ * Every stage config is validated for its target account, then the pipeline config, and every
+ * problem of either is reported at once.
  */
 export function resolvePipelineConfig(
   fallback: { account?: string } = {},
@@ -453,13 +454,30 @@ export function resolvePipelineConfig(
 ): ResolvedPipeline {
   const account = base.env.account ?? fallback.account;
   const config: PipelineConfig = { ...base, env: { ...base.env, account } };
-  const stages = config.stages
-    .filter((s) => (STAGE_NAMES as readonly string[]).includes(s.stage))
-    .map((s) => ({ ...s, config: resolveStageConfig(s.stage, { account }) }));
-  validatePipelineConfig(
-    config,
-    config.stages.map((s) => stages.find((r) => r.stage === s.stage)?.config),
-    { account },
-  );
+  const problems: string[] = [];
+  const stages: ResolvedPipelineStage[] = [];
+  const candidates: (StageConfig | undefined)[] = [];
+  for (const stage of config.stages) {
+    if (!(STAGE_NAMES as readonly string[]).includes(stage.stage)) {
+      candidates.push(undefined); // reported by validatePipelineConfig
+      continue;
+    }
+    const named = getStageConfig(stage.stage);
+    const candidate: StageConfig = { ...named, env: { ...named.env, account: named.env.account ?? account } };
+    candidates.push(candidate);
+    try {
+      stages.push({ ...stage, config: validateStageConfig(candidate, { account: candidate.env.account }) });
+    } catch (err) {
+      if (!(err instanceof StageConfigError)) throw err;
+      problems.push(...err.problems.map((problem) => `stage '${stage.stage}' (STAGES.${stage.stage}): ${problem}`));
+    }
+  }
+  try {
+    validatePipelineConfig(config, candidates, { account });
+  } catch (err) {
+    if (!(err instanceof PipelineConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length > 0) throw new PipelineConfigError(problems);
   return { config, stages };
 }

@@ -411,6 +411,15 @@ describe('the pipeline config', () => {
     ]);
   });
 
+  test('with the account known, the shipped config lists every change a real deploy needs, at once', () => {
+    const problems = problemsOf(() => resolvePipelineConfig({ account: '111122223333' }));
+    expect(problems).toEqual([
+      expect.stringMatching(/^stage 'prod' \(STAGES\.prod\): ingress\.certificateArn belongs to another account/),
+      expect.stringMatching(/^connectionArn belongs to account 123456789012/),
+      expect.stringMatching(/^stages\[1\] \(prod\): ingress\.certificateArn is set but ingress\.domainName is not/),
+    ]);
+  });
+
   test.each([
     [
       'a connection ARN that is not one',

@@ -3,6 +3,7 @@
  * drift from what the service reads. `test/service/docs.test.ts` fails when it is stale;
  * `npx tsx scripts/harness/docs-env.ts --write` rewrites it.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SECRET_JSON_KEYS, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
@@ -26,20 +27,50 @@ export function renderEnvTable(): string {
   return [START, '| name | kind | required | default | meaning |', '|---|---|---|---|---|', ...rows, END].join('\n');
 }
 
-/** The doc with its env section replaced by the current table. */
-export function withCurrentEnvTable(doc: string): string {
+function section(doc: string): { start: number; end: number } {
   const start = doc.indexOf(START);
   const end = doc.indexOf(END);
-  if (start === -1 || end === -1) throw new Error(`docs/service.md has no env-table markers`);
-  return doc.slice(0, start) + renderEnvTable() + doc.slice(end + END.length);
+  if (start === -1 || end === -1) throw new Error('docs/service.md has no env-table markers');
+  return { start, end: end + END.length };
+}
+
+/** The doc with its env section replaced by the current table (unformatted; --write runs biome). */
+export function withCurrentEnvTable(doc: string): string {
+  const { start, end } = section(doc);
+  return doc.slice(0, start) + renderEnvTable() + doc.slice(end);
+}
+
+/** The table's rows as trimmed cells, so column padding (biome formats markdown) doesn't matter. */
+function cells(table: string): string[][] {
+  return table
+    .split('\n')
+    .filter((l) => l.startsWith('|') && !/^\|[\s|:-]+\|$/.test(l))
+    .map((l) =>
+      l
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim()),
+    );
+}
+
+/** True when the doc's env table says what the contract says. */
+export function envTableIsCurrent(doc: string): boolean {
+  const { start, end } = section(doc);
+  return JSON.stringify(cells(doc.slice(start, end))) === JSON.stringify(cells(renderEnvTable()));
 }
 
 if (require.main === module) {
   const doc = readFileSync(SERVICE_DOC, 'utf8');
   const next = withCurrentEnvTable(doc);
   if (process.argv.includes('--write')) {
-    writeFileSync(SERVICE_DOC, next);
-    console.log(next === doc ? 'docs/service.md: env table already current' : 'docs/service.md: env table rewritten');
+    if (envTableIsCurrent(doc)) {
+      console.log('docs/service.md: env table already current');
+    } else {
+      writeFileSync(SERVICE_DOC, next);
+      // The repo lints markdown with biome, which aligns table columns.
+      spawnSync('npx', ['biome', 'format', '--write', SERVICE_DOC], { stdio: 'inherit' });
+      console.log('docs/service.md: env table rewritten');
+    }
   } else {
     console.log(renderEnvTable());
   }

@@ -4,7 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
 import { AppError } from './errors';
 import { chatRoute } from './routes/chat';
@@ -52,34 +57,44 @@ export async function buildApp(
   app.decorateRequest('logger', null as never);
   app.decorateRequest('cacheStatus', undefined);
 
-  app.addHook('onRequest', async (request, reply) => {
-    request.logger = deps.logger.child({ request_id: request.id });
-    // 'close' fires for every response: sent, hijacked (SSE) or cut off by the client.
-    reply.raw.once('close', deps.tracker.begin());
-    reply.header(HEADERS.appVersion, deps.version);
-    reply.header(HEADERS.requestId, request.id);
-    if (deps.isDraining()) reply.header('connection', 'close');
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
+  /**
+   * Metrics and the access line for one finished response. Runs on the raw response's 'close',
+   * which fires for every response: sent by Fastify, hijacked (SSE, where Fastify's onResponse
+   * hooks never run) or cut off by the client.
+   */
+  const finished = (request: FastifyRequest, reply: FastifyReply): void => {
     const elapsedMs = reply.elapsedTime;
-    const status = reply.statusCode;
+    const status = reply.raw.statusCode;
+    const completed = reply.raw.writableFinished;
     if (request.routeOptions.config.chatRoute) {
       deps.metrics.increment('requests');
       deps.metrics.observe('requestLatencyMs', elapsedMs);
       if (status >= 500) deps.metrics.increment('serverErrors');
     }
-    // The access line: no body, no message text, only what an operator needs.
+    // No body, no message text: only what an operator needs.
     request.logger.info('request', {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status,
       ms: Math.round(elapsedMs * 10) / 10,
       ...(request.cacheStatus ? { cache: request.cacheStatus } : {}),
+      ...(completed ? {} : { aborted: true }),
     });
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.logger = deps.logger.child({ request_id: request.id });
+    const end = deps.tracker.begin();
+    reply.raw.once('close', () => {
+      end();
+      finished(request, reply);
+    });
+    reply.header(HEADERS.appVersion, deps.version);
+    reply.header(HEADERS.requestId, request.id);
+    if (deps.isDraining()) reply.header('connection', 'close');
   });
 
-  installErrorHandlers(app);
+  installErrorHandlers(app, deps.logger);
 
   await app.register(rateLimit, {
     global: true,

@@ -51,6 +51,7 @@ async function call(
 
 interface Harness {
   app: FastifyInstance;
+  metrics: EmfMetrics;
   logs: LineSink;
   calls: ChatInput[];
   state: { readiness: ReadinessResponse; draining: boolean; fail?: Error };
@@ -82,11 +83,12 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
       return { reply: 'one two', sessionId: 's1', cacheStatus: 'MISS' };
     },
   };
+  const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
   const deps: AppDeps = {
     version: '9.9.9',
     rateLimitPerMinute: 1000,
     logger: createLogger({ level: 'debug', write: logs.write }),
-    metrics: new EmfMetrics({ serviceName: 't', write: () => undefined }),
+    metrics,
     chat,
     readiness: () => state.readiness,
     isDraining: () => state.draining,
@@ -95,7 +97,7 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   };
   const app = await buildApp(deps, fastifyOptions());
   await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, logs, calls, state };
+  return { app, metrics: deps.metrics, logs, calls, state };
 }
 
 const post = (app: FastifyInstance, payload: unknown, headers: Record<string, string> = {}) =>
@@ -326,6 +328,11 @@ describe('SSE stream route', () => {
     expect(ev.map((e) => e.event)).toEqual([SSE_EVENTS.token, SSE_EVENTS.token, SSE_EVENTS.done]);
     expect(ev.slice(0, 2).map((e) => e.data.delta)).toEqual(['one ', 'two']);
     expect(ev[2]?.data).toMatchObject({ reply: 'one two', session_id: 's1', cached: false });
+    // Hijacked (SSE) responses still get their access line and metrics.
+    await new Promise((r) => setTimeout(r, 20));
+    const line = h.logs.parsed().find((l) => l.msg === 'request' && l.route === ROUTES.chatStream);
+    expect(line).toMatchObject({ status: 200, cache: 'MISS' });
+    expect(h.metrics.flush()).toBeGreaterThan(0);
     await h.app.close();
   });
 

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS } from '../../../lib/contract';
 import { AppError, errorBody, type FieldProblem } from '../errors';
+import type { Logger } from '../observability/logger';
 
 export interface DescribedError {
   readonly statusCode: number;
@@ -95,13 +96,15 @@ export function describeError(err: unknown, requestId: string): DescribedError {
   };
 }
 
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, baseLogger: Logger): void {
   app.setErrorHandler((err, request, reply) => {
     const described = describeError(err, request.id);
+    // Errors raised before our onRequest hook ran have no request logger yet.
+    const logger = request.logger ?? baseLogger.child({ request_id: request.id });
     if (described.unexpected) {
-      request.logger.error('unhandled error', { error: err });
+      logger.error('unhandled error', { error: err });
     } else if (described.statusCode >= 500) {
-      request.logger.warn('request failed', { status: described.statusCode, code: described.body.error.code });
+      logger.warn('request failed', { status: described.statusCode, code: described.body.error.code });
     }
     if (described.retryAfterSeconds !== undefined) {
       reply.header(HEADERS.retryAfter, String(described.retryAfterSeconds));

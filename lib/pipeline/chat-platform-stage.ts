@@ -2,7 +2,7 @@ import { type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { buildChatPlatform, type ChatPlatformStacks } from '../chat-platform';
 import type { StageConfig } from '../config';
-import { ServiceStack } from '../stacks/service-stack';
+import type { ServiceStack } from '../stacks/service-stack';
 
 export interface ChatPlatformStageProps extends StageProps {
   readonly config: StageConfig;
@@ -26,13 +26,7 @@ export class ChatPlatformStage extends Stage {
     super(scope, id, { ...props, env: { account: props.config.env.account, region: props.config.env.region } });
     this.config = props.config;
     this.stacks = buildChatPlatform(this, props.config, { appVersion: props.appVersion });
-    const service = this.node.children.find((c): c is ServiceStack => c instanceof ServiceStack);
-    if (!service) {
-      throw new Error(
-        `Stage ${id}: buildChatPlatform built no Service stack, so there is no ServiceUrl output for the post-deploy gate to target.`,
-      );
-    }
-    this.service = service;
-    this.serviceUrl = service.serviceUrlOutput;
+    this.service = this.stacks.service;
+    this.serviceUrl = this.stacks.service.serviceUrlOutput;
   }
 }

@@ -26,7 +26,8 @@ export function parseBootstrapProperties(raw: Record<string, unknown>): Bootstra
   const missing = BOOTSTRAP_PROPERTY_NAMES.filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
   if (missing.length > 0) throw new Error(`db-bootstrap: missing resource properties: ${missing.join(', ')}.`);
   const port = Number(raw.Port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`db-bootstrap: Port '${raw.Port}' is invalid.`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`db-bootstrap: Port '${raw.Port}' is invalid.`);
   const s = (k: (typeof BOOTSTRAP_PROPERTY_NAMES)[number]) => raw[k] as string;
   return {
     masterSecretArn: s('MasterSecretArn'),

@@ -2,6 +2,7 @@ import type { Stage } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from './config';
 import { DataStack } from './stacks/data-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { ServiceStack } from './stacks/service-stack';
 
@@ -14,6 +15,7 @@ export interface ChatPlatformStacks {
   readonly network: NetworkStack;
   readonly data: DataStack;
   readonly service: ServiceStack;
+  readonly monitoring: MonitoringStack;
 }
 
 /**
@@ -52,5 +54,15 @@ export function buildChatPlatform(
     description: `${name('service')}: ECS cluster, ALB, staged rollout of the chat API, k6 gate`,
   });
 
-  return { network, data, service };
+  // Alarm names are fixed strings, so the Service stack's deployment alarms name them without a
+  // reference to this stack (which depends on the Service and Data stacks).
+  const monitoring = new MonitoringStack(scope, name('monitoring'), {
+    env,
+    config,
+    service,
+    database: data.database.instance,
+    description: `${name('monitoring')}: alarm topic, alarms, the service-degraded page, dashboard`,
+  });
+
+  return { network, data, service, monitoring };
 }

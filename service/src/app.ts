@@ -62,8 +62,9 @@ export async function buildApp(
    * which fires for every response: sent by Fastify, hijacked (SSE, where Fastify's onResponse
    * hooks never run) or cut off by the client.
    */
-  const finished = (request: FastifyRequest, reply: FastifyReply): void => {
-    const elapsedMs = reply.elapsedTime;
+  const finished = (request: FastifyRequest, reply: FastifyReply, startedAt: number): void => {
+    // Measured here: Fastify only times replies when it has a logger or onResponse hooks.
+    const elapsedMs = performance.now() - startedAt;
     const status = reply.raw.statusCode;
     const completed = reply.raw.writableFinished;
     if (request.routeOptions.config.chatRoute) {
@@ -83,11 +84,12 @@ export async function buildApp(
   };
 
   app.addHook('onRequest', async (request, reply) => {
+    const startedAt = performance.now();
     request.logger = deps.logger.child({ request_id: request.id });
     const end = deps.tracker.begin();
     reply.raw.once('close', () => {
       end();
-      finished(request, reply);
+      finished(request, reply, startedAt);
     });
     reply.header(HEADERS.appVersion, deps.version);
     reply.header(HEADERS.requestId, request.id);

@@ -18,6 +18,7 @@ import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import { DependencyMonitor, type FailureKind } from './health/dependency-monitor';
 import { readinessSnapshot } from './health/readiness';
 import { OpenAiGateway } from './llm/llm-client';
+import { createLineWriter } from './observability/line-writer';
 import { createLogger, type Logger } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
 import { SecretReader } from './secrets/secret-source';
@@ -56,7 +57,7 @@ export interface RunningService {
 
 export async function startService(options: StartOptions): Promise<RunningService> {
   const { config } = options;
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  const write = options.write ?? createLineWriter();
 
   let currentSecrets = secretValues(config);
   const logger = createLogger({ level: config.logLevel, write, secrets: () => currentSecrets });

@@ -251,6 +251,7 @@ describe('chat API surface', () => {
     await post(h.app, { message: 'my very private question 4711' });
     const line = h.logs.parsed().find((l) => l.msg === 'request');
     expect(line).toMatchObject({ method: 'POST', route: ROUTES.chat, status: 200, cache: 'MISS' });
+    expect(line?.ms).toBeGreaterThan(0);
     expect(line?.request_id).toBeTruthy();
     expect(h.logs.lines.join('\n')).not.toContain('4711');
   });

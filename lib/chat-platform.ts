@@ -19,8 +19,11 @@ export interface ChatPlatformStacks {
 }
 
 /**
- * Builds every stack of one stage into `scope` (the App, or a pipeline `Stage`). Stack IDs are
- * `<app>-<stage>-<layer>` and are a public contract: renaming one replaces its resources.
+ * Builds every stack of one stage into `scope` (the App, or a pipeline `Stage`). Stack IDs and
+ * stack names are `<app>-<stage>-<layer>` and are a public contract: renaming one replaces its
+ * resources. The name is set explicitly so a stage deployed by `cdk deploy` and the same stage
+ * deployed by the pipeline are the same CloudFormation stacks (a `Stage` would otherwise prefix
+ * them), and the pipeline can take over a hand-deployed stage.
  */
 export function buildChatPlatform(
   scope: Construct | Stage,
@@ -32,11 +35,13 @@ export function buildChatPlatform(
 
   const network = new NetworkStack(scope, name('network'), {
     env,
+    stackName: name('network'),
     config,
     description: `${name('network')}: VPC, flow logs, endpoints`,
   });
   const data = new DataStack(scope, name('data'), {
     env,
+    stackName: name('data'),
     config,
     vpc: network.vpc,
     serviceSecurityGroup: network.serviceSecurityGroup,
@@ -45,6 +50,7 @@ export function buildChatPlatform(
 
   const service = new ServiceStack(scope, name('service'), {
     env,
+    stackName: name('service'),
     config,
     appVersion: options.appVersion,
     vpc: network.vpc,
@@ -58,6 +64,7 @@ export function buildChatPlatform(
   // reference to this stack (which depends on the Service and Data stacks).
   const monitoring = new MonitoringStack(scope, name('monitoring'), {
     env,
+    stackName: name('monitoring'),
     config,
     service,
     database: data.database.instance,

@@ -83,7 +83,10 @@ export interface ServiceConfig {
   /** Fargate task size. */
   readonly cpu: number;
   readonly memoryMiB: number;
-  readonly desiredCount: number;
+  /**
+   * Autoscaling bounds. There is no fixed desired count: the template leaves the running count to
+   * autoscaling, so a deploy never shrinks a scaled-up service (and green starts at its size).
+   */
   readonly minTaskCount: number;
   readonly maxTaskCount: number;
   readonly targetCpuUtilizationPercent: number;
@@ -338,7 +341,6 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       ...serviceDefaults,
       cpu: 512,
       memoryMiB: 1024,
-      desiredCount: 1,
       minTaskCount: 1,
       maxTaskCount: 2,
       logLevel: 'debug',
@@ -385,7 +387,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       port: 6380,
       snapshotRetentionDays: 1,
     },
-    service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, desiredCount: 2, minTaskCount: 2, maxTaskCount: 4 },
+    service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, minTaskCount: 2, maxTaskCount: 4 },
     ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
@@ -431,7 +433,6 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       ...serviceDefaults,
       cpu: 1024,
       memoryMiB: 2048,
-      desiredCount: 3,
       minTaskCount: 3,
       maxTaskCount: 12,
     },

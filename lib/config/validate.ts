@@ -2,6 +2,7 @@
  * Synth-time validation of a stage config. Every problem is collected, then thrown together, each
  * naming the bad value and what to change, so one synth shows everything that is wrong.
  */
+import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
 import { GATE_PROFILES } from '../contract';
 import { estimateMaxConnections } from '../monitoring/db-connection-limit';
 import {
@@ -34,6 +35,8 @@ const LOG_RETENTION_DAYS = [
 const DEFAULT_REDIS_PORT = 6379;
 /** Fargate's maximum container stop timeout. */
 const MAX_STOP_TIMEOUT_SECONDS = 120;
+/** Budget for the k6 runner task to start (image pull) and for setup() to prime the cache. */
+const GATE_START_AND_SETUP_MINUTES = 3;
 /** ECS lifecycle-hook / deployment bake time ceiling (24 h). */
 const MAX_BAKE_MINUTES = 1440;
 
@@ -98,12 +101,8 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
 
   // Service
   p(
-    service.minTaskCount >= 1 && service.minTaskCount <= service.desiredCount,
-    `service.minTaskCount (${service.minTaskCount}) must be >= 1 and <= desiredCount (${service.desiredCount}).`,
-  );
-  p(
-    service.desiredCount <= service.maxTaskCount,
-    `service.desiredCount (${service.desiredCount}) must be <= maxTaskCount (${service.maxTaskCount}).`,
+    service.minTaskCount >= 1 && service.minTaskCount <= service.maxTaskCount,
+    `service.minTaskCount (${service.minTaskCount}) must be >= 1 and <= maxTaskCount (${service.maxTaskCount}).`,
   );
   p(
     service.stopTimeoutSeconds >= 2 && service.stopTimeoutSeconds <= MAX_STOP_TIMEOUT_SECONDS,
@@ -202,6 +201,18 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
     `deployment.gate.profile '${gate.profile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
   );
   p(gate.parallelism >= 1 && gate.parallelism <= 10, `deployment.gate.parallelism ${gate.parallelism} must be 1–10.`);
+  const spec = GATE_PROFILE_SPECS[gate.profile];
+  if (spec) {
+    // The runner also needs time to start (image pull) and for setup()'s priming requests.
+    const worstCaseMinutes = Math.ceil(
+      (Math.max(maxDurationSeconds(spec.main), maxDurationSeconds(spec.fresh)) + spec.gracefulStopSeconds) / 60 +
+        GATE_START_AND_SETUP_MINUTES,
+    );
+    p(
+      worstCaseMinutes <= gate.timeoutMinutes,
+      `deployment.gate.profile '${gate.profile}' can take up to ${worstCaseMinutes} min, longer than deployment.gate.timeoutMinutes (${gate.timeoutMinutes}); every deploy would fail as a gate error. Pick a shorter profile or raise the timeout.`,
+    );
+  }
   p(
     gate.timeoutMinutes >= 2 && gate.timeoutMinutes <= 55,
     `deployment.gate.timeoutMinutes ${gate.timeoutMinutes} must be 2–55 (the hook must answer within ECS's lifecycle-hook limit).`,

@@ -40,7 +40,7 @@ export const SERVICE_METRICS = {
 /** The k6 gate publishes these (from the k6 summary's EMF line and from the hook Lambda). */
 export const GATE_METRICS = {
   namespace: 'ChatPlatform/Gate',
-  /** Dimension valued `<app>-<stage>`, the same as the service's `SERVICE_NAME`. */
+  /** Dimension valued like the service's `SERVICE_NAME` (`<app>-<stage>-api`, see `serviceDimension`). */
   dimension: 'Service',
   names: {
     /** 1 when a gate run failed (thresholds or gate error), 0 when it passed. */

@@ -342,7 +342,7 @@ describe('the listener rules never change with a deployment (aws-cdk issue 36649
         c.deployment.gate.profile = 'heavy';
         c.service.cpu = 2048;
         c.service.memoryMiB = 4096;
-        c.service.desiredCount = 4;
+        c.service.minTaskCount = 4;
       }),
     );
     expect(rulesOf(changed)).toEqual(rulesOf(prod));

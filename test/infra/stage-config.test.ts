@@ -114,7 +114,6 @@ describe('prod cannot be configured into an unsafe state', () => {
       'one task',
       (c: M) => {
         c.service.minTaskCount = 1;
-        c.service.desiredCount = 1;
       },
       /prod: service\.minTaskCount/,
     ],
@@ -227,6 +226,13 @@ describe('validation of any stage', () => {
         c.deployment.bakeTimeMinutes = 7.5;
       },
       /bakeTimeMinutes 7\.5 must be whole minutes/,
+    ],
+    [
+      'a gate profile that cannot finish before the gate times out',
+      (c: M) => {
+        c.deployment.gate.profile = 'soak';
+      },
+      /gate\.profile 'soak' can take up to \d+ min, longer than deployment\.gate\.timeoutMinutes \(15\)/,
     ],
     [
       'an unknown gate profile',

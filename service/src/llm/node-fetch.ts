@@ -1,10 +1,15 @@
 /**
  * A small `fetch` for the openai SDK on top of `node:http(s)` with keep-alive agents.
  *
- * Why: the SDK's default (undici's WHATWG fetch) costs about a millisecond more per call than a
- * plain keep-alive `http.request`, and every miss pays it. JSON answers are buffered and handed
- * over whole; server-sent events are streamed. Aborts reject with an `AbortError`, which the SDK
- * maps to its timeout / user-abort errors exactly as with the built-in fetch.
+ * Why: the SDK's default (undici's WHATWG fetch) spends about 0.2 ms more per call (measured in
+ * process against the fake LLM: 0.93 → 0.71 ms) than a plain keep-alive `http.request`, and every
+ * cache miss pays it. JSON answers are buffered and handed over whole; server-sent events are
+ * streamed. Aborts reject with an `AbortError`, which the SDK maps to its timeout / user-abort
+ * errors exactly as with the built-in fetch.
+ *
+ * Not supported, on purpose: request bodies other than strings/bytes (the SDK sends JSON strings),
+ * HTTP proxies (the tasks reach the provider through the NAT), response compression (no
+ * Accept-Encoding is sent, so providers answer uncompressed).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';

@@ -3,6 +3,7 @@
  * (plus PATH), on 127.0.0.1 and an OS-chosen port (`PORT=0`, read back from the `listening` line).
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { type ReadinessResponse, ROUTES } from '../../lib/contract';
 import { buildService, SERVICE_DIR, SERVICE_DIST } from '../../service/build';
@@ -17,15 +18,40 @@ export interface LogLine {
 
 let testBuild: Promise<string> | undefined;
 
+/** Under the repo's node_modules, so the bundle's `require('fastify')` resolves; gitignored. */
+const HARNESS_BUILDS = path.join(SERVICE_DIR, '..', 'node_modules', '.cache', 'chat-service-harness');
+
+/** Removes builds left by processes that no longer run (e.g. a jest worker that was killed). */
+function pruneStaleBuilds(): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(HARNESS_BUILDS);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry.split('-')[0]);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(path.join(HARNESS_BUILDS, entry), { recursive: true, force: true });
+  }
+}
+
 /**
- * Builds the service bundle once per process. `shared: true` writes the real `service/dist/server.js`
- * (local runs); otherwise a private directory under `service/dist/` (so parallel test files never
- * read each other's half-written bundle; it must stay under service/ to resolve node_modules).
+ * Builds the service bundle once per process (per test file under jest). `shared: true` writes the
+ * real `service/dist/server.js` (local runs); otherwise a private directory, so parallel test files
+ * never read each other's half-written bundle.
  */
 export function ensureServiceBuilt(options: { shared?: boolean } = {}): Promise<string> {
   if (options.shared) return buildService(SERVICE_DIST);
   if (!testBuild) {
-    const dir = path.join(SERVICE_DIR, 'dist', `.harness-${process.pid}-${randomBytes(4).toString('hex')}`);
+    pruneStaleBuilds();
+    const dir = path.join(HARNESS_BUILDS, `${process.pid}-${randomBytes(4).toString('hex')}`);
     removeOnExit(dir);
     testBuild = buildService(path.join(dir, 'server.js'));
   }

@@ -52,6 +52,31 @@ describe('service/Dockerfile', () => {
   });
 });
 
+describe('service/Dockerfile.dockerignore', () => {
+  const rules = readFileSync(path.join(SERVICE_DIR, 'Dockerfile.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const admitted = rules.filter((r) => r.startsWith('!')).map((r) => r.slice(1));
+
+  test('starts from nothing and admits every path the Dockerfile COPYs from the context, and nothing else', () => {
+    expect(rules[0]).toBe('*');
+    const sources = lines
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.replace(/--\S+/g, '').trim().split(/\s+/).slice(1, -1));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const source of sources) {
+      expect({ source, admitted: admitted.some((a) => source === a || source.startsWith(`${a}/`)) }).toEqual({
+        source,
+        admitted: true,
+      });
+    }
+    for (const a of admitted) {
+      expect({ a, copied: sources.some((s) => s === a || s.startsWith(`${a}/`)) }).toEqual({ a, copied: true });
+    }
+  });
+});
+
 describe('the bundle', () => {
   test('requires only Node built-ins and the service workspace production dependencies', async () => {
     const bundle = readFileSync(await ensureServiceBuilt(), 'utf8');

@@ -14,6 +14,7 @@
 import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import type { CacheSettings } from '../config';
+import { isTlsConfigErrorCode } from '../tls-errors';
 
 export type CacheFailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
 
@@ -29,15 +30,6 @@ export interface RedisCacheHooks {
   readonly onConfigError?: (err: Error) => void;
 }
 
-const TLS_CONFIG_CODES = new Set([
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-]);
-
 export function isCacheAuthError(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
   return /^(WRONGPASS|NOAUTH)\b/.test(message) || message.includes('invalid password');
@@ -46,7 +38,7 @@ export function isCacheAuthError(err: unknown): boolean {
 export function classifyCacheError(err: unknown): CacheFailureKind {
   if (isCacheAuthError(err)) return 'auth_failed';
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && TLS_CONFIG_CODES.has(code)) return 'misconfigured';
+  if (isTlsConfigErrorCode(code)) return 'misconfigured';
   const message = err instanceof Error ? err.message : '';
   // A plain-TCP client talking to a TLS port (or the reverse) looks like a reset or garbage.
   if (/wrong version number|packet length too long/i.test(message)) return 'misconfigured';

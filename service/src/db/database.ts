@@ -9,6 +9,7 @@ import { Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryRe
 import type { DbSslMode } from '../../../lib/contract';
 import type { DatabaseSettings } from '../config';
 import type { DbCredentials } from '../secrets/secret-source';
+import { isTlsConfigErrorCode } from '../tls-errors';
 
 export interface DatabasePoolOptions {
   /** @default 10 — per task; with `maxTaskCount` tasks this bounds the app's connections. */
@@ -99,22 +100,13 @@ export class Database {
 /** Postgres SQLSTATEs and Node error codes, sorted into what readiness does about them. */
 export type DbFailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
 
-const TLS_CONFIG_CODES = new Set([
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-]);
-
 export function classifyDbError(err: unknown): DbFailureKind {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
   // 28P01 invalid_password, 28000 invalid_authorization_specification (no pg_hba entry, no LOGIN).
   if (code === '28P01' || code === '28000') return 'auth_failed';
-  if (TLS_CONFIG_CODES.has(code)) return 'misconfigured';
+  if (isTlsConfigErrorCode(code)) return 'misconfigured';
   // 3D000 database does not exist, 42501 insufficient privilege, 3F000 schema missing.
   if (code === '3D000' || code === '42501' || code === '3F000') return 'misconfigured';
   if (message.includes('does not support SSL')) return 'misconfigured';

@@ -4,10 +4,14 @@ import { GATE_ENV, GATE_EXIT_CODES } from '../../lib/contract/gate';
 import { renderProfileTable } from '../../scripts/gate/profile-table';
 
 const docs = readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'loadtests.md'), 'utf8');
+const readme = readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
 
 describe('docs/loadtests.md', () => {
-  test('the profiles-and-thresholds table is the one the code generates', () => {
-    const table = /<!-- profile-table:start -->\n([\s\S]*?)\n<!-- profile-table:end -->/.exec(docs)?.[1];
+  test.each([
+    ['docs/loadtests.md', docs],
+    ['README.md', readme],
+  ])('the profiles-and-thresholds table in %s is the one the code generates', (_file, text) => {
+    const table = /<!-- profile-table:start -->\n([\s\S]*?)\n<!-- profile-table:end -->/.exec(text)?.[1];
     expect(table).toBe(renderProfileTable());
   });
 

@@ -56,6 +56,11 @@ export interface ManagedChild {
 export interface SpawnManagedOptions extends SpawnOptions {
   /** Called with every complete stdout line. */
   readonly onLine?: (line: string) => void;
+  /**
+   * Called with every chunk of stdout and stderr, unbounded (`output()` keeps only the last ~1 MiB):
+   * for callers that must see everything a process printed, e.g. a scan for leaked secrets.
+   */
+  readonly onOutput?: (chunk: string) => void;
 }
 
 const MAX_OUTPUT = 1 << 20;
@@ -67,7 +72,7 @@ export function spawnManaged(
   options: SpawnManagedOptions = {},
 ): ManagedChild {
   installExitHook();
-  const { onLine, ...spawnOptions } = options;
+  const { onLine, onOutput, ...spawnOptions } = options;
   const [cmd, argv] = canUsePdeathsig()
     ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', command, ...args]]
     : [command, [...args]];
@@ -76,6 +81,7 @@ export function spawnManaged(
   let output = '';
   let partial = '';
   const append = (chunk: string) => {
+    onOutput?.(chunk);
     output += chunk;
     if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT / 2);
   };

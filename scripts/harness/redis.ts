@@ -29,7 +29,8 @@ export interface RedisHandle {
   setPassword(password: string): Promise<void>;
   /** Drops every normal client connection (they must reconnect and AUTH again). */
   killClients(): Promise<void>;
-  takeDown(): Promise<void>;
+  /** Stops the server (SIGTERM by default; SIGKILL for a crash), keeping its port for `bringUp`. */
+  takeDown(signal?: NodeJS.Signals): Promise<void>;
   bringUp(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -150,8 +151,8 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
         c.disconnect();
       }
     },
-    takeDown: async () => {
-      await server?.stop('SIGTERM', 10_000);
+    takeDown: async (signal = 'SIGTERM') => {
+      await server?.stop(signal, 10_000);
     },
     bringUp: async () => {
       await launch();

@@ -68,6 +68,8 @@ export interface StartServiceOptions {
   readonly timeoutMs?: number;
   /** Keep at most this many log lines. @default 20000 */
   readonly maxLogLines?: number;
+  /** Receives everything the process prints (stdout and stderr), unbounded, as it arrives. */
+  readonly onOutput?: (chunk: string) => void;
 }
 
 export interface ServiceProcess {
@@ -108,6 +110,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const child = spawnManaged('chat-service', process.execPath, ['--enable-source-maps', bundle], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', ...options.env },
     cwd: path.dirname(bundle),
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     onLine: (line) => {
       raw.push(line);
       if (raw.length > maxLines) raw.splice(0, raw.length - maxLines);

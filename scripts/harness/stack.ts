@@ -81,6 +81,8 @@ export interface LocalStackOptions {
   readonly durablePostgres?: boolean;
   /** Bundle to run (see `ensureServiceBuilt`). */
   readonly bundle?: string;
+  /** Receives everything the service prints, unbounded (see `StartServiceOptions.onOutput`). */
+  readonly onServiceOutput?: (chunk: string) => void;
 }
 
 export interface LocalStack extends ServiceEnvParts {
@@ -143,7 +145,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let service: ServiceProcess | undefined;
     if (options.startService ?? true) {
-      service = await startService({ env, waitFor: 'ready', ...(options.bundle ? { bundle: options.bundle } : {}) });
+      service = await startService({
+        env,
+        waitFor: 'ready',
+        ...(options.bundle ? { bundle: options.bundle } : {}),
+        ...(options.onServiceOutput ? { onOutput: options.onServiceOutput } : {}),
+      });
       const svc = service;
       stoppers.push(async () => {
         await svc.stop();

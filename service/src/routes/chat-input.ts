@@ -1,4 +1,7 @@
-/** What the schema can't say: the trimmed message is non-empty and within LIMITS.maxMessageChars. */
+/**
+ * What the schema can't say: the trimmed message is non-empty, holds no NUL character and is within
+ * LIMITS.maxMessageChars.
+ */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../../../lib/contract';
 import type { ChatContext, ChatInput } from '../chat/chat-service';
@@ -9,6 +12,11 @@ export function toChatInput(body: ChatRequestBody): ChatInput {
   const message = body.message.trim();
   if (message.length === 0) {
     throw badRequest('Invalid request.', [{ field: 'message', problem: 'must not be empty' }]);
+  }
+  // Postgres text cannot hold U+0000: without this check the turn would reach the LLM and then
+  // fail at the insert as a 503 "database unavailable" (a client mistake blamed on a dependency).
+  if (message.includes('\u0000')) {
+    throw badRequest('Invalid request.', [{ field: 'message', problem: 'must not contain NUL (U+0000) characters' }]);
   }
   if (message.length > LIMITS.maxMessageChars) {
     throw payloadTooLarge(`message is longer than ${LIMITS.maxMessageChars} characters`);

@@ -278,6 +278,11 @@ export async function startFakeLlmServer(
       if (req.method === 'POST' && url === '/v1/chat/completions') return await completions(req, res);
       if (req.method === 'GET' && url === '/v1/models') {
         stats.models += 1;
+        // Like a real provider, the model list needs the key (the service's start-up probe relies on it).
+        if (config.apiKey !== null && req.headers.authorization !== `Bearer ${config.apiKey}`) {
+          stats.unauthorized += 1;
+          return sendJson(res, 401, { error: { message: 'fake-llm: invalid API key', type: 'invalid_request_error' } });
+        }
         return sendJson(res, 200, {
           object: 'list',
           data: [{ id: FAKE_LLM_MODEL, object: 'model', created: 0, owned_by: 'fake-llm (not a real model)' }],

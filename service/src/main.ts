@@ -3,7 +3,8 @@
  *
  * Order matters: the HTTP server listens first (so `/health` answers and `/health/ready` says
  * `not_ready` from the first second), then the dependency monitors prove Postgres (and apply
- * migrations) and the cache in the background. The ALB routes to the task only once both are proven.
+ * migrations), the cache and the LLM endpoint in the background. The ALB routes to the task only
+ * once all three are proven.
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -17,7 +18,7 @@ import { MigrationError, migrate } from './db/migrations';
 import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import { DependencyMonitor, type FailureKind } from './health/dependency-monitor';
 import { readinessSnapshot } from './health/readiness';
-import { OpenAiGateway } from './llm/llm-client';
+import { classifyLlmProbeError, OpenAiGateway } from './llm/llm-client';
 import { createLineWriter } from './observability/line-writer';
 import { createLogger, type Logger } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
@@ -142,7 +143,18 @@ export async function startService(options: StartOptions): Promise<RunningServic
     { logger, ...options.monitor, onFailure: countFailure('cache') },
   );
 
+  // --- LLM: proven once at start (the endpoint answers and takes the key); the breaker judges it after.
   const llm = new OpenAiGateway({ settings: config.llm, logger, metrics });
+  const llmMonitor = new DependencyMonitor(
+    {
+      name: 'llm',
+      authHint: 'LLM_API_KEY (the secret it comes from)',
+      probe: () => llm.probe(),
+      classify: classifyLlmProbeError,
+      untilProven: true,
+    },
+    { logger, ...options.monitor },
+  );
   const store = new PgChatStore(db);
   const chat = new ChatService({
     store,
@@ -171,6 +183,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
         version: config.appVersion,
         database: dbMon,
         cache: cacheMon,
+        llmProbe: llmMonitor,
         llm,
         isDraining: () => draining,
       }),
@@ -195,6 +208,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   metrics.start();
   dbMon.start();
   cacheMon.start();
+  llmMonitor.start();
 
   let shutdownPromise: Promise<DrainResult> | undefined;
   const shutdown = (): Promise<DrainResult> => {
@@ -204,6 +218,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
       dbMon.stop();
       cacheMon.stop();
+      llmMonitor.stop();
       await Promise.allSettled([db.close(), cache.close()]);
       llm.close();
       secrets?.close();

@@ -13,7 +13,7 @@ import type { CheckStatus } from '../../../lib/contract';
 import type { Logger } from '../observability/logger';
 
 export type FailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
-export type DependencyName = 'database' | 'cache';
+export type DependencyName = 'database' | 'cache' | 'llm';
 
 export interface ProbeTarget {
   readonly name: DependencyName;
@@ -27,6 +27,11 @@ export interface ProbeTarget {
   refreshCredentials?: () => Promise<boolean>;
   /** What an operator should check on an auth failure, e.g. "DB_USERNAME/DB_PASSWORD". */
   readonly authHint: string;
+  /**
+   * Probe only until the first success (a start-up proof); afterwards something else (e.g. the LLM
+   * circuit breaker) judges the dependency. @default false: probed for the life of the process
+   */
+  readonly untilProven?: boolean;
 }
 
 export interface MonitorOptions {
@@ -141,6 +146,7 @@ export class DependencyMonitor {
   private async loop(): Promise<void> {
     await this.cycle();
     if (this.stopped || this.gaveUp) return;
+    if (this.target.untilProven && this.proven) return;
     const delay = this.nextDelay();
     if (!this.gaveUp) this.schedule(delay);
   }

@@ -9,6 +9,7 @@ import type { LlmSettings } from '../config';
 import { type AppError, llmThrottled, llmUnavailable } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
+import { isTlsConfigErrorCode } from '../tls-errors';
 import { CircuitBreaker } from './circuit-breaker';
 import { createNodeFetch } from './node-fetch';
 import { DEFAULT_RETRY_POLICY, LlmCallFailed, type LlmFailureKind, type RetryPolicy, withRetries } from './retry';
@@ -35,8 +36,40 @@ export interface LlmGateway {
   status(): CheckStatus;
 }
 
+/** What readiness needs from the LLM before the first request: proof that the endpoint answers. */
+export interface LlmProbe {
+  /**
+   * `GET <LLM_BASE_URL>/models` with the key: resolves when the provider answered (2xx, or a 404/405
+   * from a provider without that route); rejects with an `LlmProbeError` when it is unreachable,
+   * answers 5xx, or rejects the key (401/403).
+   */
+  probe(): Promise<void>;
+}
+
 /** Retry-After for an LLM outage when the provider gave none. */
 const DEFAULT_LLM_RETRY_AFTER_SECONDS = 5;
+
+/** The start-up probe is one small GET; it must not hold readiness for a whole LLM_TIMEOUT_MS. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+export type LlmProbeFailureKind = 'down' | 'auth_failed' | 'misconfigured';
+
+/** Why the start-up probe could not prove the LLM endpoint. The message names the setting, never the key. */
+export class LlmProbeError extends Error {
+  constructor(
+    readonly kind: LlmProbeFailureKind,
+    message: string,
+    readonly code?: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'LlmProbeError';
+  }
+}
+
+export function classifyLlmProbeError(err: unknown): LlmProbeFailureKind {
+  return err instanceof LlmProbeError ? err.kind : 'down';
+}
 
 export interface OpenAiGatewayOptions {
   readonly settings: LlmSettings;
@@ -46,10 +79,11 @@ export interface OpenAiGatewayOptions {
   readonly breaker?: CircuitBreaker<LlmFailureKind>;
 }
 
-export class OpenAiGateway implements LlmGateway {
+export class OpenAiGateway implements LlmGateway, LlmProbe {
   private readonly client: OpenAI;
   private readonly http: ReturnType<typeof createNodeFetch>;
   private readonly model: string;
+  private readonly settings: LlmSettings;
   private readonly logger: Logger;
   private readonly metrics: EmfMetrics;
   private readonly retry: RetryPolicy;
@@ -68,10 +102,48 @@ export class OpenAiGateway implements LlmGateway {
       fetch: this.http.fetch,
     });
     this.model = settings.model;
+    this.settings = settings;
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>();
+  }
+
+  async probe(): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.http.fetch(`${this.settings.baseUrl}/models`, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${this.settings.apiKey}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(Math.min(PROBE_TIMEOUT_MS, this.settings.timeoutMs)),
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const timeout = e?.name === 'AbortError' || e?.name === 'TimeoutError';
+      const code = timeout ? 'ETIMEDOUT' : typeof e?.code === 'string' ? e.code : undefined;
+      const why = timeout ? 'no answer within the probe timeout' : (e?.message ?? String(err));
+      const kind: LlmProbeFailureKind = isTlsConfigErrorCode(code) ? 'misconfigured' : 'down';
+      throw new LlmProbeError(kind, `the LLM endpoint (LLM_BASE_URL) is unreachable: ${why}`, code);
+    }
+    // The body is not needed; reading it returns the socket to the keep-alive pool.
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status === 401 || res.status === 403) {
+      throw new LlmProbeError(
+        'auth_failed',
+        `the LLM endpoint (LLM_BASE_URL) rejected the key with ${res.status}`,
+        undefined,
+        res.status,
+      );
+    }
+    if (res.status >= 500) {
+      throw new LlmProbeError(
+        'down',
+        `the LLM endpoint (LLM_BASE_URL) answered ${res.status} to GET /models`,
+        undefined,
+        res.status,
+      );
+    }
+    // 2xx, or a provider that has no /models (404/405) or throttles (429): it is there and answering.
   }
 
   /** Closes the keep-alive connections to the provider. */

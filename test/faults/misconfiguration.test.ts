@@ -82,6 +82,16 @@ const CASES: readonly Case[] = [
     },
   },
   {
+    name: 'cache TLS expected, the server offers plain TCP',
+    env: () => ({ REDIS_PORT: String(plainRedis.port), REDIS_TLS: 'true' }),
+    expected: {
+      outcome: 'not_ready',
+      check: ['cache', 'misconfigured'],
+      event: 'dependency_misconfigured',
+      names: /cache is misconfigured.*REDIS_TLS=true but the cache .* answers in plain text, without TLS/,
+    },
+  },
+  {
     name: 'unreachable LLM (connection refused)',
     env: () => ({ LLM_BASE_URL: `http://127.0.0.1:${deadPort}/v1` }),
     expected: {

@@ -11,7 +11,7 @@
  *   the dependency monitor decides when (and how often, bounded) to try again, re-reading the token
  *   from Secrets Manager when an ARN is configured.
  */
-import { isIP } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import type { CacheSettings } from '../config';
 import { isTlsConfigErrorCode } from '../tls-errors';
@@ -35,14 +35,53 @@ export function isCacheAuthError(err: unknown): boolean {
   return /^(WRONGPASS|NOAUTH)\b/.test(message) || message.includes('invalid password');
 }
 
+/** Set on the error when REDIS_TLS=true but the server speaks plain TCP. */
+export const CACHE_TLS_NOT_OFFERED = 'CACHE_TLS_NOT_OFFERED';
+
+/** A TLS client that got a plain-text answer: OpenSSL sees garbage where a TLS record should be. */
+const PLAINTEXT_REPLY = /wrong version number|packet length too long/i;
+
 export function classifyCacheError(err: unknown): CacheFailureKind {
   if (isCacheAuthError(err)) return 'auth_failed';
   const code = (err as { code?: unknown })?.code;
-  if (isTlsConfigErrorCode(code)) return 'misconfigured';
+  if (isTlsConfigErrorCode(code) || code === CACHE_TLS_NOT_OFFERED) return 'misconfigured';
   const message = err instanceof Error ? err.message : '';
   // A plain-TCP client talking to a TLS port (or the reverse) looks like a reset or garbage.
-  if (/wrong version number|packet length too long/i.test(message)) return 'misconfigured';
+  if (PLAINTEXT_REPLY.test(message)) return 'misconfigured';
   return 'down';
+}
+
+function tlsNotOffered(host: string, port: number): Error {
+  return Object.assign(
+    new Error(
+      `REDIS_TLS=true but the cache at REDIS_HOST:REDIS_PORT (${host}:${port}) answers in plain text, without TLS; ` +
+        'enable in-transit encryption on the server, or point REDIS_PORT at its TLS port',
+    ),
+    { code: CACHE_TLS_NOT_OFFERED },
+  );
+}
+
+/**
+ * Does the server at host:port answer a plain-text `PING` in RESP (`+PONG`, `-NOAUTH ...`)? Asked only
+ * after a TLS connection failed without a TLS error (a handshake that timed out or was cut), to tell
+ * "the server does not speak TLS" from "the server is down". Sends no credentials.
+ */
+export function answersPlainResp(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let settled = false;
+    const done = (answer: boolean) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (chunk: Buffer) => done(chunk[0] === 0x2b || chunk[0] === 0x2d)); // '+' or '-'
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
 }
 
 /** A time-boxed answer: ioredis' own `commandTimeout` also guards every command. */
@@ -86,21 +125,44 @@ export class RedisCache implements ResponseCache {
    * Rejects with the real cause (WRONGPASS, certificate error, ECONNREFUSED...).
    */
   async ping(): Promise<void> {
-    if (this.client.status === 'end' || this.client.status === 'wait') {
-      this.blocked = false;
-      this.lastConnectError = undefined;
-      if (this.client.status === 'end') this.client = this.makeClient(this.token);
-      try {
-        await this.client.connect();
-      } catch (err) {
-        throw this.lastConnectError ?? err;
+    try {
+      if (this.client.status === 'end' || this.client.status === 'wait') {
+        this.blocked = false;
+        this.lastConnectError = undefined;
+        if (this.client.status === 'end') this.client = this.makeClient(this.token);
+        try {
+          await this.client.connect();
+        } catch (err) {
+          throw this.lastConnectError ?? err;
+        }
       }
+      if (this.client.status !== 'ready') {
+        throw this.lastConnectError ?? new Error(`cache connection is ${this.client.status}`);
+      }
+      const pong = await this.client.ping();
+      if (pong !== 'PONG') throw new Error('cache answered PING unexpectedly');
+    } catch (err) {
+      throw await this.explain(err);
     }
-    if (this.client.status !== 'ready') {
-      throw this.lastConnectError ?? new Error(`cache connection is ${this.client.status}`);
-    }
-    const pong = await this.client.ping();
-    if (pong !== 'PONG') throw new Error('cache answered PING unexpectedly');
+  }
+
+  /**
+   * A TLS handshake against a plain-TCP server mostly times out (the server waits for a line that
+   * never comes) and sometimes ends in "wrong version number": both become one clear
+   * `CACHE_TLS_NOT_OFFERED` error, and the client stops reconnecting (a configuration error).
+   */
+  private async explain(err: unknown): Promise<unknown> {
+    if (!this.settings.tls || (err as { code?: unknown })?.code === CACHE_TLS_NOT_OFFERED) return err;
+    const code = (err as { code?: unknown })?.code;
+    const message = err instanceof Error ? err.message : '';
+    const plaintext = PLAINTEXT_REPLY.test(message);
+    const cut = code === 'ETIMEDOUT' || code === 'ECONNRESET' || /Connection is closed/i.test(message);
+    if (!plaintext && !(cut && (await answersPlainResp(this.settings.host, this.settings.port)))) return err;
+    const mismatch = tlsNotOffered(this.settings.host, this.settings.port);
+    this.blocked = true;
+    this.lastConnectError = mismatch;
+    this.client.disconnect();
+    return mismatch;
   }
 
   /** Installs a new AUTH token; the next `ping()` connects with it. False when it is unchanged. */
@@ -143,24 +205,30 @@ export class RedisCache implements ResponseCache {
       retryStrategy: (times) => (this.blocked ? null : Math.min(100 * 2 ** Math.min(times, 6), 5_000)),
       reconnectOnError: () => false,
     });
+    // Until this client has been ready once, connection failures are left to ping() (the monitor's
+    // probe): it can tell a down server from one that does not speak TLS, and reports either once.
+    let everReady = false;
     client.on('error', (err: Error) => {
       if (client !== this.client) return;
-      this.lastConnectError = err;
       const kind = classifyCacheError(err);
+      const reported = PLAINTEXT_REPLY.test(err.message) ? tlsNotOffered(this.settings.host, this.settings.port) : err;
+      this.lastConnectError = reported;
       if (kind === 'auth_failed' || kind === 'misconfigured') {
         this.blocked = true;
         client.disconnect();
-        this.hooks.onConfigError?.(err);
-      } else {
+        this.hooks.onConfigError?.(reported);
+      } else if (everReady) {
         this.hooks.onConnectionError?.(err);
       }
     });
     client.on('close', () => {
-      if (client !== this.client || this.blocked) return;
+      if (client !== this.client || this.blocked || !everReady) return;
       this.hooks.onConnectionError?.(this.lastConnectError ?? new Error('cache connection closed'));
     });
     client.on('ready', () => {
-      if (client === this.client) this.lastConnectError = undefined;
+      if (client !== this.client) return;
+      everReady = true;
+      this.lastConnectError = undefined;
     });
     return client;
   }

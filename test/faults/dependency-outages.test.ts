@@ -1,0 +1,215 @@
+/**
+ * Dependencies failing under load, against real processes: Redis killed (SIGKILL) and restarted,
+ * Postgres restarted. One stack per file (Postgres, Redis, fake LLM); one service process per
+ * scenario, stopped at its end so its last EMF flush (written on shutdown) can be read. Every load
+ * loop is bounded by a request budget and a deadline.
+ */
+import { ROUTES, SERVICE_METRICS } from '../../lib/contract';
+import type { ServiceProcess } from '../../scripts/harness';
+import { postJson } from '../service/support';
+import { type LoadResult, startLoad, summarize } from './support/load';
+import { emfDocuments, emfTotals } from './support/logs';
+import { type FaultStack, sleep, startFaultStack } from './support/stack';
+
+jest.setTimeout(90_000);
+
+let faults: FaultStack;
+
+beforeAll(async () => {
+  // With the fake Secrets Manager: every scenario's service has DB_SECRET_ARN and
+  // REDIS_AUTH_SECRET_ARN, as in AWS.
+  faults = await startFaultStack({ startService: false, secretsManager: true, llm: { latencyMs: 20 } });
+}, 120_000);
+
+afterAll(async () => {
+  await faults?.stop();
+});
+
+/** A service for one scenario: limits raised (one client sends everything), LLM timeouts short. */
+const scenarioService = () =>
+  faults.serviceWith({ RATE_LIMIT_PER_MINUTE: '1000000', DRAIN_TIMEOUT_MS: '10000', LLM_TIMEOUT_MS: '3000' });
+
+async function ready(svc: ServiceProcess): Promise<void> {
+  await svc.waitForReadiness('ready', 20_000);
+}
+
+/** Polls readiness every 100 ms until `until()` says stop; returns what it saw, with timestamps. */
+function watchReadiness(svc: ServiceProcess, clock: () => number) {
+  const seen: Array<{ atMs: number; status: string; cache: string; database: string }> = [];
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      try {
+        const r = await svc.readiness();
+        seen.push({
+          atMs: clock(),
+          status: r.body.status,
+          cache: r.body.checks.cache,
+          database: r.body.checks.database,
+        });
+      } catch {
+        seen.push({ atMs: clock(), status: 'unreachable', cache: '?', database: '?' });
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    seen,
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+const HOT = [
+  'What are your opening hours?',
+  'How do I reset my password?',
+  'Do you ship abroad?',
+  'Where is my order?',
+];
+
+describe('cache outage under load: Redis killed, then restarted', () => {
+  test('zero 5xx, answers BYPASS, readiness degraded, CacheUnavailable emitted; hits resume without a restart', async () => {
+    const svc = await scenarioService();
+    await ready(svc);
+    const pid = svc.pid;
+    for (const q of HOT) await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
+
+    // Half hot questions (hits while the cache is up), half unique ones (misses).
+    const run = startLoad({
+      baseUrl: svc.url,
+      workers: 4,
+      budget: 4_000,
+      deadlineMs: 25_000,
+      message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `cache outage unique ${i} ${Date.now()}`),
+    });
+    const readiness = watchReadiness(svc, run.elapsedMs);
+    await sleep(1_500);
+
+    const killedAt = run.elapsedMs();
+    await faults.stack.redis.takeDown('SIGKILL');
+    const degraded = await svc.waitForReadiness('degraded', 10_000);
+    const degradedAt = run.elapsedMs();
+    await sleep(2_500);
+
+    const restartedAt = run.elapsedMs();
+    await faults.stack.redis.bringUp();
+    // Hits resume: the hot questions were cached before the kill, but the restarted Redis is empty
+    // (no persistence), so the first answer after the restart is a MISS that re-caches, then HITs.
+    const deadline = Date.now() + 15_000;
+    let firstHitAfterRestart: LoadResult | undefined;
+    while (!firstHitAfterRestart && Date.now() < deadline) {
+      await sleep(100);
+      firstHitAfterRestart = run.results().find((r) => r.startedMs > restartedAt && r.cache === 'HIT');
+    }
+    await sleep(500);
+    run.stop();
+    const results = await run.done;
+    await readiness.stop();
+    const backToReady = await svc.waitForReadiness('ready', 10_000);
+
+    const summary = summarize(results);
+    const outage = results.filter((r) => r.startedMs >= degradedAt && r.endedMs <= restartedAt);
+    const hitsAfter = results.filter((r) => r.startedMs > restartedAt && r.cache === 'HIT').length;
+    console.log(
+      `cache outage: ${JSON.stringify(summary)}; killed at ${Math.round(killedAt)} ms, degraded seen at ` +
+        `${Math.round(degradedAt)} ms, restarted at ${Math.round(restartedAt)} ms, first HIT after restart at ` +
+        `${Math.round(firstHitAfterRestart?.startedMs ?? -1)} ms (${Math.round((firstHitAfterRestart?.startedMs ?? 0) - restartedAt)} ms later), ${hitsAfter} hits after`,
+    );
+
+    // Zero 5xx, zero dropped: every request was answered 200.
+    expect(summary.byStatus).toEqual({ 200: results.length });
+    expect(results.length).toBeGreaterThan(200);
+    // While Redis was dead the answers went on without it, each one marked BYPASS.
+    expect(outage.length).toBeGreaterThan(20);
+    expect(outage.filter((r) => r.cache !== 'BYPASS')).toEqual([]);
+    expect(degraded.checks).toEqual({ database: 'ok', cache: 'down', llm: 'ok' });
+    expect(readiness.seen.filter((s) => s.status === 'not_ready' || s.status === 'unreachable')).toEqual([]);
+    // Back without a restart of the service.
+    expect(firstHitAfterRestart).toBeDefined();
+    expect(hitsAfter).toBeGreaterThan(10);
+    expect(backToReady.checks.cache).toBe('ok');
+    expect(svc.pid).toBe(pid);
+
+    // The metrics the cache alarm reads, from the EMF lines (the last one is flushed on shutdown).
+    await svc.stop();
+    const totals = emfTotals(emfDocuments(svc.logs()));
+    const names = SERVICE_METRICS.names;
+    console.log(`cache outage EMF: ${JSON.stringify(totals)}`);
+    expect(totals[names.cacheUnavailable]).toBe(1);
+    expect(totals[names.cacheBypassed]).toBe(summary.byCache.BYPASS);
+    expect(totals[names.serverErrors]).toBe(0);
+  });
+});
+
+describe('Postgres restart under load', () => {
+  test('requests during the outage fail fast with 503 + Retry-After; the service recovers by itself', async () => {
+    const svc = await scenarioService();
+    await ready(svc);
+    for (const q of HOT) await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
+
+    const run = startLoad({
+      baseUrl: svc.url,
+      workers: 4,
+      budget: 6_000,
+      deadlineMs: 25_000,
+      message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `pg restart unique ${i} ${Date.now()}`),
+    });
+    await sleep(1_500);
+    const downAt = run.elapsedMs();
+    await faults.stack.postgres.takeDown();
+    const notReady = await svc.waitForReadiness('not_ready', 10_000);
+    await sleep(2_500);
+    const upAt = run.elapsedMs();
+    await faults.stack.postgres.bringUp();
+    const back = await svc.waitForReadiness('ready', 20_000);
+    const readyAt = run.elapsedMs();
+    await sleep(1_000);
+    run.stop();
+    const results = await run.done;
+
+    const summary = summarize(results);
+    const during = results.filter((r) => r.startedMs > downAt + 200 && r.endedMs < upAt);
+    const failed = results.filter((r) => r.status !== 200);
+    const slowest = Math.max(...results.map((r) => r.latencyMs));
+    const slowestFailure = Math.max(0, ...failed.map((r) => r.latencyMs));
+    const afterReady = results.filter((r) => r.startedMs > readyAt + 100);
+    console.log(
+      `postgres restart: ${JSON.stringify(summary)}; down at ${Math.round(downAt)} ms, up at ${Math.round(upAt)} ms, ` +
+        `ready again at ${Math.round(readyAt)} ms (${Math.round(readyAt - upAt)} ms after start); slowest response ` +
+        `${Math.round(slowest)} ms, slowest failure ${Math.round(slowestFailure)} ms; during the outage ` +
+        `${JSON.stringify(summarize(during).byStatus)}`,
+    );
+
+    expect(notReady.checks.database).toBe('down');
+    // Only two outcomes: an answer, or a fast 503 that says when to come back. No 500, no hang,
+    // no connection dropped.
+    expect(Object.keys(summary.byStatus).sort()).toEqual(['200', '503']);
+    for (const r of failed) {
+      expect({ status: r.status, code: r.errorCode, retryAfter: Number(r.retryAfter) > 0 }).toEqual({
+        status: 503,
+        code: 'dependency_unavailable',
+        retryAfter: true,
+      });
+    }
+    expect(during.length).toBeGreaterThan(20);
+    expect(during.filter((r) => r.status !== 503)).toEqual([]);
+    // The pool's bounds (connectionTimeoutMillis 3 s, query_timeout 5 s) cap any wait; with the
+    // database known to be down requests are refused before touching it. 5 s + 1 s margin.
+    expect(slowest).toBeLessThan(6_000);
+    // Recovered by itself: the same process answers again.
+    expect(back.checks.database).toBe('ok');
+    expect(afterReady.length).toBeGreaterThan(10);
+    expect(afterReady.filter((r) => r.status !== 200)).toEqual([]);
+    expect(afterReady.some((r) => r.cache === 'HIT')).toBe(true);
+
+    await svc.stop();
+    const totals = emfTotals(emfDocuments(svc.logs()));
+    console.log(`postgres restart EMF: ${JSON.stringify(totals)}`);
+    expect(totals[SERVICE_METRICS.names.dbErrors]).toBeGreaterThan(0);
+    expect(totals[SERVICE_METRICS.names.serverErrors]).toBe(summary.byStatus['503']);
+    expect(results.every((r) => r.status === 200 || r.retryAfter !== undefined)).toBe(true);
+    expect(results.filter((r) => r.status === 200 && !r.cache)).toEqual([]);
+  });
+});

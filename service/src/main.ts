@@ -80,7 +80,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
 
   // --- Postgres: pool, migrations on first proof, credentials refreshable from the secret.
   let databaseMonitor: DependencyMonitor | undefined;
-  const db = new Database(config.db, { onIdleError: (err) => databaseMonitor?.reportFailure(err) });
+  // An idle pooled connection that the server closed says little by itself (an admin ended it, a
+  // proxy timed it out): probe now, and let the probe or a failing request decide it is down.
+  const db = new Database(config.db, { onIdleError: () => databaseMonitor?.probeSoon() });
   let migrated = false;
   databaseMonitor = new DependencyMonitor(
     {

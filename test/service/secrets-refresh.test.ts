@@ -86,9 +86,11 @@ describe('credential refresh after an authentication failure', () => {
     monitor.start();
     await waitUntil(() => monitor.status === 'ok');
 
-    // Rotation: the server's password changes; the secret follows one retry later.
+    // Rotation: the server's password changes; the secret follows only after the immediate re-read
+    // (which still finds the old value), so this is a real auth failure for a while: one loud line.
     state.serverPassword = 'new';
-    await waitUntil(() => monitor.status === 'auth_failed');
+    await waitUntil(() => sink.parsed().some((l) => l.event === 'dependency_auth_failed'));
+    expect(monitor.status).toBe('auth_failed');
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'chat_app', password: 'new' }) });
     await waitUntil(() => monitor.status === 'ok');
     monitor.stop();
@@ -99,6 +101,55 @@ describe('credential refresh after an authentication failure', () => {
     expect(lines.some((l) => l.event === 'credentials_refreshed')).toBe(true);
     expect(lines.some((l) => l.event === 'dependency_recovered')).toBe(true);
     expect(sink.lines.join('\n')).not.toMatch(/"(old|new)"/);
+  });
+
+  test('a rotation whose secret is already current heals on the immediate re-read: waiters get through, no loud line', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'chat_app', password: 'old' }) });
+    const sink = new LineSink();
+    const logger = createLogger({ level: 'info', write: sink.write });
+    const { state, target } = fakeDependency(new SecretReader());
+    // The backoff schedule is long on purpose: only the immediate re-read can heal it in time.
+    const monitor = new DependencyMonitor(target, { logger, okIntervalMs: 60_000, configRetryDelaysMs: [60_000] });
+    monitor.start();
+    await waitUntil(() => monitor.status === 'ok');
+
+    // Alternating users: the secret already names the new password when the old one stops working.
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'chat_app', password: 'new' }) });
+    state.serverPassword = 'new';
+    const rejected = Object.assign(new Error('password authentication failed'), { code: '28P01' });
+    const started = Date.now();
+    const [healed, waited] = await Promise.all([monitor.recoverFrom(rejected, 3_000), monitor.waitUsable(3_000)]);
+    monitor.stop();
+
+    expect([healed, waited, monitor.status]).toEqual([true, true, 'ok']);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const events = sink.parsed().map((l) => l.event);
+    expect(events).toEqual(
+      expect.arrayContaining(['credentials_rejected', 'credentials_refreshed', 'dependency_recovered']),
+    );
+    expect(sink.parsed().filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  test('an outage is not waited out: waitUsable and recoverFrom answer false at once', async () => {
+    const monitor = new DependencyMonitor(
+      {
+        name: 'database',
+        authHint: '-',
+        probe: async () => {
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        },
+        classify: () => 'down',
+        refreshCredentials: async () => false,
+      },
+      { logger: createLogger({ level: 'error', write: () => undefined }), downIntervalMs: 60_000 },
+    );
+    monitor.start();
+    await waitUntil(() => monitor.status === 'down');
+    const started = Date.now();
+    expect(await monitor.waitUsable(5_000)).toBe(false);
+    expect(await monitor.recoverFrom(new Error('connect ECONNREFUSED'), 5_000)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(100);
+    monitor.stop();
   });
 
   test('without new credentials the retries are bounded: one loud line, then one give-up line, then silence', async () => {

@@ -42,11 +42,25 @@ export interface HealthGate {
   reportFailure(err: unknown): void;
 }
 
+/** The database's gate also lets a request ride out a credential re-read (a rotation). */
+export interface DatabaseGate extends HealthGate {
+  /** True when usable, waiting at most `maxWaitMs` for a credential re-read under way; false at once otherwise. */
+  waitUsable(maxWaitMs: number): Promise<boolean>;
+  /** Reports `err`; true when it was a rejected login that a re-read healed (the operation may be retried once). */
+  recoverFrom(err: unknown, maxWaitMs: number): Promise<boolean>;
+}
+
+/**
+ * How long a request waits for the database's credentials to be re-read after a rotation before it
+ * is answered 503. A re-read is one Secrets Manager call and one login: tens of milliseconds.
+ */
+export const CREDENTIAL_REFRESH_WAIT_MS = 3_000;
+
 export interface ChatServiceDeps {
   readonly store: ChatStore;
   readonly cache: ResponseCache;
   readonly llm: LlmGateway;
-  readonly databaseHealth: HealthGate;
+  readonly databaseHealth: DatabaseGate;
   readonly cacheHealth: HealthGate;
   readonly metrics: EmfMetrics;
   readonly settings: { readonly promptVersion: string; readonly model: string; readonly cacheTtlSeconds: number };
@@ -106,16 +120,15 @@ export class ChatService {
   private async lookup(input: ChatInput, ctx: ChatContext): Promise<Lookup> {
     const { databaseHealth, store, settings } = this.deps;
     // No 200 without persistence: refuse early rather than call the LLM for an answer we can't store.
-    if (!databaseHealth.usable) throw dependencyUnavailable('The database is unavailable; retry later.');
+    // (Unless new credentials are being read right now: then the answer is worth a short wait.)
+    if (!databaseHealth.usable && !(await databaseHealth.waitUsable(CREDENTIAL_REFRESH_WAIT_MS))) {
+      throw dependencyUnavailable('The database is unavailable; retry later.');
+    }
 
     const sessionId = input.sessionId ?? randomUUID();
     let context: ContextTurn[] = [];
     if (input.sessionId !== undefined) {
-      try {
-        context = await store.recentContext(sessionId, LIMITS.contextTurns);
-      } catch (err) {
-        throw this.databaseFailed(err, ctx);
-      }
+      context = await this.withDatabase(() => store.recentContext(sessionId, LIMITS.contextTurns), ctx);
     }
     const key = cacheKey({
       message: input.message,
@@ -152,14 +165,18 @@ export class ChatService {
 
   private async finish(input: ChatInput, ctx: ChatContext, lookup: Lookup, reply: string): Promise<void> {
     const { store, cache, cacheHealth, settings } = this.deps;
-    const save = store.saveTurn({
-      sessionId: lookup.sessionId,
-      userId: input.userId,
-      requestId: ctx.requestId,
-      userMessage: input.message,
-      reply,
-      cached: lookup.status === 'HIT',
-    });
+    const save = this.withDatabase(
+      () =>
+        store.saveTurn({
+          sessionId: lookup.sessionId,
+          userId: input.userId,
+          requestId: ctx.requestId,
+          userMessage: input.message,
+          reply,
+          cached: lookup.status === 'HIT',
+        }),
+      ctx,
+    );
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
@@ -170,16 +187,34 @@ export class ChatService {
         : undefined;
     try {
       await save;
-    } catch (err) {
+    } finally {
       await remember;
-      throw this.databaseFailed(err, ctx);
     }
-    await remember;
   }
 
+  /**
+   * Runs a database operation; a failure becomes a 503. A login rejected because the credentials
+   * were rotated is retried once after the re-read: the operation never ran, so that is safe.
+   */
+  private async withDatabase<T>(operation: () => Promise<T>, ctx: ChatContext): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!(await this.deps.databaseHealth.recoverFrom(err, CREDENTIAL_REFRESH_WAIT_MS))) {
+        throw this.databaseFailed(err, ctx);
+      }
+      ctx.logger.info('database login rejected; retried once with the re-read credentials');
+      try {
+        return await operation();
+      } catch (again) {
+        this.deps.databaseHealth.reportFailure(again);
+        throw this.databaseFailed(again, ctx);
+      }
+    }
+  }
+
+  /** The failure has been reported (counted as DbErrors/AuthFailures by the monitor); log it, answer 503. */
   private databaseFailed(err: unknown, ctx: ChatContext): Error {
-    // Counted (DbErrors, AuthFailures) by the health monitor behind reportFailure.
-    this.deps.databaseHealth.reportFailure(err);
     ctx.logger.error('database operation failed', {
       error: err instanceof Error ? err.message : String(err),
       code: (err as { code?: unknown })?.code,

@@ -8,6 +8,10 @@
  *   re-reading credentials from Secrets Manager first when an ARN is configured, so a rotation
  *   heals without a restart; when the schedule is exhausted the monitor gives up (one more line)
  *   and the task stays not ready until it is replaced. It is never retried forever.
+ * - Rotation: when credentials are rejected and a secret can be re-read, the re-read happens at
+ *   once (not after the first backoff step), requests wait for it (`waitUsable`, bounded) instead
+ *   of failing, and the loud line is only written if the re-read credentials are rejected too: a
+ *   routine rotation is an info line, not an incident.
  */
 import type { CheckStatus } from '../../../lib/contract';
 import type { Logger } from '../observability/logger';
@@ -67,6 +71,13 @@ export class DependencyMonitor {
   private stopped = true;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
+  /** A credential re-read was started in the current auth-failure episode. */
+  private episodeRefreshed = false;
+  /** The re-read (and the probe with its result) is running now. */
+  private refreshing = false;
+  /** The loud auth line is held back until the first re-read has been tried. */
+  private authLineOwed: unknown;
+  private readonly refreshWaiters = new Set<() => void>();
   private readonly okIntervalMs: number;
   private readonly downIntervalMs: number;
   private readonly configRetryDelaysMs: readonly number[];
@@ -105,6 +116,55 @@ export class DependencyMonitor {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.releaseWaiters();
+  }
+
+  /**
+   * True when usable now, or once a credential re-read that is under way (or about to start) has
+   * made it usable, waiting at most `maxWaitMs`. False at once in every other state: an outage
+   * or a configuration error is answered fast, never waited out.
+   */
+  async waitUsable(maxWaitMs: number): Promise<boolean> {
+    if (this.current === 'ok') return true;
+    if (!this.awaitingRefresh()) return false;
+    await new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        this.refreshWaiters.delete(release);
+        resolve();
+      };
+      const timer = setTimeout(release, maxWaitMs);
+      this.refreshWaiters.add(release);
+    });
+    return this.usable;
+  }
+
+  /**
+   * A request's operation failed with `err`: reports it, and when it was a rejected login that a
+   * credential re-read heals within `maxWaitMs`, resolves true. A rejected login never ran the
+   * operation, so the caller may retry it once.
+   */
+  async recoverFrom(err: unknown, maxWaitMs: number): Promise<boolean> {
+    this.reportFailure(err);
+    if (this.target.classify(err) !== 'auth_failed') return false;
+    return this.waitUsable(maxWaitMs);
+  }
+
+  /** Something looked wrong without a verdict (e.g. an idle pooled connection was closed): probe now. */
+  probeSoon(): void {
+    if (this.stopped || this.gaveUp || this.running) return;
+    if (this.current === 'ok') this.schedule(0);
+  }
+
+  private awaitingRefresh(): boolean {
+    if (this.current !== 'auth_failed' || !this.target.refreshCredentials || this.gaveUp || this.stopped) return false;
+    return !this.episodeRefreshed || this.refreshing;
+  }
+
+  private releaseWaiters(): void {
+    const waiters = [...this.refreshWaiters];
+    this.refreshWaiters.clear();
+    for (const w of waiters) w();
   }
 
   /** Runs one probe now and resolves when it is done (start-up, tests). */
@@ -153,6 +213,8 @@ export class DependencyMonitor {
 
   private nextDelay(): number {
     if (this.current === 'ok') return this.okIntervalMs;
+    // Rejected credentials with a secret to re-read: re-read now, outside the backoff schedule.
+    if (this.current === 'auth_failed' && this.target.refreshCredentials && !this.episodeRefreshed) return 0;
     if (this.current === 'auth_failed' || this.current === 'misconfigured') {
       const delay = this.configRetryDelaysMs[this.configAttempts];
       this.configAttempts += 1;
@@ -173,8 +235,12 @@ export class DependencyMonitor {
   private async cycle(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    let refreshed = false;
     try {
       if (this.current === 'auth_failed' && this.target.refreshCredentials) {
+        refreshed = true;
+        this.episodeRefreshed = true;
+        this.refreshing = true;
         try {
           if (await this.target.refreshCredentials()) {
             this.logger.info(`re-read ${this.target.name} credentials from Secrets Manager; trying them`, {
@@ -195,7 +261,23 @@ export class DependencyMonitor {
       }
     } finally {
       this.running = false;
+      if (refreshed) {
+        this.refreshing = false;
+        // The re-read did not help: now it is a configuration problem someone must look at.
+        if (this.current === 'auth_failed' && this.authLineOwed !== undefined) this.logAuthFailure(this.authLineOwed);
+        this.authLineOwed = undefined;
+        this.releaseWaiters();
+      }
     }
+  }
+
+  private logAuthFailure(err: unknown, fields: Record<string, unknown> = {}): void {
+    // The one loud line for this episode. It names the dependency and what to check, never a value.
+    this.logger.error(
+      `${this.target.name} authentication failed: the credentials were rejected; check ${this.target.authHint}. ` +
+        'Readiness is not_ready until credentials work.',
+      { event: 'dependency_auth_failed', ...fields, ...describe(err) },
+    );
   }
 
   private transition(next: Exclude<FailureKind, 'other'> | 'ok', err?: unknown): void {
@@ -208,6 +290,9 @@ export class DependencyMonitor {
     this.options.onStatus?.(next);
     if (next === 'ok') {
       this.configAttempts = 0;
+      this.episodeRefreshed = false;
+      this.authLineOwed = undefined;
+      this.releaseWaiters();
       const first = !this.proven;
       this.proven = true;
       this.logger.info(first ? `${this.target.name} ready` : `${this.target.name} recovered`, {
@@ -221,12 +306,17 @@ export class DependencyMonitor {
       return;
     }
     if (next === 'auth_failed') {
-      // The one loud line for this episode. It names the dependency and what to check, never a value.
-      this.logger.error(
-        `${this.target.name} authentication failed: the credentials were rejected; check ${this.target.authHint}. ` +
-          'Readiness is not_ready until credentials work.',
-        { event: 'dependency_auth_failed', previous, ...describe(err) },
-      );
+      if (this.target.refreshCredentials && !this.episodeRefreshed) {
+        // Most likely a rotation: re-read the secret first, and only then decide how loud to be.
+        this.authLineOwed = err ?? new Error('credentials rejected');
+        this.logger.info(`${this.target.name} credentials rejected; re-reading them from Secrets Manager`, {
+          event: 'credentials_rejected',
+          previous,
+          ...describe(err),
+        });
+        return;
+      }
+      this.logAuthFailure(err, { previous });
       return;
     }
     this.logger.error(`${this.target.name} is misconfigured; readiness is not_ready until it is fixed`, {

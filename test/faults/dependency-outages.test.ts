@@ -298,9 +298,9 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
       message: (i) => `rotation harsh ${i} ${Date.now()}`,
     });
     await sleep(1_500);
-    // The service started with the stack's (now retired) env password and re-read the secret at
-    // start-up? No: it logged in as the clone via the secret only after a failure. Make sure it is
-    // connected as whoever the secret named before this rotation, then rotate away from that user.
+    // This service started with the stack's first user in its env, which the previous test retired:
+    // its first login failed and it re-read the secret (the clone). Rotate away from whoever it is
+    // connected as now.
     const current = new Set(await serviceSessionsBy());
     const from = current.has(cloneUser()) ? cloneUser() : appUser();
     const to = from === cloneUser() ? appUser() : cloneUser();
@@ -322,6 +322,15 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
       expect([r.status, r.errorCode, Number(r.retryAfter) > 0]).toEqual([503, 'dependency_unavailable', true]);
     expect(new Set(await serviceSessionsBy())).toEqual(new Set([to]));
     await svc.stop();
+  });
+});
+
+describe('afterwards', () => {
+  test('secrets hygiene: no generated secret (first, rotated or retired) appears in anything the services printed', async () => {
+    const leaks = await faults.stopServicesAndScan();
+    expect(faults.secrets.entries.size).toBeGreaterThanOrEqual(7);
+    expect(faults.capture.size).toBeGreaterThan(100_000);
+    expect(leaks).toEqual([]);
   });
 });
 

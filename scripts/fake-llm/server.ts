@@ -62,6 +62,12 @@ export interface FakeLlm {
   configure(patch: Partial<FakeLlmConfig>): FakeLlmConfig;
   config(): FakeLlmConfig;
   stats(): FakeLlmStats;
+  /**
+   * How many chat-completions calls carried `prompt` as their last user message (whatever their
+   * outcome), so a test can count the retries behind one request even under concurrent load.
+   * Counted since start or the last `resetStats()`; the newest 50,000 prompts are kept.
+   */
+  callsFor(prompt: string): number;
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -95,11 +101,17 @@ interface ChatBody {
   messages?: Array<{ role?: unknown; content?: unknown }>;
 }
 
+/** The last user message of a chat-completions body ('' when there is none). */
+export function lastUserMessage(body: ChatBody): string {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  const last = [...messages].reverse().find((m) => m.role === 'user');
+  return typeof last?.content === 'string' ? last.content : '';
+}
+
 /** The deterministic reply: the same conversation always gets the same answer. */
 export function fakeReply(body: ChatBody): string {
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  const last = [...messages].reverse().find((m) => m.role === 'user');
-  const text = typeof last?.content === 'string' ? last.content : '';
+  const text = lastUserMessage(body);
   const earlier = messages.filter((m) => m.role === 'user' || m.role === 'assistant').length - 1;
   const quoted = text.length > 120 ? `${text.slice(0, 120)}…` : text;
   return `${FAKE_LLM_MARKER} You said: "${quoted}". (${Math.max(0, earlier)} earlier messages in this conversation.)`;
@@ -163,6 +175,8 @@ export async function startFakeLlmServer(
 ): Promise<FakeLlm> {
   let config: FakeLlmConfig = { ...DEFAULT_FAKE_LLM_CONFIG, ...validatePatch(initial) };
   let stats = zeroStats();
+  const promptCalls = new Map<string, number>();
+  const MAX_PROMPTS = 50_000;
   const random = options.random ?? Math.random;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -206,6 +220,9 @@ export async function startFakeLlmServer(
       sendJson(res, 400, { error: { message: 'fake-llm: body is not JSON', type: 'invalid_request_error' } });
       return;
     }
+    const prompt = lastUserMessage(body);
+    promptCalls.set(prompt, (promptCalls.get(prompt) ?? 0) + 1);
+    if (promptCalls.size > MAX_PROMPTS) promptCalls.delete(promptCalls.keys().next().value as string);
     const stream = body.stream === true;
     if (stream) stats.streams += 1;
     const fault = pickFault();
@@ -296,6 +313,7 @@ export async function startFakeLlmServer(
       }
       if (req.method === 'POST' && url === '/__fake/reset') {
         stats = zeroStats();
+        promptCalls.clear();
         return sendJson(res, 200, { stats });
       }
       return sendJson(res, 404, { error: { message: `fake-llm: no route ${req.method} ${url}` } });
@@ -330,8 +348,10 @@ export async function startFakeLlmServer(
     },
     config: () => ({ ...config }),
     stats: () => ({ ...stats }),
+    callsFor: (prompt) => promptCalls.get(prompt) ?? 0,
     resetStats: () => {
       stats = zeroStats();
+      promptCalls.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

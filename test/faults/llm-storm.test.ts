@@ -17,7 +17,7 @@ import { type FaultStack, sleep, startFaultStack } from './support/stack';
 
 jest.setTimeout(120_000);
 
-const STORM_429_RATE = 0.9;
+const STORM_429_RATE = 0.95;
 const HOT = ['What are your opening hours?', 'How do I reset my password?', 'Do you ship abroad?'];
 
 let faults: FaultStack;
@@ -45,12 +45,17 @@ test('429 storm: 429/503 + Retry-After, at most 3 calls per request, circuit ope
   const storm = startLoad({
     baseUrl: svc.url,
     workers: 4,
-    budget: 600,
-    deadlineMs: 6_000,
+    budget: 1_000,
+    deadlineMs: 40_000,
     pauseMs: 20,
     message: (i) => (i % 3 === 0 ? (HOT[(i / 3) % HOT.length] as string) : `storm unique ${i} ${Date.now()}`),
   });
-  const degradedDuringStorm = await svc.waitForReadiness('degraded', 15_000);
+  // Requests retry while the circuit is closed (each up to 3 calls, ~2 s with Retry-After: 1); after
+  // 5 failed requests in a row it opens. The storm goes on for 3 s with the circuit open.
+  const degradedDuringStorm = await svc.waitForReadiness('degraded', 30_000);
+  const openedAtMs = storm.elapsedMs();
+  await sleep(3_000);
+  storm.stop();
   const stormResults = await storm.done;
   const callsAtStormEnd = llm.stats().calls;
 
@@ -91,7 +96,8 @@ test('429 storm: 429/503 + Retry-After, at most 3 calls per request, circuit ope
   const hot = stormResults.filter((r) => HOT.includes(r.message));
   const openRefusals = failed.filter((r) => llm.callsFor(r.message) === 0);
   console.log(
-    `LLM storm (${STORM_429_RATE * 100}% 429): ${JSON.stringify(summarize(stormResults))}; provider calls per ` +
+    `LLM storm (${STORM_429_RATE * 100}% 429): ${JSON.stringify(summarize(stormResults))}; circuit open (readiness ` +
+      `degraded) ${Math.round(openedAtMs)} ms into the storm; provider calls per ` +
       `uncached request ${JSON.stringify(histogram)}; ${openRefusals.length} refused by the open circuit without ` +
       `a provider call; ${callsWhileOpen} provider calls while open; circuit closed ${closedAfterMs} ms after the ` +
       `storm ended (first 200 after it: ${closedBy?.cache}); after-storm answers ${JSON.stringify(summarize(probeResults).byStatus)}`,

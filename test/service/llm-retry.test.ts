@@ -172,6 +172,25 @@ describe('LLM circuit breaker', () => {
     breaker.onFailure('server');
     expect(breaker.state).toBe('closed');
   });
+
+  test('a late success from a request admitted before the circuit opened does not close it', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker<LlmFailureKind>({ failureThreshold: 2, openMs: 30_000, now: () => now });
+    // Three requests admitted while closed; two fail and open the circuit, the third succeeds late.
+    for (let i = 0; i < 3; i++) expect(breaker.tryAcquire().allowed).toBe(true);
+    breaker.onFailure('throttled');
+    breaker.onFailure('throttled');
+    expect(breaker.state).toBe('open');
+    now += 1_000;
+    breaker.onSuccess();
+    expect(breaker.state).toBe('open');
+    expect(breaker.tryAcquire()).toEqual({ allowed: false, retryAfterMs: 29_000 });
+    // The half-open trial still decides.
+    now += 30_000;
+    expect(breaker.tryAcquire().allowed).toBe(true);
+    breaker.onSuccess();
+    expect(breaker.state).toBe('closed');
+  });
 });
 
 describe('OpenAiGateway against the fake LLM', () => {

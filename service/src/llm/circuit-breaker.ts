@@ -54,6 +54,10 @@ export class CircuitBreaker<K extends string = string> {
   }
 
   onSuccess(): void {
+    // A success that arrives while the circuit is open came from a request admitted before it
+    // opened: stale evidence. Closing on it let a 429 storm through again after one lucky straggler.
+    // Only a success while closed (resets the count) or the half-open trial closes the circuit.
+    if (this.state === 'open') return;
     this.consecutiveFailures = 0;
     this.openedAt = undefined;
     this.trialInFlight = false;

@@ -34,8 +34,10 @@ export interface GateRun {
   readonly outDir: string;
   /** "time to verdict" as the wrapper printed it (bundling and k6 start-up included), seconds. */
   readonly seconds: number;
-  /** The thresholds that failed, from the JSON report (empty when it has none). */
+  /** The metrics whose thresholds failed, from the JSON report (empty when it has none). */
   readonly failed: string[];
+  /** The same as `metric expression`, e.g. `chat_latency{scenario:smoke} p(95)<8000`. */
+  readonly failedThresholds: string[];
   /** The gate report (`k6-summary.json` → `gate`), when k6 wrote one. */
   readonly report: Record<string, unknown> | undefined;
 }
@@ -85,7 +87,7 @@ export function runGate(args: GateArgs): Promise<GateRun> {
         } catch {
           report = undefined;
         }
-        const thresholds = (report?.thresholds ?? []) as Array<{ ok: boolean; metric: string }>;
+        const thresholds = (report?.thresholds ?? []) as Array<{ ok: boolean; metric: string; expression: string }>;
         resolve({
           code,
           stdout,
@@ -93,6 +95,7 @@ export function runGate(args: GateArgs): Promise<GateRun> {
           outDir,
           seconds: Number(/^gate: time to verdict ([\d.]+) s/m.exec(stdout)?.[1] ?? Number.NaN),
           failed: thresholds.filter((t) => !t.ok).map((t) => t.metric),
+          failedThresholds: thresholds.filter((t) => !t.ok).map((t) => `${t.metric} ${t.expression}`),
           report,
         });
       },

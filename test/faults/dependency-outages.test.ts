@@ -312,21 +312,26 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     const from = current.has(cloneUser()) ? cloneUser() : appUser();
     const to = from === cloneUser() ? appUser() : cloneUser();
     await rotate(from, to);
+    const killedAtMs = run.elapsedMs();
     const killed = await faults.stack.postgres.terminateSessions(from);
     await svc.waitForLog((l) => l.event === 'credentials_refreshed', 15_000);
     await sleep(1_500);
     run.stop();
     const results = await run.done;
     const failed = results.filter((r) => r.status !== 200);
+    const lastFailureMs = Math.max(killedAtMs, ...failed.map((r) => r.endedMs)) - killedAtMs;
     console.log(
       `rotation with ${killed} sessions killed: ${results.length} requests, ${failed.length} failed ` +
-        `${JSON.stringify(summarize(failed).byStatus)}`,
+        `${JSON.stringify(summarize(failed).byStatus)}, the last ${Math.round(lastFailureMs)} ms after the kill`,
     );
-    // A killed session fails at most the one statement it was running; every other request waits
-    // for the re-read credentials. Whatever failed said so properly: 503 with Retry-After.
-    expect(failed.length).toBeLessThanOrEqual(killed);
+    // A statement running on a killed session fails (it may or may not have committed, so it is
+    // not retried), and the "terminating connection" error briefly marks the database down until
+    // the probe has re-read the credentials. That is all: a bounded blip, every failure a 503 with
+    // Retry-After, never a 500 or a dropped connection, and nothing failing a second later.
     for (const r of failed)
       expect([r.status, r.errorCode, Number(r.retryAfter) > 0]).toEqual([503, 'dependency_unavailable', true]);
+    expect(lastFailureMs).toBeLessThan(1_000);
+    expect(results.filter((r) => r.startedMs > killedAtMs + 1_000 && r.status !== 200)).toEqual([]);
     expect(new Set(await serviceSessionsBy())).toEqual(new Set([to]));
     await svc.stop();
   });

@@ -3,7 +3,6 @@
  * drift from what the service reads. `test/service/docs.test.ts` fails when it is stale;
  * `npx tsx scripts/harness/docs-env.ts --write` rewrites it.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SECRET_JSON_KEYS, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
@@ -22,9 +21,16 @@ export function renderEnvTable(): string {
         : 'plain';
     const required = spec.required ? 'yes' : 'no';
     const def = spec.default === undefined ? '' : `\`${spec.default}\``;
-    return `| \`${name}\` | ${kind} | ${required} | ${def} | ${spec.description.replace(/\|/g, '\\|')} |`;
+    return [`\`${name}\``, kind, required, def, spec.description.replace(/\|/g, '\\|')];
   });
-  return [START, '| name | kind | required | default | meaning |', '|---|---|---|---|---|', ...rows, END].join('\n');
+  const header = ['name', 'kind', 'required', 'default', 'meaning'];
+  // Columns padded to their widest cell, so the table reads as a table in a terminal too.
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] as string)].length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c + ' '.repeat((widths[i] as number) - [...c].length)).join(' | ')} |`;
+  return [START, line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line), END].join(
+    '\n',
+  );
 }
 
 function section(doc: string): { start: number; end: number } {
@@ -34,13 +40,13 @@ function section(doc: string): { start: number; end: number } {
   return { start, end: end + END.length };
 }
 
-/** The doc with its env section replaced by the current table (unformatted; --write runs biome). */
+/** The doc with its env section replaced by the current table. */
 export function withCurrentEnvTable(doc: string): string {
   const { start, end } = section(doc);
   return doc.slice(0, start) + renderEnvTable() + doc.slice(end);
 }
 
-/** The table's rows as trimmed cells, so column padding (biome formats markdown) doesn't matter. */
+/** The table's rows as trimmed cells, so column padding doesn't matter. */
 function cells(table: string): string[][] {
   return table
     .split('\n')
@@ -67,8 +73,6 @@ if (require.main === module) {
       console.log('docs/service.md: env table already current');
     } else {
       writeFileSync(SERVICE_DOC, next);
-      // The repo lints markdown with biome, which aligns table columns.
-      spawnSync('npx', ['biome', 'format', '--write', SERVICE_DOC], { stdio: 'inherit' });
       console.log('docs/service.md: env table rewritten');
     }
   } else {

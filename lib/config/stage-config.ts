@@ -99,6 +99,11 @@ export interface ServiceConfig {
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
   readonly rateLimitPerMinute: number;
+  /**
+   * How often each task re-reads the rotated DB and cache secrets. Well below the rotation period,
+   * so alternating-users rotations never reach a task as a rejected login.
+   */
+  readonly rotationPollSeconds: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -292,6 +297,7 @@ const serviceDefaults = {
   cacheTtlSeconds: 1800,
   promptVersion: 'v1',
   rateLimitPerMinute: 120,
+  rotationPollSeconds: 300,
   logLevel: 'info',
   targetCpuUtilizationPercent: 60,
   targetMemoryUtilizationPercent: 75,

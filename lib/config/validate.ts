@@ -120,6 +120,10 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
   }
   p(/^https?:\/\/\S+$/.test(service.llm.baseUrl), `service.llm.baseUrl '${service.llm.baseUrl}' is not a URL.`);
   p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
+  p(
+    service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
+    `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,
+  );
   p(service.cacheTtlSeconds >= 1, `service.cacheTtlSeconds ${service.cacheTtlSeconds} must be >= 1.`);
   if (service.image.kind === 'uri') {
     p(

@@ -90,6 +90,7 @@ export function plainServiceEnvironment(config: StageConfig, s: ServiceEnvSource
     PROMPT_VERSION: service.promptVersion,
     RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
     DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
+    ROTATION_POLL_SECONDS: String(service.rotationPollSeconds),
     LOG_LEVEL: service.logLevel,
   };
 }

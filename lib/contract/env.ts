@@ -53,7 +53,8 @@ export const SERVICE_ENV = {
   DB_SECRET_ARN: {
     kind: 'plain',
     required: false,
-    description: 'When set, credentials are re-read from Secrets Manager after an authentication failure.',
+    description:
+      'When set, credentials are re-read from Secrets Manager every ROTATION_POLL_SECONDS and after an authentication failure.',
   },
   REDIS_HOST: { kind: 'plain', required: true, description: 'Cache (Valkey/Redis) primary endpoint host.' },
   REDIS_PORT: { kind: 'plain', required: false, default: '6379', description: 'Cache port.' },
@@ -67,7 +68,8 @@ export const SERVICE_ENV = {
   REDIS_AUTH_SECRET_ARN: {
     kind: 'plain',
     required: false,
-    description: 'When set, the AUTH token is re-read from Secrets Manager after WRONGPASS/NOAUTH.',
+    description:
+      'When set, the AUTH token is re-read from Secrets Manager every ROTATION_POLL_SECONDS and after WRONGPASS/NOAUTH.',
   },
   LLM_BASE_URL: { kind: 'plain', required: true, description: 'OpenAI-compatible base URL (…/v1).' },
   LLM_MODEL: { kind: 'plain', required: true, description: 'Model name sent to the LLM.' },
@@ -85,6 +87,13 @@ export const SERVICE_ENV = {
     required: false,
     default: '120',
     description: 'Requests per minute allowed per client (by X-Forwarded-For / source address).',
+  },
+  ROTATION_POLL_SECONDS: {
+    kind: 'plain',
+    required: false,
+    default: '300',
+    description:
+      'How often DB_SECRET_ARN and REDIS_AUTH_SECRET_ARN are re-read (±20%), so a rotation is picked up before the old credentials are retired.',
   },
   DRAIN_TIMEOUT_MS: {
     kind: 'plain',

@@ -32,8 +32,13 @@ export const SERVICE_METRICS = {
     llmCalls: 'LlmCalls',
     /** Count of failed database operations. */
     dbErrors: 'DbErrors',
-    /** Count of authentication failures against Postgres or the cache (wrong password/token). */
+    /**
+     * Count of authentication-failure episodes against Postgres or the cache that re-reading the
+     * secret did not heal (wrong password/token): one per episode, with the loud log line.
+     */
     authFailures: 'AuthFailures',
+    /** Count of rejected credentials healed by re-reading the secret (a rotation), not alarmed. */
+    credentialRefreshes: 'CredentialRefreshes',
   },
 } as const;
 

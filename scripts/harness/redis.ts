@@ -27,6 +27,13 @@ export interface RedisHandle {
   client(): Redis;
   /** Changes the token (CONFIG SET requirepass) and drops every client connection. */
   setPassword(password: string): Promise<void>;
+  /**
+   * ElastiCache's ROTATE strategy: `next` is accepted too and the old token keeps working; open
+   * connections stay. `password` becomes `next` (what new admin clients use).
+   */
+  addPassword(next: string): Promise<void>;
+  /** ElastiCache's SET after a ROTATE: `old` stops working for new logins; open connections stay. */
+  retirePassword(old: string): Promise<void>;
   /** Drops every normal client connection (they must reconnect and AUTH again). */
   killClients(): Promise<void>;
   /** Stops the server (SIGTERM by default; SIGKILL for a crash), keeping its port for `bringUp`. */
@@ -117,6 +124,15 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
     c.on('error', () => undefined);
     return c;
   };
+  const withAdmin = async (run: (c: Redis) => Promise<unknown>): Promise<void> => {
+    const c = admin();
+    try {
+      await c.connect();
+      await run(c);
+    } finally {
+      c.disconnect();
+    }
+  };
 
   return {
     host: '127.0.0.1',
@@ -139,6 +155,13 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
       } finally {
         c.disconnect();
       }
+    },
+    addPassword: async (next) => {
+      await withAdmin((c) => c.call('ACL', 'SETUSER', 'default', `>${next}`));
+      password = next;
+    },
+    retirePassword: async (old) => {
+      await withAdmin((c) => c.call('ACL', 'SETUSER', 'default', `<${old}`));
     },
     killClients: async () => {
       const c = admin();

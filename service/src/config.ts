@@ -57,6 +57,8 @@ export interface ServiceConfig {
   readonly promptVersion: string;
   readonly rateLimitPerMinute: number;
   readonly drainTimeoutMs: number;
+  /** Proactive re-read of the rotated secrets (when their ARNs are set). */
+  readonly rotationPollMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -162,6 +164,7 @@ const VALIDATORS = {
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
   // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
   DRAIN_TIMEOUT_MS: integer(0, 120_000),
+  ROTATION_POLL_SECONDS: integer(1, 24 * 3600),
   LOG_LEVEL: oneOf(LOG_LEVELS),
 } satisfies { readonly [K in ServiceEnvName]: Validator<unknown> };
 
@@ -216,6 +219,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+      rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,
     },
   };

@@ -23,6 +23,7 @@ import { createLineWriter } from './observability/line-writer';
 import { createLogger, type Logger } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
 import { SecretReader } from './secrets/secret-source';
+import { SecretWatch, type WatchedSecret } from './secrets/secret-watch';
 
 export interface StartOptions {
   readonly config: ServiceConfig;
@@ -70,19 +71,32 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const secretsNeeded = config.db.secretArn !== undefined || config.cache.authSecretArn !== undefined;
   const secrets = options.secrets ?? (secretsNeeded ? new SecretReader() : undefined);
 
-  const countFailure =
-    (dependency: 'database' | 'cache') =>
-    (kind: FailureKind): void => {
+  // Rejected credentials are counted once per episode, and only when re-reading the secret did not
+  // heal them: a routine rotation (the alternating users' old password changed) is not a page.
+  const monitorMetrics = (dependency: 'database' | 'cache') => ({
+    onFailure: (kind: FailureKind): void => {
+      if (kind === 'auth_failed') return;
       if (dependency === 'database') metrics.increment('dbErrors');
       else metrics.flagCacheUnavailable();
-      if (kind === 'auth_failed') metrics.increment('authFailures');
-    };
+    },
+    onAuthFailure: () => metrics.increment('authFailures'),
+    onCredentialsRefreshed: () => metrics.increment('credentialRefreshes'),
+  });
 
   // --- Postgres: pool, migrations on first proof, credentials refreshable from the secret.
   let databaseMonitor: DependencyMonitor | undefined;
   // An idle pooled connection that the server closed says little by itself (an admin ended it, a
   // proxy timed it out): probe now, and let the probe or a failing request decide it is down.
   const db = new Database(config.db, { onIdleError: () => databaseMonitor?.probeSoon() });
+  const dbSecretArn = config.db.secretArn;
+  const refreshDb =
+    dbSecretArn !== undefined && secrets
+      ? async () => {
+          const changed = db.installCredentials(await secrets.readDbCredentials(dbSecretArn));
+          if (changed) currentSecrets = [...currentSecrets, db.credentials.password];
+          return changed;
+        }
+      : undefined;
   let migrated = false;
   databaseMonitor = new DependencyMonitor(
     {
@@ -104,17 +118,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
         migrated = true;
       },
       classify: (err) => (err instanceof MigrationError ? 'misconfigured' : classifyDbError(err)),
-      ...(config.db.secretArn !== undefined && secrets
-        ? {
-            refreshCredentials: async () => {
-              const changed = db.installCredentials(await secrets.readDbCredentials(config.db.secretArn as string));
-              if (changed) currentSecrets = [...currentSecrets, db.credentials.password];
-              return changed;
-            },
-          }
-        : {}),
+      ...(refreshDb ? { refreshCredentials: refreshDb } : {}),
     },
-    { logger, ...options.monitor, onFailure: countFailure('database') },
+    { logger, ...options.monitor, ...monitorMetrics('database') },
   );
 
   // --- Cache: TLS + AUTH, token refreshable from the secret.
@@ -123,6 +129,15 @@ export async function startService(options: StartOptions): Promise<RunningServic
     onConnectionError: (err) => cacheMonitor?.reportFailure(err),
     onConfigError: (err) => cacheMonitor?.reportFailure(err),
   });
+  const cacheSecretArn = config.cache.authSecretArn;
+  const refreshCache =
+    cacheSecretArn !== undefined && secrets
+      ? async () => {
+          const changed = await cache.installToken(await secrets.readCacheToken(cacheSecretArn));
+          if (changed) currentSecrets = [...currentSecrets, cache.currentToken];
+          return changed;
+        }
+      : undefined;
   cacheMonitor = new DependencyMonitor(
     {
       name: 'cache',
@@ -132,18 +147,18 @@ export async function startService(options: StartOptions): Promise<RunningServic
           : 'REDIS_AUTH_TOKEN and the secret REDIS_AUTH_SECRET_ARN names',
       probe: () => cache.ping(),
       classify: classifyCacheError,
-      ...(config.cache.authSecretArn !== undefined && secrets
-        ? {
-            refreshCredentials: async () => {
-              const changed = cache.installToken(await secrets.readCacheToken(config.cache.authSecretArn as string));
-              if (changed) currentSecrets = [...currentSecrets, cache.currentToken];
-              return changed;
-            },
-          }
-        : {}),
+      ...(refreshCache ? { refreshCredentials: refreshCache } : {}),
     },
-    { logger, ...options.monitor, onFailure: countFailure('cache') },
+    { logger, ...options.monitor, ...monitorMetrics('cache') },
   );
+
+  // Rotated secrets are re-read proactively too, so a rotation never has to be healed by a
+  // rejected login (see secret-watch.ts).
+  const watched: WatchedSecret[] = [
+    ...(refreshDb ? [{ name: 'database', refresh: refreshDb }] : []),
+    ...(refreshCache ? [{ name: 'cache', refresh: refreshCache }] : []),
+  ];
+  const secretWatch = new SecretWatch(watched, { logger, intervalMs: config.rotationPollMs });
 
   // --- LLM: proven once at start (the endpoint answers and takes the key); the breaker judges it after.
   const llm = new OpenAiGateway({ settings: config.llm, logger, metrics });
@@ -211,6 +226,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   dbMon.start();
   cacheMon.start();
   llmMonitor.start();
+  secretWatch.start();
 
   let shutdownPromise: Promise<DrainResult> | undefined;
   const shutdown = (): Promise<DrainResult> => {
@@ -218,6 +234,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       draining = true;
       logger.info('draining', { event: 'drain_started', in_flight: tracker.active, timeout_ms: config.drainTimeoutMs });
       const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
+      secretWatch.stop();
       dbMon.stop();
       cacheMon.stop();
       llmMonitor.stop();

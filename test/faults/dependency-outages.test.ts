@@ -231,10 +231,20 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
    * the user the service is connected as gets a new password too, so its next login fails.
    */
   async function rotate(from: string, to: string): Promise<void> {
+    await moveSecretTo(to);
+    await retire(from);
+  }
+
+  /** One alternating-users rotation: `to` gets a new password and the secret names it. */
+  async function moveSecretTo(to: string): Promise<void> {
     const password = faults.secrets.add(`rotated password of ${to}`, randomSecret(32));
     await faults.stack.postgres.bootstrapApp({ username: to, password });
     faults.stack.secretsManager?.putSecret('chat/db-app-user', { username: to, password });
-    await faults.stack.postgres.setPassword(from, faults.secrets.add(`retired password of ${from}`, randomSecret(32)));
+  }
+
+  /** The next rotation changes the password of the user the secret no longer names. */
+  async function retire(user: string): Promise<void> {
+    await faults.stack.postgres.setPassword(user, faults.secrets.add(`retired password of ${user}`, randomSecret(32)));
   }
 
   test('the secret moves to the clone user and the old password stops working: re-read, zero failed requests', async () => {
@@ -285,13 +295,17 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     expect(svc.logs().filter((l) => l.level === 'error')).toEqual([]);
     expect((await svc.readiness()).body.status).toBe('ready');
     await svc.stop();
-    // Reported, not judged: the rejected logins are still counted as AuthFailures (what the
-    // app-auth-failures alarm reads), so a rotation the service healed by itself still bumps it.
+    // A rotation the service healed by itself is not an authentication failure for the alarm: the
+    // rejected logins are logged (warn) and counted as CredentialRefreshes, never as AuthFailures.
     const totals = emfTotals(emfDocuments(svc.logs()));
+    const { authFailures, credentialRefreshes, dbErrors, serverErrors } = SERVICE_METRICS.names;
     console.log(
-      `rotation EMF: AuthFailures ${totals[SERVICE_METRICS.names.authFailures]}, DbErrors ${totals[SERVICE_METRICS.names.dbErrors]}, ServerErrors ${totals[SERVICE_METRICS.names.serverErrors]}`,
+      `rotation EMF: AuthFailures ${totals[authFailures]}, CredentialRefreshes ${totals[credentialRefreshes]}, DbErrors ${totals[dbErrors]}, ServerErrors ${totals[serverErrors]}`,
     );
-    expect(totals[SERVICE_METRICS.names.serverErrors]).toBe(0);
+    expect(svc.logs().some((l) => l.event === 'credentials_rejected')).toBe(true);
+    expect(totals[authFailures]).toBe(0);
+    expect(totals[credentialRefreshes]).toBeGreaterThanOrEqual(1);
+    expect(totals[serverErrors]).toBe(0);
   });
 
   test('harsher: back to the first user, and every session of the clone is killed mid-run', async () => {
@@ -334,6 +348,79 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     expect(results.filter((r) => r.startedMs > killedAtMs + 1_000 && r.status !== 200)).toEqual([]);
     expect(new Set(await serviceSessionsBy())).toEqual(new Set([to]));
     await svc.stop();
+  });
+
+  test('proactive (ROTATION_POLL_SECONDS=1): both secrets rotate, the old credentials are retired later, no login is ever rejected', async () => {
+    const svc = await faults.serviceWith({ RATE_LIMIT_PER_MINUTE: '1000000', ROTATION_POLL_SECONDS: '1' });
+    await ready(svc);
+    // Startup may have healed a login rejected by an earlier scenario's retirement; judge from here.
+    const mark = svc.logs().length;
+    for (const q of HOT) await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
+    const from = (await serviceSessionsBy()).includes(cloneUser()) ? cloneUser() : appUser();
+    const to = from === cloneUser() ? appUser() : cloneUser();
+    const redis = faults.stack.redis;
+    const oldToken = redis.password as string;
+    const run = startLoad({
+      baseUrl: svc.url,
+      workers: 6,
+      budget: 4_000,
+      deadlineMs: 20_000,
+      // Half hot questions (cache hits), half unique ones (database and cache writes).
+      message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `proactive ${i} ${Date.now()}`),
+    });
+    const readiness = watchReadiness(svc, run.elapsedMs);
+    await sleep(1_000);
+
+    // Rotation N: the database secret names the other user, and the cache accepts a second token
+    // (ElastiCache's ROTATE strategy) that the secret now holds. The old credentials still work.
+    await moveSecretTo(to);
+    const newToken = faults.secrets.add('rotated cache token', randomSecret(64));
+    await redis.addPassword(newToken);
+    faults.stack.secretsManager?.putSecret('chat/cache-auth-token', { token: newToken });
+    const rotatedAtMs = run.elapsedMs();
+    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'database', 5_000);
+    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'cache', 5_000);
+    const pickedUpMs = run.elapsedMs() - rotatedAtMs;
+
+    // Rotation N+1 retires the old credentials. Anything still logging in with them would fail now.
+    await retire(from);
+    await redis.retirePassword(oldToken);
+    await sleep(2_000);
+    run.stop();
+    const results = await run.done;
+    await readiness.stop();
+    const seen = readiness.seen;
+    const sessions = await serviceSessionsBy();
+    // Every cache connection must log in again: the service's has to use the new token.
+    await redis.killClients();
+    await sleep(300);
+    await svc.waitForReadiness('ready', 10_000);
+    const afterKill = await postJson(`${svc.url}${ROUTES.chat}`, { message: HOT[0] as string });
+    await svc.stop();
+
+    const summary = summarize(results);
+    const events = svc
+      .logs()
+      .slice(mark)
+      .map((l) => l.event);
+    const totals = emfTotals(emfDocuments(svc.logs()));
+    console.log(
+      `proactive rotation: ${JSON.stringify(summary)}; both secrets picked up ${Math.round(pickedUpMs)} ms after the rotation; ` +
+        `readiness ${JSON.stringify(countBy(seen.map((r) => r.status)))}; sessions after ${JSON.stringify(countBy(sessions))}; ` +
+        `AuthFailures ${totals[SERVICE_METRICS.names.authFailures]}, CacheUnavailable ${totals[SERVICE_METRICS.names.cacheUnavailable]}`,
+    );
+    expect(results.length).toBeGreaterThan(200);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(summary.byCache.BYPASS ?? 0).toBe(0);
+    expect(summary.byCache.HIT ?? 0).toBeGreaterThan(50);
+    expect(new Set(seen.map((r) => r.status))).toEqual(new Set(['ready']));
+    // Picked up by the timer (1 s ± 20%), not by a rejected login.
+    expect(pickedUpMs).toBeLessThan(3_000);
+    expect(events).not.toContain('credentials_rejected');
+    expect(events).not.toContain('dependency_auth_failed');
+    expect(new Set(sessions)).toEqual(new Set([to]));
+    expect(afterKill.status).toBe(200);
+    expect(totals[SERVICE_METRICS.names.authFailures]).toBe(0);
   });
 });
 

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DependencyMonitor, type ProbeTarget } from '../../service/src/health/dependency-monitor';
 import { createLogger } from '../../service/src/observability/logger';
 import { regionOfArn, SecretReader } from '../../service/src/secrets/secret-source';
+import { SecretWatch } from '../../service/src/secrets/secret-watch';
 import { LineSink } from './support';
 
 const ARN = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:chat/db-AbCdEf';
@@ -77,11 +78,14 @@ describe('credential refresh after an authentication failure', () => {
     const sink = new LineSink();
     const logger = createLogger({ level: 'debug', write: sink.write });
     const { state, target } = fakeDependency(new SecretReader());
+    const counted = { authFailures: 0, refreshes: 0 };
     const monitor = new DependencyMonitor(target, {
       logger,
       okIntervalMs: 5,
       downIntervalMs: 5,
       configRetryDelaysMs: [5, 5, 5, 5, 5, 5],
+      onAuthFailure: () => counted.authFailures++,
+      onCredentialsRefreshed: () => counted.refreshes++,
     });
     monitor.start();
     await waitUntil(() => monitor.status === 'ok');
@@ -101,6 +105,8 @@ describe('credential refresh after an authentication failure', () => {
     expect(lines.some((l) => l.event === 'credentials_refreshed')).toBe(true);
     expect(lines.some((l) => l.event === 'dependency_recovered')).toBe(true);
     expect(sink.lines.join('\n')).not.toMatch(/"(old|new)"/);
+    // The episode the re-read could not heal is counted once (what the auth-failure alarm reads).
+    expect(counted.authFailures).toBe(1);
   });
 
   test('a rotation whose secret is already current heals on the immediate re-read: waiters get through, no loud line', async () => {
@@ -109,7 +115,14 @@ describe('credential refresh after an authentication failure', () => {
     const logger = createLogger({ level: 'info', write: sink.write });
     const { state, target } = fakeDependency(new SecretReader());
     // The backoff schedule is long on purpose: only the immediate re-read can heal it in time.
-    const monitor = new DependencyMonitor(target, { logger, okIntervalMs: 60_000, configRetryDelaysMs: [60_000] });
+    const counted = { authFailures: 0, refreshes: 0 };
+    const monitor = new DependencyMonitor(target, {
+      logger,
+      okIntervalMs: 60_000,
+      configRetryDelaysMs: [60_000],
+      onAuthFailure: () => counted.authFailures++,
+      onCredentialsRefreshed: () => counted.refreshes++,
+    });
     monitor.start();
     await waitUntil(() => monitor.status === 'ok');
 
@@ -128,6 +141,8 @@ describe('credential refresh after an authentication failure', () => {
       expect.arrayContaining(['credentials_rejected', 'credentials_refreshed', 'dependency_recovered']),
     );
     expect(sink.parsed().filter((l) => l.level === 'error')).toEqual([]);
+    // A healed rotation is not an authentication failure for the alarm; it is counted as a refresh.
+    expect(counted).toEqual({ authFailures: 0, refreshes: 1 });
   });
 
   test('an outage is not waited out: waitUsable and recoverFrom answer false at once', async () => {
@@ -206,5 +221,108 @@ describe('credential refresh after an authentication failure', () => {
     await waitUntil(() => monitor.status === 'ok');
     monitor.stop();
     expect(sink.parsed().filter((l) => l.event === 'dependency_down')).toHaveLength(1);
+  });
+});
+
+describe('SecretWatch: rotated secrets are re-read before the old credentials are retired', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('a changed secret is installed and logged once, naming the dependency and never a value', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'chat_app', password: 'old' }) });
+    const reader = new SecretReader();
+    let installed = 'old';
+    const sink = new LineSink();
+    const watch = new SecretWatch(
+      [
+        {
+          name: 'database',
+          refresh: async () => {
+            const { password } = await reader.readDbCredentials(ARN);
+            const changed = password !== installed;
+            installed = password;
+            return changed;
+          },
+        },
+      ],
+      { logger: createLogger({ level: 'debug', write: sink.write }) },
+    );
+    await watch.checkNow();
+    expect(sink.parsed()).toEqual([]);
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ username: 'chat_app_clone', password: 'rotated-pw' }),
+    });
+    await watch.checkNow();
+    await watch.checkNow();
+    expect(installed).toBe('rotated-pw');
+    const rotated = sink.parsed().filter((l) => l.event === 'credentials_rotated');
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]).toMatchObject({ level: 'info', dependency: 'database' });
+    expect(sink.lines.join('\n')).not.toContain('rotated-pw');
+  });
+
+  test('a failed read is a warning, keeps the current credentials, and the next round tries again', async () => {
+    sm.on(GetSecretValueCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .resolves({ SecretString: JSON.stringify({ token: 'tok-new' }) });
+    const reader = new SecretReader();
+    let token = 'tok-old';
+    const sink = new LineSink();
+    const watch = new SecretWatch(
+      [
+        {
+          name: 'cache',
+          refresh: async () => {
+            const next = await reader.readCacheToken(ARN);
+            const changed = next !== token;
+            token = next;
+            return changed;
+          },
+        },
+      ],
+      { logger: createLogger({ level: 'debug', write: sink.write }) },
+    );
+    await watch.checkNow();
+    expect(token).toBe('tok-old');
+    expect(sink.parsed().map((l) => [l.level, l.event, l.dependency])).toEqual([
+      ['warn', 'secret_watch_failed', 'cache'],
+    ]);
+    await watch.checkNow();
+    expect(token).toBe('tok-new');
+    expect(sink.lines.join('\n')).not.toMatch(/tok-(old|new)/);
+  });
+
+  test('each secret is re-read on its own timer, within ±20% of the interval, until stopped', async () => {
+    jest.useFakeTimers();
+    const reads: number[] = [];
+    const draws = [0, 1]; // the lowest draw, then the highest
+    const watch = new SecretWatch(
+      [
+        {
+          name: 'database',
+          refresh: async () => {
+            reads.push(Date.now());
+            return false;
+          },
+        },
+      ],
+      {
+        logger: createLogger({ level: 'error', write: () => undefined }),
+        intervalMs: 1_000,
+        random: () => draws.shift() ?? 0.5,
+      },
+    );
+    const t0 = Date.now();
+    watch.start();
+    await jest.advanceTimersByTimeAsync(799);
+    expect(reads).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(reads.map((t) => t - t0)).toEqual([800]);
+    await jest.advanceTimersByTimeAsync(1_200);
+    expect(reads.map((t) => t - t0)).toEqual([800, 2_000]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(reads.map((t) => t - t0)).toEqual([800, 2_000, 3_000]);
+    watch.stop();
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(reads).toHaveLength(3);
   });
 });

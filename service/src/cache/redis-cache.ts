@@ -91,6 +91,8 @@ const CONNECT_TIMEOUT_MS = 3_000;
 export class RedisCache implements ResponseCache {
   private client: Redis;
   private token: string;
+  /** A token being proven on a new connection (see installToken). */
+  private pendingToken: string | undefined;
   /** Set on WRONGPASS/NOAUTH or a certificate error, so the client never reconnects by itself. */
   private blocked = false;
   private lastConnectError: Error | undefined;
@@ -165,23 +167,43 @@ export class RedisCache implements ResponseCache {
     return mismatch;
   }
 
-  /** Installs a new AUTH token; the next `ping()` connects with it. False when it is unchanged. */
-  installToken(token: string): boolean {
-    if (token === this.token) return false;
-    this.token = token;
+  /**
+   * Installs a new AUTH token; resolves false when it is unchanged.
+   *
+   * When the current connection works (the proactive re-read after a rotation, while ElastiCache's
+   * ROTATE strategy accepts both tokens), the new connection is opened and authenticated first and
+   * only then takes over, so no command meets a half-open client and the cache never looks down;
+   * if the new token is refused, the working connection stays and the error is thrown (the next
+   * round tries again). Otherwise (the token was just rejected), the next `ping()` connects with it.
+   */
+  async installToken(token: string): Promise<boolean> {
+    if (token === this.token || token === this.pendingToken) return false;
     const old = this.client;
-    this.client = this.makeClient(token);
-    old.disconnect();
+    if (old.status !== 'ready') {
+      this.token = token;
+      this.client = this.makeClient(token);
+      void release(old);
+      return true;
+    }
+    this.pendingToken = token;
+    const next = this.makeClient(token);
+    try {
+      await next.connect();
+    } catch (err) {
+      next.disconnect();
+      throw err;
+    } finally {
+      this.pendingToken = undefined;
+    }
+    this.token = token;
+    this.client = next;
+    this.lastConnectError = undefined;
+    void release(old);
     return true;
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    if (c.status === 'ready') {
-      await c.quit().catch(() => c.disconnect());
-    } else {
-      c.disconnect();
-    }
+    await release(this.client);
   }
 
   private makeClient(token: string): Redis {
@@ -226,10 +248,16 @@ export class RedisCache implements ResponseCache {
       this.hooks.onConnectionError?.(this.lastConnectError ?? new Error('cache connection closed'));
     });
     client.on('ready', () => {
-      if (client !== this.client) return;
+      // A connection proven before it takes over (installToken) has been ready too.
       everReady = true;
-      this.lastConnectError = undefined;
+      if (client === this.client) this.lastConnectError = undefined;
     });
     return client;
   }
+}
+
+/** QUIT a working connection (its pending replies arrive first); drop one that doesn't work. */
+async function release(client: Redis): Promise<void> {
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
 }

@@ -48,6 +48,13 @@ export interface MonitorOptions {
   readonly configRetryDelaysMs?: readonly number[];
   /** Every failed probe or reported failure (for metrics). */
   readonly onFailure?: (kind: FailureKind, err: unknown) => void;
+  /**
+   * Credentials were rejected and re-reading them did not help (or there was nothing to re-read):
+   * once per episode, together with the loud log line. What the auth-failure alarm counts.
+   */
+  readonly onAuthFailure?: () => void;
+  /** Credentials were rejected, re-read from Secrets Manager, and the new ones work (a rotation). */
+  readonly onCredentialsRefreshed?: () => void;
   readonly onStatus?: (status: CheckStatus) => void;
 }
 
@@ -263,6 +270,7 @@ export class DependencyMonitor {
       this.running = false;
       if (refreshed) {
         this.refreshing = false;
+        if (this.current === 'ok') this.options.onCredentialsRefreshed?.();
         // The re-read did not help: now it is a configuration problem someone must look at.
         if (this.current === 'auth_failed' && this.authLineOwed !== undefined) this.logAuthFailure(this.authLineOwed);
         this.authLineOwed = undefined;
@@ -272,6 +280,7 @@ export class DependencyMonitor {
   }
 
   private logAuthFailure(err: unknown, fields: Record<string, unknown> = {}): void {
+    this.options.onAuthFailure?.();
     // The one loud line for this episode. It names the dependency and what to check, never a value.
     this.logger.error(
       `${this.target.name} authentication failed: the credentials were rejected; check ${this.target.authHint}. ` +

@@ -108,6 +108,7 @@ describe('the task definition and the contract agree name for name', () => {
       DB_PORT: String(platform.config.database.port),
       REDIS_PORT: String(platform.config.cache.port),
       DRAIN_TIMEOUT_MS: String(platform.config.service.drainTimeoutMs),
+      ROTATION_POLL_SECONDS: String(platform.config.service.rotationPollSeconds),
     });
   });
 

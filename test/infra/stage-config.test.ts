@@ -159,6 +159,13 @@ describe('validation of any stage', () => {
       /drainTimeoutMs .* must leave at least 1 s/,
     ],
     [
+      'a secret poll slower than an hour',
+      (c: M) => {
+        c.service.rotationPollSeconds = 7_200;
+      },
+      /rotationPollSeconds 7200 must be 30–3600/,
+    ],
+    [
       'a canary step below 0.1%',
       (c: M) => {
         c.deployment.strategy = 'CANARY';

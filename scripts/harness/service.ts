@@ -147,12 +147,22 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     pid: child.child.pid ?? -1,
     logs: () => raw.map(parseLine),
     output: child.output,
-    waitForLog: (predicate, wait = 10_000) =>
-      waitFor(() => raw.map(parseLine).find(predicate), {
-        timeoutMs: wait,
-        intervalMs: 25,
-        what: 'a matching log line',
-      }),
+    waitForLog: async (predicate, wait = 10_000) => {
+      try {
+        return await waitFor(() => raw.map(parseLine).find(predicate), {
+          timeoutMs: wait,
+          intervalMs: 25,
+          what: 'a matching log line',
+        });
+      } catch (err) {
+        // What the service did say, so a timeout in CI is diagnosable from its output alone.
+        const tail = raw
+          .slice(-15)
+          .map(parseLine)
+          .map((l) => `${l.level ?? '?'} ${l.event ?? '-'} ${String(l.msg ?? '').slice(0, 160)}`);
+        throw new Error(`${(err as Error).message}; the last ${tail.length} lines:\n  ${tail.join('\n  ')}`);
+      }
+    },
     readiness,
     waitForReadiness: (status, wait = 15_000) =>
       waitFor(

@@ -153,10 +153,15 @@ export async function startService(options: StartOptions): Promise<RunningServic
   );
 
   // Rotated secrets are re-read proactively too, so a rotation never has to be healed by a
-  // rejected login (see secret-watch.ts).
+  // rejected login (see secret-watch.ts); a task that gave up on rejected credentials heals when
+  // the secret is corrected.
   const watched: WatchedSecret[] = [
-    ...(refreshDb ? [{ name: 'database', refresh: refreshDb }] : []),
-    ...(refreshCache ? [{ name: 'cache', refresh: refreshCache }] : []),
+    ...(refreshDb
+      ? [{ name: 'database', refresh: refreshDb, onChanged: () => databaseMonitor?.credentialsReplaced() }]
+      : []),
+    ...(refreshCache
+      ? [{ name: 'cache', refresh: refreshCache, onChanged: () => cacheMonitor?.credentialsReplaced() }]
+      : []),
   ];
   const secretWatch = new SecretWatch(watched, { logger, intervalMs: config.rotationPollMs });
 

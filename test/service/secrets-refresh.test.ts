@@ -291,6 +291,43 @@ describe('SecretWatch: rotated secrets are re-read before the old credentials ar
     expect(sink.lines.join('\n')).not.toMatch(/tok-(old|new)/);
   });
 
+  test('a task that gave up on rejected credentials heals when the poll sees the corrected secret', async () => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ username: 'chat_app', password: 'wrong' }),
+    });
+    const sink = new LineSink();
+    const logger = createLogger({ level: 'info', write: sink.write });
+    const reader = new SecretReader();
+    const { state, target } = fakeDependency(reader);
+    state.clientPassword = 'wrong';
+    const monitor = new DependencyMonitor(target, { logger, configRetryDelaysMs: [5, 5] });
+    monitor.start();
+    await waitUntil(() => sink.parsed().some((l) => l.event === 'dependency_gave_up'));
+    const probesAtGiveUp = state.probes;
+
+    // Someone corrects the secret; the poll installs it and tells the monitor.
+    const watch = new SecretWatch(
+      [
+        {
+          name: 'database',
+          refresh: target.refreshCredentials as () => Promise<boolean>,
+          onChanged: () => monitor.credentialsReplaced(),
+        },
+      ],
+      { logger },
+    );
+    await watch.checkNow();
+    expect(monitor.status).toBe('auth_failed'); // still wrong: nothing changed, nothing re-proven
+    expect(state.probes).toBe(probesAtGiveUp);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'chat_app', password: 'old' }) });
+    await watch.checkNow();
+    await waitUntil(() => monitor.status === 'ok');
+    monitor.stop();
+    expect(sink.parsed().map((l) => l.event)).toEqual(
+      expect.arrayContaining(['dependency_gave_up', 'credentials_rotated', 'dependency_ready']),
+    );
+  });
+
   test('each secret is re-read on its own timer, within ±20% of the interval, until stopped', async () => {
     jest.useFakeTimers();
     const reads: number[] = [];

@@ -7,7 +7,8 @@
  *   dependency and what to check (never a value). It is retried on a bounded backoff schedule,
  *   re-reading credentials from Secrets Manager first when an ARN is configured, so a rotation
  *   heals without a restart; when the schedule is exhausted the monitor gives up (one more line)
- *   and the task stays not ready until it is replaced. It is never retried forever.
+ *   and the task stays not ready until it is replaced or `credentialsReplaced()` (the secret poll saw a
+ *   changed secret) starts one more bounded round. It is never retried forever.
  * - Rotation: when credentials are rejected and a secret can be re-read, the re-read happens at
  *   once (not after the first backoff step), requests wait for it (`waitUsable`, bounded) instead
  *   of failing, and the loud line is only written if the re-read credentials are rejected too: a
@@ -155,6 +156,18 @@ export class DependencyMonitor {
     this.reportFailure(err);
     if (this.target.classify(err) !== 'auth_failed') return false;
     return this.waitUsable(maxWaitMs);
+  }
+
+  /**
+   * New credentials were installed from outside the probe loop (the secret poll saw a new value).
+   * In an auth-failure state, even after giving up, they are proven now: a corrected secret heals
+   * the task without replacing it. In any other state new connections simply use them.
+   */
+  credentialsReplaced(): void {
+    if (this.stopped || this.current !== 'auth_failed') return;
+    this.gaveUp = false;
+    this.configAttempts = 0;
+    if (!this.running) this.schedule(0);
   }
 
   /** Something looked wrong without a verdict (e.g. an idle pooled connection was closed): probe now. */

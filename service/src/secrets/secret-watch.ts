@@ -16,6 +16,8 @@ export interface WatchedSecret {
   readonly name: string;
   /** Re-reads and installs the credentials; resolves true when they changed. */
   readonly refresh: () => Promise<boolean>;
+  /** Called after a change was installed (the dependency's monitor re-proves a failed state). */
+  readonly onChanged?: () => void;
 }
 
 export interface SecretWatchOptions {
@@ -81,6 +83,7 @@ export class SecretWatch {
           event: 'credentials_rotated',
           dependency: secret.name,
         });
+        secret.onChanged?.();
       }
     } catch (err) {
       // Not an outage: the current credentials keep working; the next round tries again.

@@ -83,6 +83,13 @@ export async function startService(options: StartOptions): Promise<RunningServic
     onCredentialsRefreshed: () => metrics.increment('credentialRefreshes'),
   });
 
+  /** A credential re-read whose new secret value joins the values the logger redacts. */
+  const redacting = (install: () => Promise<boolean>, current: () => string) => async (): Promise<boolean> => {
+    const changed = await install();
+    if (changed) currentSecrets = [...currentSecrets, current()];
+    return changed;
+  };
+
   // --- Postgres: pool, migrations on first proof, credentials refreshable from the secret.
   let databaseMonitor: DependencyMonitor | undefined;
   // An idle pooled connection that the server closed says little by itself (an admin ended it, a
@@ -91,11 +98,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const dbSecretArn = config.db.secretArn;
   const refreshDb =
     dbSecretArn !== undefined && secrets
-      ? async () => {
-          const changed = db.installCredentials(await secrets.readDbCredentials(dbSecretArn));
-          if (changed) currentSecrets = [...currentSecrets, db.credentials.password];
-          return changed;
-        }
+      ? redacting(
+          async () => db.installCredentials(await secrets.readDbCredentials(dbSecretArn)),
+          () => db.credentials.password,
+        )
       : undefined;
   let migrated = false;
   databaseMonitor = new DependencyMonitor(
@@ -132,11 +138,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const cacheSecretArn = config.cache.authSecretArn;
   const refreshCache =
     cacheSecretArn !== undefined && secrets
-      ? async () => {
-          const changed = await cache.installToken(await secrets.readCacheToken(cacheSecretArn));
-          if (changed) currentSecrets = [...currentSecrets, cache.currentToken];
-          return changed;
-        }
+      ? redacting(
+          async () => cache.installToken(await secrets.readCacheToken(cacheSecretArn)),
+          () => cache.currentToken,
+        )
       : undefined;
   cacheMonitor = new DependencyMonitor(
     {

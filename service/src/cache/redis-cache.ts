@@ -187,11 +187,16 @@ export class RedisCache implements ResponseCache {
     }
     this.pendingToken = token;
     const next = this.makeClient(token);
+    // The real cause (WRONGPASS...) arrives as an 'error' event; connect() only says "closed".
+    let cause: Error | undefined;
+    next.once('error', (err: Error) => {
+      cause ??= err;
+    });
     try {
       await next.connect();
     } catch (err) {
       next.disconnect();
-      throw err;
+      throw cause ?? err;
     } finally {
       this.pendingToken = undefined;
     }
@@ -256,8 +261,18 @@ export class RedisCache implements ResponseCache {
   }
 }
 
-/** QUIT a working connection (its pending replies arrive first); drop one that doesn't work. */
+/**
+ * QUIT a working connection (the replies to commands already sent arrive first); drop one that
+ * doesn't work. Auto-pipelined commands are written on a later tick (ioredis' autoPipelining.js
+ * defers them with setImmediate, and behind a pipeline still running), so QUIT waits until none is
+ * queued: otherwise it overtakes them and they fail with "Connection is closed" (seen in
+ * test/service/redis-cache.integration.test.ts under CPU load). The wait is bounded (1 s).
+ */
 async function release(client: Redis): Promise<void> {
-  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-  else client.disconnect();
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  for (let i = 0; i < 100 && client.autoPipelineQueueSize > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await client.quit().catch(() => client.disconnect());
 }

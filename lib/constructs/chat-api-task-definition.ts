@@ -140,7 +140,7 @@ export interface ChatApiTaskDefinitionProps {
 /**
  * The chat API's Fargate task definition (ARM64): environment and secrets generated from the
  * service contract, awslogs with retention, the configured stop timeout, and a task role that may
- * re-read the database and cache secrets after an authentication failure (rotation), nothing else.
+ * re-read the database and cache secrets (the rotation poll, and after a rejected login), nothing else.
  */
 export class ChatApiTaskDefinition extends Construct {
   readonly taskDefinition: ecs.FargateTaskDefinition;
@@ -190,7 +190,7 @@ export class ChatApiTaskDefinition extends Construct {
       // tooling (shell, curl) is not part of the contract.
     });
 
-    // The service re-reads these after an authentication failure (DB_SECRET_ARN, REDIS_AUTH_SECRET_ARN).
+    // The service re-reads these every ROTATION_POLL_SECONDS and after a rejected login (DB_SECRET_ARN, REDIS_AUTH_SECRET_ARN).
     props.secrets.dbSecret.grantRead(this.taskDefinition.taskRole);
     props.secrets.cacheAuthSecret.grantRead(this.taskDefinition.taskRole);
     if (props.secretsKeyArns && props.secretsKeyArns.length > 0) {

@@ -23,7 +23,7 @@ export interface DatabaseSettings {
   readonly ssl: DbSslMode;
   readonly username: string;
   readonly password: string;
-  /** Re-read `{username, password}` from this secret after an authentication failure. */
+  /** Re-read `{username, password}` from this secret every ROTATION_POLL_SECONDS and after an authentication failure. */
   readonly secretArn?: string;
 }
 
@@ -32,7 +32,7 @@ export interface CacheSettings {
   readonly port: number;
   readonly tls: boolean;
   readonly authToken: string;
-  /** Re-read `{token}` from this secret after WRONGPASS / NOAUTH. */
+  /** Re-read `{token}` from this secret every ROTATION_POLL_SECONDS and after WRONGPASS / NOAUTH. */
   readonly authSecretArn?: string;
 }
 

@@ -328,7 +328,7 @@ describe('SecretWatch: rotated secrets are re-read before the old credentials ar
     );
   });
 
-  test('each secret is re-read on its own timer, within ±20% of the interval, until stopped', async () => {
+  test('the secret is re-read after a wait within ±20% of the interval, again and again, until stopped', async () => {
     jest.useFakeTimers();
     const reads: number[] = [];
     const draws = [0, 1]; // the lowest draw, then the highest

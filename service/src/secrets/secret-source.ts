@@ -1,6 +1,6 @@
 /**
- * Re-reads credentials from Secrets Manager after an authentication failure, so a rotation (or a
- * fixed secret) is picked up without a restart. ECS injects the same secrets as env vars at task
+ * Re-reads credentials from Secrets Manager (on the rotation poll and after a rejected login), so a
+ * rotation (or a fixed secret) is picked up without a restart. ECS injects the same secrets as env vars at task
  * start; this is only the "they changed since" path.
  *
  * The client's region comes from the ARN, so nothing but the contract's variables is needed. The SDK

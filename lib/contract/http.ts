@@ -14,7 +14,7 @@ export const ROUTES = {
   health: '/health',
   /** Readiness: 200 (`ready`, `degraded`) or 503 (`not_ready`). The ALB health check. */
   ready: '/health/ready',
-  /** Cache counters since start ({@link CacheMetricsResponse}). */
+  /** Cache counters since start ({@link CacheMetricsResponse}). Needs a bearer token like the chat routes. */
   cacheMetrics: '/api/v1/metrics/cache',
 } as const;
 
@@ -28,7 +28,18 @@ export const HEADERS = {
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
+  /** `Bearer <JWT>` on every API route (everything except the health routes). */
+  authorization: 'authorization',
+  /** On every 401: `Bearer realm="chat-api"`, plus `error="invalid_token"` when a token was sent (RFC 6750). */
+  wwwAuthenticate: 'www-authenticate',
 } as const;
+
+/** The routes that answer without a token: the load balancer's health checks. */
+export const PUBLIC_ROUTES: readonly string[] = [ROUTES.health, ROUTES.ready];
+
+/** Why a request got 401: no bearer token, an expired one, or any other failed check (never more detail). */
+export const AUTH_FAILURE_REASONS = ['missing', 'expired', 'invalid'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 
 export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;
 export type CacheStatus = (typeof CACHE_STATUSES)[number];
@@ -39,17 +50,21 @@ export const LIMITS = {
   maxMessageChars: 4000,
   /** A request body larger than this is answered 413 before it is buffered in full. */
   maxBodyBytes: 32 * 1024,
-  /** `session_id` and `user_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
+  /** `session_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
   maxIdChars: 128,
   idPattern: '^[A-Za-z0-9_-]{1,128}$',
   /** How many earlier turns of a session are sent to the LLM as context. */
   contextTurns: 6,
 } as const;
 
+/**
+ * Omit `session_id` to start a conversation: the server issues the id and answers with it. A
+ * `session_id` the server never issued, or one another principal started, is a 404. The caller is the
+ * token's `sub`; a `user_id` in the body is ignored.
+ */
 export interface ChatRequest {
   readonly message: string;
   readonly session_id?: string;
-  readonly user_id?: string;
 }
 
 export interface ChatResponse {
@@ -101,6 +116,7 @@ export const ERROR_CODES = {
   badRequest: 'bad_request',
   payloadTooLarge: 'payload_too_large',
   notFound: 'not_found',
+  unauthorized: 'unauthorized',
   rateLimited: 'rate_limited',
   llmThrottled: 'llm_throttled',
   llmUnavailable: 'llm_unavailable',
@@ -117,5 +133,7 @@ export interface ErrorResponse {
     readonly request_id: string;
     /** Field-level problems for 400s. */
     readonly details?: ReadonlyArray<{ readonly field: string; readonly problem: string }>;
+    /** On 401s only. */
+    readonly reason?: AuthFailureReason;
   };
 }

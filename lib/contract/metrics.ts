@@ -39,6 +39,8 @@ export const SERVICE_METRICS = {
     authFailures: 'AuthFailures',
     /** Count of rejected credentials healed by re-reading the secret (a rotation), not alarmed. */
     credentialRefreshes: 'CredentialRefreshes',
+    /** Count of API requests answered 401 (no, expired or invalid bearer token). Callers' mistakes: not alarmed. */
+    unauthenticated: 'Unauthenticated',
   },
 } as const;
 

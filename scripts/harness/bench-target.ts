@@ -49,7 +49,8 @@ async function main(): Promise<void> {
     n += 1;
     await store.saveTurn({
       sessionId: `floor-${process.pid}-${n}`,
-      userId: undefined,
+      owner: 'bench-floor',
+      newSession: true,
       requestId: `floor-${n}`,
       userMessage: (request.body as { message: string }).message,
       reply,

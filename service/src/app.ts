@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
+import { installAuthentication } from './auth/authenticate';
 import { AppError } from './errors';
 import { chatRoute } from './routes/chat';
 import { chatStreamRoute } from './routes/chat-stream';
@@ -109,6 +110,12 @@ export async function buildApp(
       new AppError(429, ERROR_CODES.rateLimited, 'Too many requests from this client; retry later.', {
         retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
       }),
+  });
+
+  // After the rate limiter (so unauthenticated floods are limited too), before every route.
+  installAuthentication(app, {
+    authenticate: deps.authenticate,
+    onRejected: () => deps.metrics.increment('unauthenticated'),
   });
 
   await app.register(healthRoutes(deps));

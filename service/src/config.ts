@@ -6,6 +6,7 @@
  * that reports problems goes to CloudWatch Logs.
  */
 import {
+  AUTH_MODES,
   DB_SSL_MODES,
   type DbSslMode,
   LOG_LEVELS,
@@ -43,6 +44,19 @@ export interface LlmSettings {
   readonly timeoutMs: number;
 }
 
+/**
+ * Who may call the API. `on`: every API route needs a bearer JWT from `issuer` whose `aud` (or
+ * Cognito `client_id`) is one of `audiences`, signed by a key from `jwksUrl`. `off`: local runs only.
+ */
+export type AuthSettings =
+  | {
+      readonly mode: 'on';
+      readonly issuer: string;
+      readonly audiences: readonly string[];
+      readonly jwksUrl: string;
+    }
+  | { readonly mode: 'off' };
+
 export interface ServiceConfig {
   /** 0 asks the OS for a free port (tests); the bound port is logged. */
   readonly port: number;
@@ -60,6 +74,7 @@ export interface ServiceConfig {
   /** Proactive re-read of the rotated secrets (when their ARNs are set). */
   readonly rotationPollMs: number;
   readonly logLevel: LogLevel;
+  readonly auth: AuthSettings;
 }
 
 export interface ConfigProblem {
@@ -131,6 +146,29 @@ const httpUrl: Validator<string> = (raw) => {
   }
 };
 
+/**
+ * The token issuer and its key set are fetched and trusted over TLS only. The issuer is kept exactly
+ * as given: it is compared byte for byte with the `iss` claim.
+ */
+const httpsUrl: Validator<string> = (raw) => {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'https:') return bad('must be an https URL');
+    if (u.username || u.password || u.search || u.hash) return bad('must be an https URL without credentials, query or fragment');
+    return ok(raw);
+  } catch {
+    return bad('must be an https URL');
+  }
+};
+
+const AUDIENCE = /^[\x21-\x2b\x2d-\x7e]{1,256}$/;
+const audienceList: Validator<string[]> = (raw) => {
+  const items = raw.split(',').map((a) => a.trim());
+  return items.length <= 20 && items.every((a) => AUDIENCE.test(a))
+    ? ok(items)
+    : bad('must be 1-20 comma-separated audiences or client ids (visible ASCII, no spaces)');
+};
+
 const HOST = /^[A-Za-z0-9.:[\]_-]{1,253}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 
@@ -166,6 +204,10 @@ const VALIDATORS = {
   DRAIN_TIMEOUT_MS: integer(0, 120_000),
   ROTATION_POLL_SECONDS: integer(1, 24 * 3600),
   LOG_LEVEL: oneOf(LOG_LEVELS),
+  AUTH_ISSUER: httpsUrl,
+  AUTH_AUDIENCE: audienceList,
+  AUTH_JWKS_URL: httpsUrl,
+  AUTH_MODE: oneOf(AUTH_MODES),
 } satisfies { readonly [K in ServiceEnvName]: Validator<unknown> };
 
 type Values = {
@@ -188,9 +230,16 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
     if (parsed.ok) values[name] = parsed.value;
     else problems.push({ name, problem: parsed.problem });
   }
+  const v = values as Values;
+  // Authentication is on unless switched off by name: without an issuer the service would answer
+  // everybody, so a missing one stops it like any other missing variable.
+  if (v.AUTH_MODE === 'on') {
+    const hint = 'missing (or set AUTH_MODE=off, for local runs only)';
+    if (raw.AUTH_ISSUER === undefined) problems.push({ name: 'AUTH_ISSUER', problem: hint });
+    if (raw.AUTH_AUDIENCE === undefined) problems.push({ name: 'AUTH_AUDIENCE', problem: hint });
+  }
   if (problems.length > 0) return { ok: false, problems };
 
-  const v = values as Values;
   return {
     ok: true,
     config: {
@@ -221,8 +270,22 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,
+      auth:
+        v.AUTH_MODE === 'off'
+          ? { mode: 'off' }
+          : {
+              mode: 'on',
+              issuer: v.AUTH_ISSUER,
+              audiences: v.AUTH_AUDIENCE,
+              jwksUrl: v.AUTH_JWKS_URL ?? defaultJwksUrl(v.AUTH_ISSUER),
+            },
     },
   };
+}
+
+/** Where an OIDC issuer (Cognito included) publishes its signing keys. */
+export function defaultJwksUrl(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
 }
 
 /** The secret values of a parsed config, so the logger can refuse to print them. */

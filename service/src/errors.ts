@@ -30,6 +30,12 @@ export const badRequest = (message: string, details?: readonly FieldProblem[]) =
 
 export const payloadTooLarge = (message: string) => new AppError(413, ERROR_CODES.payloadTooLarge, message);
 
+/**
+ * A `session_id` the server never issued and one that another principal started get this same
+ * answer, so a caller cannot learn whether someone else's session exists.
+ */
+export const sessionNotFound = () => new AppError(404, ERROR_CODES.notFound, 'No such session.');
+
 export const dependencyUnavailable = (message: string, retryAfterSeconds = DEPENDENCY_RETRY_AFTER_SECONDS) =>
   new AppError(503, ERROR_CODES.dependencyUnavailable, message, { retryAfterSeconds });
 

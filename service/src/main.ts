@@ -9,6 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, KEEP_ALIVE_TIMEOUT_MS } from './app';
+import { createServiceAuth } from './auth';
 import { classifyCacheError, RedisCache } from './cache/redis-cache';
 import { ChatService } from './chat/chat-service';
 import { type ServiceConfig, secretValues } from './config';
@@ -197,12 +198,14 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const tracker = new RequestTracker();
   const dbMon = databaseMonitor;
   const cacheMon = cacheMonitor;
+  const auth = createServiceAuth(config.auth, logger);
   const app = await buildApp({
     version: config.appVersion,
     rateLimitPerMinute: config.rateLimitPerMinute,
     logger,
     metrics,
     chat,
+    authenticate: auth.authenticate,
     tracker,
     isDraining: () => draining,
     readiness: () =>
@@ -233,6 +236,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   });
 
   metrics.start();
+  auth.start();
   dbMon.start();
   cacheMon.start();
   llmMonitor.start();

@@ -1,5 +1,6 @@
 /** What `buildApp` needs. Everything is injected, so tests can build the app with fakes. */
 import type { CacheStatus, ReadinessResponse } from '../../lib/contract';
+import type { Authenticator } from './auth/authenticate';
 import type { ChatService } from './chat/chat-service';
 import type { RequestTracker } from './drain';
 import type { Logger } from './observability/logger';
@@ -13,6 +14,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly metrics: EmfMetrics;
   readonly chat: ChatHandler;
+  /** Who is calling: bearer-token verification, or `allowEveryone` with AUTH_MODE=off. */
+  readonly authenticate: Authenticator;
   readonly readiness: () => ReadinessResponse;
   /** True from SIGTERM on: answers carry `Connection: close` and readiness is `not_ready`. */
   readonly isDraining: () => boolean;

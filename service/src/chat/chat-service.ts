@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type CacheStatus, LIMITS } from '../../../lib/contract';
 import type { ResponseCache } from '../cache/redis-cache';
 import type { ChatStore } from '../db/chat-store';
-import { dependencyUnavailable } from '../errors';
+import { dependencyUnavailable, sessionNotFound } from '../errors';
 import type { ChatMessage, LlmGateway } from '../llm/llm-client';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
@@ -20,8 +20,10 @@ import { SYSTEM_PROMPT } from './prompt';
 export interface ChatInput {
   /** Trimmed, validated. */
   readonly message: string;
+  /** An id the server issued to `owner` earlier; absent to start a new session. */
   readonly sessionId?: string;
-  readonly userId?: string;
+  /** The authenticated caller (`sub`): the owner of a new session, and the only one who may continue it. */
+  readonly owner: string;
 }
 
 export interface ChatContext {
@@ -68,6 +70,7 @@ export interface ChatServiceDeps {
 
 interface Lookup {
   readonly sessionId: string;
+  readonly newSession: boolean;
   readonly context: ContextTurn[];
   readonly key: string;
   readonly status: CacheStatus;
@@ -125,10 +128,17 @@ export class ChatService {
       throw dependencyUnavailable('The database is unavailable; retry later.');
     }
 
+    // Session ids are issued here, never taken from a client: a given id must be one of the caller's.
+    const newSession = input.sessionId === undefined;
     const sessionId = input.sessionId ?? randomUUID();
     let context: ContextTurn[] = [];
-    if (input.sessionId !== undefined) {
-      context = await this.withDatabase(() => store.recentContext(sessionId, LIMITS.contextTurns), ctx);
+    if (!newSession) {
+      const owned = await this.withDatabase(
+        () => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns),
+        ctx,
+      );
+      if (owned === null) throw sessionNotFound();
+      context = owned;
     }
     const key = cacheKey({
       message: input.message,
@@ -138,7 +148,7 @@ export class ChatService {
       context,
     });
     const { status, cached } = await this.cacheGet(key, ctx);
-    return { sessionId, context, key, status, cached };
+    return { sessionId, newSession, context, key, status, cached };
   }
 
   private async cacheGet(key: string, ctx: ChatContext): Promise<{ status: CacheStatus; cached: string | null }> {
@@ -169,7 +179,8 @@ export class ChatService {
       () =>
         store.saveTurn({
           sessionId: lookup.sessionId,
-          userId: input.userId,
+          owner: input.owner,
+          newSession: lookup.newSession,
           requestId: ctx.requestId,
           userMessage: input.message,
           reply,
@@ -186,7 +197,8 @@ export class ChatService {
           })
         : undefined;
     try {
-      await save;
+      // The session was the caller's a moment ago; if it is gone now, nothing was written.
+      if (!(await save)) throw sessionNotFound();
     } finally {
       await remember;
     }

@@ -13,7 +13,7 @@ export const chatRoute =
       ROUTES.chat,
       { schema: { body: chatRequestSchema, response: { 200: chatResponseSchema } }, config: { chatRoute: true } },
       async (request, reply) => {
-        const input = toChatInput(request.body);
+        const input = toChatInput(request.body, request.principal);
         const result = await deps.chat.answer(input, chatContext(request, reply));
         reply.header(HEADERS.cache, result.cacheStatus);
         request.cacheStatus = result.cacheStatus;

@@ -177,8 +177,15 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   let drain: ChildProcess | undefined;
   try {
-    stack = await startLocalStack({ startService: false, durablePostgres: durable, llm: { latencyMs: LLM_DELAY_MS } });
+    stack = await startLocalStack({
+      startService: false,
+      durablePostgres: durable,
+      llm: { latencyMs: LLM_DELAY_MS },
+      // The bench measures the cache path against its floor; token checks are not part of either.
+      auth: 'off',
+    });
     const env = serviceEnvFor(stack, {
+      AUTH_MODE: 'off',
       APP_VERSION: 'bench',
       HOST: '127.0.0.1',
       PORT: '0',

@@ -13,6 +13,8 @@ const VALID: Record<string, string> = {
   LLM_BASE_URL: 'https://llm.example.com/v1/',
   LLM_MODEL: 'gpt-4o-mini',
   LLM_API_KEY: 'llm-key-value-789',
+  AUTH_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+  AUTH_AUDIENCE: 'user-client-id, gate-client-id',
 };
 
 describe('service config', () => {
@@ -127,6 +129,41 @@ describe('service config', () => {
 
   test('readContractEnv returns one entry per contract name', () => {
     expect(Object.keys(readContractEnv(VALID))).toEqual([...SERVICE_ENV_NAMES]);
+  });
+
+  test('bearer tokens are required by default: issuer kept byte for byte, audiences split, JWKS URL derived', () => {
+    const result = parseServiceConfig(VALID);
+    expect(result.ok && result.config.auth).toEqual({
+      mode: 'on',
+      issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+      audiences: ['user-client-id', 'gate-client-id'],
+      jwksUrl: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json',
+    });
+    const explicit = parseServiceConfig({ ...VALID, AUTH_JWKS_URL: 'https://keys.example.com/jwks' });
+    expect(explicit.ok && explicit.config.auth.mode === 'on' && explicit.config.auth.jwksUrl).toBe(
+      'https://keys.example.com/jwks',
+    );
+  });
+
+  test('without AUTH_ISSUER (or AUTH_AUDIENCE) the service refuses to start, unless AUTH_MODE=off says so', () => {
+    const missing = parseServiceConfig({ ...VALID, AUTH_ISSUER: undefined, AUTH_AUDIENCE: '' });
+    expect(!missing.ok && missing.problems.map((p) => p.name)).toEqual(['AUTH_ISSUER', 'AUTH_AUDIENCE']);
+    expect(!missing.ok && describeProblems(missing.problems)).toMatch(/AUTH_ISSUER missing \(or set AUTH_MODE=off/);
+    const off = parseServiceConfig({ ...VALID, AUTH_ISSUER: undefined, AUTH_AUDIENCE: undefined, AUTH_MODE: 'off' });
+    expect(off.ok && off.config.auth).toEqual({ mode: 'off' });
+    const typo = parseServiceConfig({ ...VALID, AUTH_MODE: 'false' });
+    expect(!typo.ok && typo.problems.map((p) => p.name)).toEqual(['AUTH_MODE']);
+  });
+
+  test('the issuer and its keys are trusted over https only', () => {
+    for (const AUTH_ISSUER of ['http://issuer.example.com', 'https://u:p@issuer.example.com', 'issuer']) {
+      const r = parseServiceConfig({ ...VALID, AUTH_ISSUER });
+      expect(!r.ok && r.problems.map((p) => p.name)).toEqual(['AUTH_ISSUER']);
+    }
+    const jwks = parseServiceConfig({ ...VALID, AUTH_JWKS_URL: 'http://keys.example.com/jwks' });
+    expect(!jwks.ok && jwks.problems.map((p) => p.name)).toEqual(['AUTH_JWKS_URL']);
+    const aud = parseServiceConfig({ ...VALID, AUTH_AUDIENCE: 'a,,b' });
+    expect(!aud.ok && aud.problems.map((p) => p.name)).toEqual(['AUTH_AUDIENCE']);
   });
 
   test('every secret variable is required (no default could be a safe secret)', () => {

@@ -42,6 +42,9 @@ test('with no environment at all it exits non-zero with one line naming every re
       'LLM_BASE_URL',
       'LLM_MODEL',
       'LLM_API_KEY',
+      // Required unless AUTH_MODE=off: without them the API would answer everybody.
+      'AUTH_ISSUER',
+      'AUTH_AUDIENCE',
     ].sort(),
   );
   for (const name of line.invalid) expect(line.msg).toContain(name);
@@ -62,6 +65,8 @@ test('invalid values are named, never printed', () => {
     DB_SSL: 'verify-maybe',
     PORT: '99999',
     REDIS_TLS: 'on',
+    AUTH_ISSUER: 'https://issuer.example.com',
+    AUTH_AUDIENCE: 'chat-api',
   };
   const { code, stdout } = run(secretish);
   expect(code).toBe(78);

@@ -2,13 +2,16 @@
  * A local token issuer for `npm run local` and the tests: an RSA key pair generated at run time, a
  * JWKS and an OpenID discovery document over HTTPS on 127.0.0.1 (the harness CA signs its
  * certificate; the service trusts it through NODE_EXTRA_CA_CERTS), and an OAuth2 client-credentials
- * token endpoint for the gate's machine client. Tokens look like Cognito access tokens (`client_id`,
+ * token endpoint for the gate's machine client. The token endpoint is also served over plain HTTP on
+ * 127.0.0.1 (`tokenUrl`), so k6 can reach it without trusting the throwaway CA; the gate accepts
+ * plain HTTP for a loopback token endpoint only. Tokens look like Cognito access tokens (`client_id`,
  * `token_use`, `scope`, no `aud`), so the service is tested against the shape it meets in AWS.
  *
  * Nothing here is a secret worth keeping: every key and client secret lives as long as the process.
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TestCertificates } from './certs';
@@ -61,8 +64,10 @@ export interface LocalIssuer {
   /** `https://127.0.0.1:<port>`: the `iss` of every token, and AUTH_ISSUER. */
   readonly issuer: string;
   readonly jwksUrl: string;
-  /** OAuth2 token endpoint (client credentials). */
+  /** OAuth2 token endpoint (client credentials), plain HTTP on 127.0.0.1 (see above). */
   readonly tokenUrl: string;
+  /** The same endpoint over HTTPS (the harness CA). */
+  readonly httpsTokenUrl: string;
   /** The user app client's id: `client_id` of user tokens. */
   readonly userClientId: string;
   /** The gate's machine client. */
@@ -87,7 +92,7 @@ export interface LocalIssuerOptions {
   readonly tokenLifetimeSeconds?: number;
 }
 
-function readBody(req: import('node:http').IncomingMessage, limit = 16 * 1024): Promise<string> {
+function readBody(req: IncomingMessage, limit = 16 * 1024): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
     req.setEncoding('utf8');
@@ -132,9 +137,8 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     );
   };
 
-  const server: Server = createServer(
-    { key: readFileSync(options.certs.keyPath), cert: readFileSync(options.certs.certPath) },
-    async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, tokenOnly: boolean) => {
+    {
       if (!available) {
         req.socket.destroy();
         return;
@@ -145,6 +149,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify(body));
       };
+      if (tokenOnly && path !== '/oauth2/token') return json(404, { error: 'not_found' });
       if (req.method === 'GET' && path === '/.well-known/jwks.json') return json(200, { keys: [key.publicJwk] });
       if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
         return json(200, {
@@ -174,23 +179,33 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         });
       }
       return json(404, { error: 'not_found' });
-    },
+    }
+  };
+  const server: Server = createServer(
+    { key: readFileSync(options.certs.keyPath), cert: readFileSync(options.certs.certPath) },
+    (req, res) => void handle(req, res, false),
   );
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const plain = createHttpServer((req, res) => void handle(req, res, true));
+  const listen = async (srv: Server | ReturnType<typeof createHttpServer>) => {
+    srv.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve());
+    });
+    return (srv.address() as AddressInfo).port;
+  };
+  issuer = `https://127.0.0.1:${await listen(server)}`;
+  const plainPort = await listen(plain);
   const audiences = [userClientId, gateClient.clientId];
 
   return {
     issuer,
     jwksUrl: `${issuer}/.well-known/jwks.json`,
-    tokenUrl: `${issuer}/oauth2/token`,
+    tokenUrl: `http://127.0.0.1:${plainPort}/oauth2/token`,
+    httpsTokenUrl: `${issuer}/oauth2/token`,
     userClientId,
     gateClient,
     audiences,
@@ -202,11 +217,13 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       available = a;
       if (!a) for (const s of sockets) s.destroy();
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        new Promise<void>((resolve) => plain.close(() => resolve())),
+      ]);
+    },
   };
 }
 

@@ -146,7 +146,8 @@ afterAll(async () => {
 });
 
 async function observe(c: Case, bundle: string): Promise<Observation> {
-  const env: Record<string, string> = { ...serviceEnvFor(faults.stack, c.env()) };
+  // AUTH_MODE=off as in the fault stack (support/stack.ts): each case breaks one dependency only.
+  const env: Record<string, string> = { ...serviceEnvFor(faults.stack, { AUTH_MODE: 'off', ...c.env() }) };
   for (const name of c.drop ?? []) delete env[name];
   if (c.expected.outcome === 'exit') return runToExit(bundle, env);
   const svc = await faults.serviceWith(c.env(), c.drop);

@@ -30,9 +30,17 @@ export interface FaultStack {
   stop(): Promise<void>;
 }
 
+/**
+ * The fault suites are about dependencies, load and hostile input, not about who calls: they run the
+ * service with AUTH_MODE=off, so every request (and every byte of the bad-input fuzzing) reaches the
+ * code under test instead of stopping at the 401. Authentication has its own suite
+ * (test/service/auth.integration.test.ts) against the local token issuer.
+ */
+const AUTH_OFF = { AUTH_MODE: 'off' } as const;
+
 export async function startFaultStack(options: LocalStackOptions = {}): Promise<FaultStack> {
   const capture = new OutputCapture();
-  const stack = await startLocalStack({ ...options, onServiceOutput: capture.sink });
+  const stack = await startLocalStack({ auth: 'off', ...options, onServiceOutput: capture.sink });
   const secrets = new SecretBook();
   secrets.add('DB_PASSWORD', stack.appRole.password);
   secrets.add('REDIS_AUTH_TOKEN', stack.redis.password);
@@ -48,7 +56,7 @@ export async function startFaultStack(options: LocalStackOptions = {}): Promise<
     secrets,
     extra,
     serviceWith: async (overrides, drop = []) => {
-      const env: Record<string, string> = { ...serviceEnvFor(stack, overrides) };
+      const env: Record<string, string> = { ...serviceEnvFor(stack, { ...AUTH_OFF, ...overrides }) };
       for (const name of drop) delete env[name];
       const svc = await startService({ env, onOutput: capture.sink });
       extra.push(svc);

@@ -123,6 +123,32 @@ export interface IngressConfig {
   readonly testPort: number;
 }
 
+/**
+ * Who may call the chat API. By default each stage deploys its own Cognito user pool (a user app
+ * client, and a machine client with client credentials for the k6 gate); a stage may name an
+ * external OIDC issuer instead. Either way the service verifies every bearer token itself
+ * (docs/security.md).
+ */
+export interface AuthConfig {
+  /**
+   * An external OIDC issuer, exactly as in its tokens' `iss` (https).
+   * @default - a Cognito user pool for the stage
+   */
+  readonly issuer?: string;
+  /** With `issuer`: the accepted `aud` (or `client_id`) values, e.g. this API's client ids there. */
+  readonly audiences?: readonly string[];
+  /** With `issuer`: its JWKS. @default `<issuer>/.well-known/jwks.json` */
+  readonly jwksUrl?: string;
+  /**
+   * With `issuer` and the gate enabled: the gate's machine client there, its token endpoint and an
+   * existing Secrets Manager secret `{"clientId": "...", "clientSecret": "..."}` created before the
+   * first deploy (like the LLM key).
+   */
+  readonly gateClient?: { readonly tokenUrl: string; readonly secretName: string; readonly scope?: string };
+  /** Cognito: how long an access token is valid (5–1440 minutes). The gate fetches a new one per run. */
+  readonly accessTokenValidityMinutes: number;
+}
+
 export interface CanaryConfig {
   /** Share of production traffic the new version gets first, 0.1–100. */
   readonly canaryPercent: number;
@@ -245,6 +271,7 @@ export interface StageConfig {
   readonly cache: CacheConfig;
   readonly service: ServiceConfig;
   readonly ingress: IngressConfig;
+  readonly auth: AuthConfig;
   readonly deployment: DeploymentConfig;
   readonly monitoring: MonitoringConfig;
 }
@@ -303,6 +330,9 @@ const serviceDefaults = {
   targetMemoryUtilizationPercent: 75,
 } as const satisfies Partial<ServiceConfig>;
 
+/** Every stage: its own Cognito user pool, one-hour access tokens. */
+const auth: AuthConfig = { accessTokenValidityMinutes: 60 };
+
 const gateDefaults: GateConfig = {
   enabled: true,
   profile: 'smoke',
@@ -352,6 +382,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       logLevel: 'debug',
     },
     ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    auth,
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
     monitoring: {
       alarmEmails: [],
@@ -395,6 +426,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, minTaskCount: 2, maxTaskCount: 4 },
     ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    auth,
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
       alarmEmails: [],
@@ -451,6 +483,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       productionPort: 443,
       testPort: 8443,
     },
+    auth,
     deployment: {
       strategy: 'BLUE_GREEN',
       bakeTimeMinutes: 15,

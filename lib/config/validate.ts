@@ -2,6 +2,7 @@
  * Synth-time validation of a stage config. Every problem is collected, then thrown together, each
  * naming the bad value and what to change, so one synth shows everything that is wrong.
  */
+import { authConfigProblems } from './validate-auth';
 import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
 import { GATE_PROFILES } from '../contract';
 import { estimateMaxConnections } from '../monitoring/db-connection-limit';
@@ -145,6 +146,9 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
       `ingress.certificateArn belongs to another account than the deploy target ${target.account}; set it to your ACM certificate.`,
     );
   }
+
+  // Auth (lib/config/validate-auth.ts)
+  problems.push(...authConfigProblems(config));
 
   // Deployment
   p(

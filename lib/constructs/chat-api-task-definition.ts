@@ -39,7 +39,10 @@ export const API_IMAGE_CONTEXT = [
   'tsconfig.base.json',
 ];
 
-/** Where the values of the plain variables come from. Tokens are fine; they resolve at deploy. */
+/**
+ * Where the values of the plain variables come from. Tokens are fine; they resolve at deploy.
+ * See `IdentityProvider` (./identity-provider) for the AUTH_* values.
+ */
 export interface ServiceEnvSources {
   readonly appVersion: string;
   readonly dbHost: string;
@@ -49,6 +52,10 @@ export interface ServiceEnvSources {
   readonly redisHost: string;
   readonly redisPort: number;
   readonly redisAuthSecretArn: string;
+  /** Who may call the API (an {@link IdentityProvider}'s issuer, audiences and JWKS). */
+  readonly authIssuer: string;
+  readonly authAudiences: readonly string[];
+  readonly authJwksUrl: string;
 }
 
 /** The Secrets Manager secrets behind the secret variables. */
@@ -92,6 +99,10 @@ export function plainServiceEnvironment(config: StageConfig, s: ServiceEnvSource
     DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
     ROTATION_POLL_SECONDS: String(service.rotationPollSeconds),
     LOG_LEVEL: service.logLevel,
+    // Bearer tokens are always required in AWS: AUTH_MODE is local-only and never set here.
+    AUTH_ISSUER: s.authIssuer,
+    AUTH_AUDIENCE: s.authAudiences.join(','),
+    AUTH_JWKS_URL: s.authJwksUrl,
   };
 }
 

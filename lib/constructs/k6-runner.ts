@@ -4,6 +4,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
+import { GATE_CLIENT_SECRET_JSON_KEYS, GATE_ENV } from '../contract';
+import type { GateClientSource } from './identity-provider';
 import { acknowledgeEcrAuthorization, repoImage } from './repo-image';
 
 /** The runner's container name; RunTask overrides its environment by this name. */
@@ -31,6 +33,12 @@ export interface K6RunnerProps {
   readonly subnets: ec2.SubnetSelection;
   /** @default - built from `loadtests/Dockerfile` at deploy time */
   readonly image?: ecs.ContainerImage;
+  /**
+   * The gate's machine client: `setup()` fetches a token from `tokenUrl` with the client credentials,
+   * which reach the container through ECS `secrets` (never a plain value).
+   * @default - no credentials (only a service with AUTH_MODE=off would accept the gate)
+   */
+  readonly gateClient?: GateClientSource;
 }
 
 /**
@@ -82,7 +90,26 @@ export class K6Runner extends Construct {
       containerName: K6_CONTAINER_NAME,
       image: props.image ?? repoImage(this, { file: 'loadtests/Dockerfile', include: K6_IMAGE_CONTEXT }),
       essential: true,
-      // No environment here: the hook sets every gate input (GATE_ENV) per run with RunTask overrides.
+      // The hook sets every per-run gate input (GATE_ENV) with RunTask overrides; only how the gate
+      // authenticates is fixed here, the client credentials as ECS secrets.
+      ...(props.gateClient
+        ? {
+            environment: {
+              [GATE_ENV.tokenUrl]: props.gateClient.tokenUrl,
+              ...(props.gateClient.scope ? { [GATE_ENV.tokenScope]: props.gateClient.scope } : {}),
+            },
+            secrets: {
+              [GATE_ENV.clientId]: ecs.Secret.fromSecretsManager(
+                props.gateClient.secret,
+                GATE_CLIENT_SECRET_JSON_KEYS.clientId,
+              ),
+              [GATE_ENV.clientSecret]: ecs.Secret.fromSecretsManager(
+                props.gateClient.secret,
+                GATE_CLIENT_SECRET_JSON_KEYS.clientSecret,
+              ),
+            },
+          }
+        : {}),
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'k6' }),
     });
     acknowledgeEcrAuthorization(this.taskDefinition);

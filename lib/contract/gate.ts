@@ -43,6 +43,17 @@ export const GATE_ENV = {
   tokenScope: 'GATE_TOKEN_SCOPE',
 } as const;
 
+/**
+ * The OAuth2 scope the chat API's resource server defines and the gate's machine client is granted
+ * (the stage's Cognito user pool, and the local issuer of `npm run local`).
+ */
+export const API_OAUTH_SCOPE = {
+  resourceServer: 'chat-api',
+  scope: 'chat',
+  /** As it appears in a token request and in a token's `scope` claim. */
+  full: 'chat-api/chat',
+} as const;
+
 /** The JSON keys of the Secrets Manager secret that holds the gate's machine client. */
 export const GATE_CLIENT_SECRET_JSON_KEYS = {
   clientId: 'clientId',

@@ -19,6 +19,7 @@ import {
   HOOK_TIMEOUT_MARGIN_MINUTES,
 } from '../constructs/deployment-settings';
 import { ExistingSecret } from '../constructs/existing-secret';
+import { IdentityProvider } from '../constructs/identity-provider';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
@@ -63,6 +64,8 @@ export class ServiceStack extends Stack {
    * pipeline's post-deploy gate (`envFromCfnOutputs`) and of `npm run gate -- --target` by hand.
    */
   readonly serviceUrlOutput: CfnOutput;
+  /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
+  readonly identity: IdentityProvider;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -75,7 +78,16 @@ export class ServiceStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
 
-    const runner = new K6Runner(this, 'K6Runner', { config, vpc, subnets: appSubnets });
+    // Who may call the API: the stage's Cognito user pool, or the external issuer its config names.
+    const identity = new IdentityProvider(this, 'Identity', { config });
+    this.identity = identity;
+
+    const runner = new K6Runner(this, 'K6Runner', {
+      config,
+      vpc,
+      subnets: appSubnets,
+      ...(identity.gateClient ? { gateClient: identity.gateClient } : {}),
+    });
     this.runnerLogGroup = runner.logGroup;
     this.runnerTaskDefinition = runner.taskDefinition;
     this.runnerSecurityGroup = runner.securityGroup;
@@ -108,6 +120,9 @@ export class ServiceStack extends Stack {
         redisHost: props.cache.host,
         redisPort: props.cache.port,
         redisAuthSecretArn: props.cache.authTokenSecret.secretArn,
+        authIssuer: identity.issuer,
+        authAudiences: identity.audiences,
+        authJwksUrl: identity.jwksUrl,
       },
       // The Data stack's secrets, imported by ARN without their key: CDK's key grant would otherwise
       // add this stack's roles to the Data stack's key policy, a dependency cycle. Decrypt is granted
@@ -197,6 +212,13 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'AuthIssuer', { value: identity.issuer, description: 'AUTH_ISSUER: the token issuer the API trusts' });
+    if (identity.userClient) {
+      new CfnOutput(this, 'UserClientId', {
+        value: identity.userClient.userPoolClientId,
+        description: 'The app client users sign in with (SRP) to get an access token for the API',
+      });
+    }
     this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
       value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
       description: 'Production URL (scheme, host, production port); the target of npm run gate',

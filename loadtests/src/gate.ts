@@ -173,7 +173,7 @@ export function setup(): SetupData {
   const runId = config.runId ?? generateRunId(startedAtMs, Math.random);
   return {
     runId,
-    ...(authorization ? { authorization } : {}),
+    ...(authorization ? { bearerHeader: authorization } : {}),
     readiness: {
       status: readiness.status,
       detail: readiness.detail,
@@ -254,7 +254,7 @@ function send(request: PlannedRequest, data: SetupData, requestId: string): void
   const res = http.post(
     chatUrl(request.route),
     JSON.stringify(payload),
-    chatParams(request, requestId, data.authorization),
+    chatParams(request, requestId, data.bearerHeader),
   );
   const result = toResult(res);
   const assessed = assessChatResponse(result, {

@@ -14,11 +14,12 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { API_OAUTH_SCOPE } from '../../lib/contract';
 import type { TestCertificates } from './certs';
 import { randomSecret } from './secrets';
 
 /** The scope the resource server defines and the gate's machine client is granted (as in the CDK pool). */
-export const LOCAL_API_SCOPE = 'chat-api/chat';
+export const LOCAL_API_SCOPE = API_OAUTH_SCOPE.full;
 
 export interface SigningKey {
   readonly kid: string;

@@ -103,7 +103,7 @@ describe('gate credentials (pure)', () => {
   });
 
   test('the summary loses the token before any report is built', () => {
-    const data = { metrics: {}, setup_data: { runId: 'r', authorization: 'Bearer secret-token' } };
+    const data = { metrics: {}, setup_data: { runId: 'r', bearerHeader: 'Bearer secret-token' } };
     expect(JSON.stringify(withoutCredentials(data))).not.toContain('secret-token');
     expect(withoutCredentials(data).setup_data).toEqual({ runId: 'r' });
   });

@@ -51,14 +51,14 @@ export interface SetupData {
    * `Bearer …` for every request, when the gate has credentials. The VUs get it through the setup
    * data, so `handleSummary` removes it ({@link withoutCredentials}) before anything is written.
    */
-  readonly authorization?: string;
+  readonly bearerHeader?: string;
 }
 
 /** The summary data without the gate's token, so no report or printed summary can contain it. */
 export function withoutCredentials<T extends { readonly setup_data?: unknown }>(data: T): T {
   const setup = data.setup_data;
-  if (!setup || typeof setup !== 'object' || !('authorization' in setup)) return data;
-  const { authorization: _dropped, ...rest } = setup as Record<string, unknown>;
+  if (!setup || typeof setup !== 'object' || !('bearerHeader' in setup)) return data;
+  const { bearerHeader: _dropped, ...rest } = setup as Record<string, unknown>;
   return { ...data, setup_data: rest };
 }
 

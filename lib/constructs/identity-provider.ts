@@ -150,9 +150,9 @@ export class IdentityProvider extends Construct {
 
     NagSuppressions.addResourceSuppressions(userPool, [
       {
-        id: 'AwsSolutions-COG3',
+        id: 'AwsSolutions-COG8',
         reason:
-          'Threat protection (the Plus feature plan) is billed per monthly active user; here sign-up is closed, MFA is required, passwords are long, and the service rate-limits every client and verifies every token itself.',
+          'The Plus feature plan (threat protection) is billed per monthly active user; here sign-up is closed, MFA is required, passwords are long, and the service rate-limits every client and verifies every token itself.',
       },
     ]);
     NagSuppressions.addResourceSuppressions(gateSecret, [

@@ -16,7 +16,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { GATE_ENV, ROUTES } from '../lib/contract';
-import { ensureServiceBuilt, type LocalIssuer, type LocalStack, LOCAL_API_SCOPE, mask, startLocalStack } from './harness';
+import {
+  ensureServiceBuilt,
+  LOCAL_API_SCOPE,
+  type LocalIssuer,
+  type LocalStack,
+  mask,
+  startLocalStack,
+} from './harness';
 
 /** Where the throwaway credentials of a local run are written (gitignored). */
 export const LOCAL_DIR = path.join(__dirname, '..', '.local');

@@ -42,7 +42,10 @@ export function authConfigProblems(config: StageConfig): string[] {
     );
   }
   if (auth.gateClient) {
-    p(HTTPS.test(auth.gateClient.tokenUrl), `auth.gateClient.tokenUrl '${auth.gateClient.tokenUrl}' must be an https URL.`);
+    p(
+      HTTPS.test(auth.gateClient.tokenUrl),
+      `auth.gateClient.tokenUrl '${auth.gateClient.tokenUrl}' must be an https URL.`,
+    );
     p(
       SECRET_NAME.test(auth.gateClient.secretName),
       `auth.gateClient.secretName '${auth.gateClient.secretName}' is not a Secrets Manager secret name.`,

@@ -2,7 +2,7 @@
  * Synth-time validation of a stage config. Every problem is collected, then thrown together, each
  * naming the bad value and what to change, so one synth shows everything that is wrong.
  */
-import { authConfigProblems } from './validate-auth';
+
 import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
 import { GATE_PROFILES } from '../contract';
 import { estimateMaxConnections } from '../monitoring/db-connection-limit';
@@ -15,6 +15,7 @@ import {
   type StageConfig,
   type StageName,
 } from './stage-config';
+import { authConfigProblems } from './validate-auth';
 
 export class StageConfigError extends Error {
   constructor(

@@ -212,7 +212,10 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
-    new CfnOutput(this, 'AuthIssuer', { value: identity.issuer, description: 'AUTH_ISSUER: the token issuer the API trusts' });
+    new CfnOutput(this, 'AuthIssuer', {
+      value: identity.issuer,
+      description: 'AUTH_ISSUER: the token issuer the API trusts',
+    });
     if (identity.userClient) {
       new CfnOutput(this, 'UserClientId', {
         value: identity.userClient.userPoolClientId,

@@ -9,8 +9,8 @@ import { ROUTES } from '../../lib/contract/http';
 import {
   clientCredentialsRequest,
   describeRejection,
-  type GateCredentials,
   GateAuthError,
+  type GateCredentials,
   parseTokenResponse,
   readGateCredentials,
 } from '../../loadtests/src/lib/auth';

@@ -172,7 +172,8 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
           secret = decodeURIComponent(p ?? '');
         }
         if (form.get('grant_type') !== 'client_credentials') return json(400, { error: 'unsupported_grant_type' });
-        if (id !== gateClient.clientId || secret !== gateClient.clientSecret) return json(401, { error: 'invalid_client' });
+        if (id !== gateClient.clientId || secret !== gateClient.clientSecret)
+          return json(401, { error: 'invalid_client' });
         return json(200, {
           access_token: mint({ sub: id, clientId: id, expiresInSeconds: lifetime }),
           token_type: 'Bearer',

@@ -154,7 +154,8 @@ const httpsUrl: Validator<string> = (raw) => {
   try {
     const u = new URL(raw);
     if (u.protocol !== 'https:') return bad('must be an https URL');
-    if (u.username || u.password || u.search || u.hash) return bad('must be an https URL without credentials, query or fragment');
+    if (u.username || u.password || u.search || u.hash)
+      return bad('must be an https URL without credentials, query or fragment');
     return ok(raw);
   } catch {
     return bad('must be an https URL');

@@ -129,7 +129,8 @@ describe('the service reads exactly those names', () => {
     if (name.endsWith('_SECRET_ARN')) return 'arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-prod-x-AbCdEf';
     if (name.endsWith('_HOST')) return `${name.toLowerCase().replace('_host', '')}.chat-prod.internal`;
     if (name === 'AUTH_ISSUER') return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123';
-    if (name === 'AUTH_JWKS_URL') return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json';
+    if (name === 'AUTH_JWKS_URL')
+      return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json';
     if (name === 'AUTH_AUDIENCE') return '1example23456789userclient,2example23456789gateclient';
     throw new Error(`unexpected token for ${name}`);
   };

@@ -9,7 +9,13 @@ import { STAGE_NAMES, validateStageConfig } from '../../lib/config';
 import { API_CONTAINER_NAME } from '../../lib/constructs/chat-api-task-definition';
 import { K6_CONTAINER_NAME } from '../../lib/constructs/k6-runner';
 import { PRODUCTION_PATHS } from '../../lib/constructs/service-load-balancer';
-import { API_OAUTH_SCOPE, GATE_CLIENT_SECRET_JSON_KEYS, GATE_ENV, LOCAL_ONLY_ENV_NAMES, ROUTES } from '../../lib/contract';
+import {
+  API_OAUTH_SCOPE,
+  GATE_CLIENT_SECRET_JSON_KEYS,
+  GATE_ENV,
+  LOCAL_ONLY_ENV_NAMES,
+  ROUTES,
+} from '../../lib/contract';
 import { synthConfig, synthStage, withOverrides } from '../support/cdk';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation is untyped JSON.
@@ -24,7 +30,8 @@ function container(platform: ReturnType<typeof synthStage>, name: string): Json 
   return defs[0];
 }
 
-const envOf = (c: Json): Record<string, Json> => Object.fromEntries((c.Environment ?? []).map((e: Json) => [e.Name, e.Value]));
+const envOf = (c: Json): Record<string, Json> =>
+  Object.fromEntries((c.Environment ?? []).map((e: Json) => [e.Name, e.Value]));
 
 describe.each(STAGE_NAMES)('stage %s', (stage) => {
   test('the API container requires bearer tokens: AUTH_ISSUER and AUTH_AUDIENCE set, AUTH_MODE never', () => {
@@ -77,7 +84,13 @@ describe('the Cognito user pool (prod)', () => {
     const secrets = Object.fromEntries(runner.Secrets.map((s: Json) => [s.Name, s.ValueFrom]));
     expect(Object.keys(secrets).sort()).toEqual([GATE_ENV.clientId, GATE_ENV.clientSecret].sort());
     expect(secrets[GATE_ENV.clientSecret]).toEqual({
-      'Fn::Join': ['', [{ Ref: expect.stringMatching(/^IdentityGateClientSecret/) }, `:${GATE_CLIENT_SECRET_JSON_KEYS.clientSecret}::`]],
+      'Fn::Join': [
+        '',
+        [
+          { Ref: expect.stringMatching(/^IdentityGateClientSecret/) },
+          `:${GATE_CLIENT_SECRET_JSON_KEYS.clientSecret}::`,
+        ],
+      ],
     });
     const env = envOf(runner);
     expect(Object.keys(env).sort()).toEqual([GATE_ENV.tokenScope, GATE_ENV.tokenUrl].sort());
@@ -94,7 +107,9 @@ describe('the Cognito user pool (prod)', () => {
   test('the production rule forwards exactly the contract routes; the listeners answer 404 otherwise', () => {
     expect([...PRODUCTION_PATHS].sort()).toEqual(Object.values(ROUTES).sort());
     const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')) as Json[];
-    const paths = rules.map((r) => r.Properties.Conditions[0].PathPatternConfig?.Values ?? r.Properties.Conditions[0].Values);
+    const paths = rules.map(
+      (r) => r.Properties.Conditions[0].PathPatternConfig?.Values ?? r.Properties.Conditions[0].Values,
+    );
     expect(paths).toContainEqual([...PRODUCTION_PATHS]);
     for (const rule of rules) {
       // Forward only: a rule that mixes in authenticate-* (or any other) action fails ECS blue/green.
@@ -102,7 +117,10 @@ describe('the Cognito user pool (prod)', () => {
     }
     for (const listener of Object.values(template.findResources('AWS::ElasticLoadBalancingV2::Listener')) as Json[]) {
       expect(listener.Properties.DefaultActions).toEqual([
-        expect.objectContaining({ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) }),
+        expect.objectContaining({
+          Type: 'fixed-response',
+          FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }),
+        }),
       ]);
     }
   });
@@ -144,7 +162,9 @@ describe('an external OIDC issuer instead of Cognito', () => {
       c.auth = { issuer: 'http://login.example.com', audiences: ['a'], accessTokenValidityMinutes: 60 };
       c.deployment.gate.enabled = false;
     });
-    expect(() => validateStageConfig(plainHttp)).toThrow(/auth\.issuer 'http:\/\/login\.example\.com' must be an https URL/);
+    expect(() => validateStageConfig(plainHttp)).toThrow(
+      /auth\.issuer 'http:\/\/login\.example\.com' must be an https URL/,
+    );
     const stray = withOverrides('dev', (c) => {
       c.auth = { audiences: ['a'], accessTokenValidityMinutes: 60 };
     });

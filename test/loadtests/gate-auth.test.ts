@@ -9,7 +9,7 @@
  * has it, and is skipped loudly otherwise.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GATE_ENV, GATE_EXIT_CODES, GATE_REPORT_FILES } from '../../lib/contract/gate';
@@ -127,7 +127,10 @@ describe('npm run gate against the real service and the local token issuer', () 
     record = path.join(dir, 'k6-saw.txt');
     fakeK6 = path.join(dir, 'k6');
     // Records its command line and its environment, then exits 0, like a passing k6.
-    writeFileSync(fakeK6, ['#!/bin/sh', 'printf "%s\\n" "$@" > "$K6_RECORD"', 'env >> "$K6_RECORD"', 'exit 0', ''].join('\n'));
+    writeFileSync(
+      fakeK6,
+      ['#!/bin/sh', 'printf "%s\\n" "$@" > "$K6_RECORD"', 'env >> "$K6_RECORD"', 'exit 0', ''].join('\n'),
+    );
     chmodSync(fakeK6, 0o755);
     stack = await startLocalStack({ bundle: await ensureServiceBuilt() });
     issuer = stack.issuer as LocalIssuer;
@@ -167,7 +170,9 @@ describe('npm run gate against the real service and the local token issuer', () 
     const llmCalls = stack.llm.stats().ok;
     const run = await runCli({});
     expect(run.code).toBe(GATE_EXIT_CODES.authFailed);
-    expect(run.stderr).toMatch(/authentication failed, no load was sent: the target requires a bearer token \(reason: missing\)/);
+    expect(run.stderr).toMatch(
+      /authentication failed, no load was sent: the target requires a bearer token \(reason: missing\)/,
+    );
     expect(existsSync(record)).toBe(false);
     expect(stack.llm.stats().ok).toBe(llmCalls);
   });

@@ -137,7 +137,10 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
   });
 
   test('GET /api/v1/metrics/cache reports hits, misses and the hit rate since start', async () => {
-    const before = (await http(`${url}${ROUTES.cacheMetrics}`, { headers: auth() })).json<{ hits: number; misses: number }>();
+    const before = (await http(`${url}${ROUTES.cacheMetrics}`, { headers: auth() })).json<{
+      hits: number;
+      misses: number;
+    }>();
     const q = uniqueText('metrics');
     await chat({ message: q });
     await chat({ message: q });

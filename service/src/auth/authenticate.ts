@@ -77,14 +77,19 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
         err instanceof AuthFailure ? err : new AuthFailure('invalid', err instanceof Error ? err.message : 'error');
       options.onRejected?.(failure.reason);
       // The reason code goes to the client; the detail (never the token) only to the log.
-      request.logger?.info('request not authenticated', { event: 'unauthenticated', reason: failure.reason, detail: failure.detail });
+      request.logger?.info('request not authenticated', {
+        event: 'unauthenticated',
+        reason: failure.reason,
+        detail: failure.detail,
+      });
       sendUnauthorized(request, reply, failure.reason);
       return reply;
     }
   };
   app.addHook('onRoute', (route) => {
     if (PUBLIC_ROUTES.includes(route.url)) return;
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    const existing =
+      route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [...existing, check];
   });
 }

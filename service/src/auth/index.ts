@@ -5,7 +5,7 @@
  */
 import type { AuthSettings } from '../config';
 import type { Logger } from '../observability/logger';
-import { allowEveryone, type Authenticator, bearerAuthenticator, LOCAL_PRINCIPAL } from './authenticate';
+import { type Authenticator, allowEveryone, bearerAuthenticator, LOCAL_PRINCIPAL } from './authenticate';
 import { createTokenVerifier } from './token-verifier';
 
 export { type Authenticator, allowEveryone, bearerAuthenticator, type Principal } from './authenticate';

@@ -10,11 +10,11 @@
  */
 import { JwtVerifier } from 'aws-jwt-verify';
 import {
-  JwtBaseError,
-  JwtExpiredError,
+  FetchError,
   JwksNotAvailableInCacheError,
   JwksValidationError,
-  FetchError,
+  JwtBaseError,
+  JwtExpiredError,
   WaitPeriodNotYetEndedJwkError,
 } from 'aws-jwt-verify/error';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
@@ -94,7 +94,8 @@ export function createTokenVerifier(settings: TokenVerifierSettings): TokenVerif
       audience: null,
       graceSeconds: CLOCK_SKEW_SECONDS,
       customJwtCheck: ({ header, payload }) => {
-        if (!ALLOWED_ALGORITHMS.includes(header.alg ?? 'none')) throw new Error(`algorithm ${header.alg} is not allowed`);
+        if (!ALLOWED_ALGORITHMS.includes(header.alg ?? 'none'))
+          throw new Error(`algorithm ${header.alg} is not allowed`);
         if (typeof payload.exp !== 'number') throw new Error('the token has no exp');
         const aud = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
         const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;

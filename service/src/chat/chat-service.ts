@@ -133,10 +133,7 @@ export class ChatService {
     const sessionId = input.sessionId ?? randomUUID();
     let context: ContextTurn[] = [];
     if (!newSession) {
-      const owned = await this.withDatabase(
-        () => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns),
-        ctx,
-      );
+      const owned = await this.withDatabase(() => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns), ctx);
       if (owned === null) throw sessionNotFound();
       context = owned;
     }

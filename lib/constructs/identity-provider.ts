@@ -21,6 +21,16 @@ export interface GateClientSource {
 }
 
 /**
+ * The name of the Secrets Manager secret that holds the gate's machine client for a stage: the
+ * stage's own (Cognito), or the existing one an external issuer's config names. Fixed, so the
+ * pipeline's post-deploy gate can read it by name. Undefined when the stage has no gate client.
+ */
+export function gateClientSecretName(config: StageConfig): string | undefined {
+  if (config.auth.issuer === undefined) return physicalName(config, 'gate-client');
+  return config.auth.gateClient?.secretName;
+}
+
+/**
  * Who may call the chat API, for one stage: what the service trusts (issuer, audiences, JWKS) and
  * how the gate authenticates.
  *
@@ -134,6 +144,7 @@ export class IdentityProvider extends Construct {
     // The runner reads this through ECS `secrets`. The value comes from DescribeUserPoolClient at
     // deploy time (aws-cdk-lib hides the call's data from its logs): the template holds a reference only.
     const gateSecret = new secretsmanager.Secret(this, 'GateClientSecret', {
+      secretName: gateClientSecretName(config),
       description: `${physicalName(config, 'gate-client')}: the k6 gate's Cognito client credentials`,
       secretObjectValue: {
         [GATE_CLIENT_SECRET_JSON_KEYS.clientId]: SecretValue.unsafePlainText(this.machineClient.userPoolClientId),

@@ -66,6 +66,8 @@ export class ServiceStack extends Stack {
   readonly serviceUrlOutput: CfnOutput;
   /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
   readonly identity: IdentityProvider;
+  /** `GateTokenUrl`: where the gate's machine client gets its token (the pipeline's post-deploy gate). */
+  readonly gateTokenUrlOutput?: CfnOutput;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -216,6 +218,12 @@ export class ServiceStack extends Stack {
       value: identity.issuer,
       description: 'AUTH_ISSUER: the token issuer the API trusts',
     });
+    if (identity.gateClient) {
+      this.gateTokenUrlOutput = new CfnOutput(this, 'GateTokenUrl', {
+        value: identity.gateClient.tokenUrl,
+        description: "The gate machine client's OAuth2 token endpoint (GATE_TOKEN_URL)",
+      });
+    }
     if (identity.userClient) {
       new CfnOutput(this, 'UserClientId', {
         value: identity.userClient.userPoolClientId,

@@ -2,7 +2,7 @@
  * What a dependency monitor does, as one pure function: `next(state, event, policy)` returns the
  * new state and the effects to run (arm the timer, run a probe, re-read a secret, log, count, wake
  * waiting requests). `DependencyMonitor` only runs timers and carries out the effects; every
- * decision is here, and `test/service/dependency-monitor.test.ts` states them as a table.
+ * decision is here, and `test/service/monitor-transitions.test.ts` states them as a table.
  *
  * - An outage (`down`) is probed again every second or so, forever: outages end by themselves.
  *   A request that loses its connection is not proof of an outage (one session may have been

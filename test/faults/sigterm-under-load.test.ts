@@ -6,10 +6,10 @@
  * these paths is exercised by the load itself.
  */
 import { ROUTES } from '../../lib/contract';
-import type { ServiceProcess } from '../../scripts/harness';
+import { type ServiceProcess, waitFor } from '../../scripts/harness';
 import { http, postJson } from '../service/support';
 import { startLoad, summarize } from './support/load';
-import { type FaultStack, sleep, startFaultStack } from './support/stack';
+import { type FaultStack, startFaultStack } from './support/stack';
 
 jest.setTimeout(90_000);
 
@@ -44,7 +44,13 @@ test('SIGTERM under load: no in-flight request dropped, stragglers answered with
     stopOnRefused: true,
     message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `drain unique ${i} ${Date.now()}`),
   });
-  await sleep(2_000);
+  // SIGTERM once the load is running on every connection (not after a fixed time: on a busy
+  // machine that may not be enough to get there).
+  await waitFor(() => run.results().length >= 24 && run.inFlight() >= 6, {
+    what: '24 answers and 6 requests in flight',
+    timeoutMs: 20_000,
+    intervalMs: 20,
+  });
 
   const inFlightAtSigterm = run.inFlight();
   const sigtermAtMs = run.elapsedMs();

@@ -11,11 +11,11 @@ import {
   type CacheConfig,
   type DatabaseConfig,
   type DeploymentConfig,
-  type GateConfig,
+  type GateSettings,
   type IngressConfig,
   type MonitoringConfig,
   type NetworkConfig,
-  type ServiceConfig,
+  type ServiceSettings,
   STAGE_NAMES,
   STAGES,
   type StageConfig,
@@ -115,7 +115,7 @@ function checkCache(problems: Problems, cache: CacheConfig): void {
   p(/^\d+\.\d+$/.test(cache.engineVersion), `cache.engineVersion '${cache.engineVersion}' must look like '8.0'.`);
 }
 
-function checkService(problems: Problems, service: ServiceConfig): void {
+function checkService(problems: Problems, service: ServiceSettings): void {
   const p = problems.check;
   p(
     service.minTaskCount >= 1 && service.minTaskCount <= service.maxTaskCount,
@@ -230,7 +230,7 @@ function checkTrafficShift(
   checkBakeMinutes(problems, `${spec.field}.${spec.bake}`, bake);
 }
 
-function checkGate(problems: Problems, gate: GateConfig): void {
+function checkGate(problems: Problems, gate: GateSettings): void {
   const p = problems.check;
   p(
     (GATE_PROFILES as readonly string[]).includes(gate.profile),

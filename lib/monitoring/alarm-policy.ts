@@ -213,7 +213,10 @@ type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
  * below a minimum of `guard` (requests, lookups, calls) per period. What users feel: a symptom.
  */
 export function guardedRate(
-  spec: Optional<Omit<AlarmSpec, 'missingData'>, 'evaluation'> & { readonly guard?: 'request' | 'lookup' | 'call' },
+  spec: Optional<Omit<AlarmSpec, 'missingData'>, 'evaluation'> & {
+    /** @default 'request' - the 5xx and latency guard, thresholds.minRequestsPerPeriod */
+    readonly guard?: 'request' | 'lookup' | 'call';
+  },
 ): AlarmPolicy {
   const { guard = 'request', ...rest } = spec;
   return alarm({ evaluation: 'symptom', ...rest, missingData: guarded(guard) });

@@ -47,13 +47,17 @@ export function dbConnectionLimit(config: StageConfig): number {
 
 /** A share of max_connections: the limit is the percentage, CloudWatch compares a connection count. */
 const DB_CONNECTIONS: Threshold = (() => {
-  const percent = (c: StageConfig) => c.monitoring.thresholds.dbConnectionsPercentOfMax;
-  const connections = (c: StageConfig) => Math.floor((dbConnectionLimit(c) * percent(c)) / 100);
+  const share = above('dbConnectionsPercentOfMax', PERCENT);
+  const connections = (c: StageConfig) => Math.floor((dbConnectionLimit(c) * share.limit(c)) / 100);
+  const source = (c: StageConfig) =>
+    c.monitoring.thresholds.dbMaxConnections === undefined
+      ? `estimated for ${c.database.instanceType}`
+      : 'dbMaxConnections';
   return {
-    ...above('dbConnectionsPercentOfMax', PERCENT),
+    ...share,
     value: connections,
     text: (c) =>
-      `> ${connections(c)} connections (dbConnectionsPercentOfMax ${percent(c)}% of max_connections ${dbConnectionLimit(c)}, ${c.monitoring.thresholds.dbMaxConnections === undefined ? `estimated for ${c.database.instanceType}` : 'dbMaxConnections'})`,
+      `> ${connections(c)} connections (dbConnectionsPercentOfMax ${share.limit(c)}% of max_connections ${dbConnectionLimit(c)}, ${source(c)})`,
   };
 })();
 

@@ -32,7 +32,7 @@ export class ChatPlatformStage extends Stage {
     this.service = this.stacks.service;
     this.serviceUrl = this.stacks.service.serviceUrlOutput;
     const tokenUrl = this.stacks.service.gateTokenUrlOutput;
-    const secretName = gateClientSecretName(props.config);
+    const secretName = gateClientSecretName(props.config, props.config.auth);
     const tokenScope = this.stacks.service.identity.gateClient?.scope;
     if (tokenUrl && secretName) {
       this.gateAuth = { tokenUrl, secretName, ...(tokenScope ? { scope: tokenScope } : {}) };

@@ -81,7 +81,12 @@ export class ServiceStack extends Stack {
     });
 
     // Who may call the API: the stage's Cognito user pool, or the external issuer its config names.
-    const identity = new IdentityProvider(this, 'Identity', { config });
+    const identity = new IdentityProvider(this, 'Identity', {
+      naming: config,
+      auth: config.auth,
+      retainUsers: config.stage === 'prod',
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    });
     this.identity = identity;
 
     const runner = new K6Runner(this, 'K6Runner', {
@@ -112,7 +117,9 @@ export class ServiceStack extends Stack {
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
     const api = new ChatApiTaskDefinition(this, 'Api', {
-      config,
+      naming: config,
+      service: config.service,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       env: {
         appVersion: props.appVersion,
         dbHost: props.database.instance.dbInstanceEndpointAddress,

@@ -378,7 +378,7 @@ describe('no secret reaches a step as plaintext', () => {
     const p = shipped();
     const secretName = /(PASSWORD|TOKEN|SECRET|API_?KEY|CREDENTIAL|PRIVATE_KEY)/i;
     // Where the gate asks for its token, and for which scope: not secrets (see test/support/secret-scan.ts).
-    const notSecret = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope];
+    const notSecret: readonly string[] = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope];
     const projects = Object.values(p.template.findResources('AWS::CodeBuild::Project')) as Json[];
     expect(projects.length).toBeGreaterThanOrEqual(4);
     const fromSecretsManager: string[] = [];

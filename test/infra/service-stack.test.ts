@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
-import { HOOK_ENV, readHookConfig } from '../../lambda/k6-gate/config';
+import { readHookConfig } from '../../lambda/k6-gate/config';
 import { type StageConfig, serviceDimension } from '../../lib/config';
 import { API_CONTAINER_PORT } from '../../lib/constructs/chat-api-task-definition';
 import { HOOK_TIMEOUT_MARGIN_MINUTES } from '../../lib/constructs/deployment-settings';
 import { K6_CONTAINER_NAME } from '../../lib/constructs/k6-runner';
 import { MISSING_DOCKERFILE_IMAGE, repoImage } from '../../lib/constructs/repo-image';
-import { GATE_METRICS, ROUTES } from '../../lib/contract';
+import { GATE_METRICS, HOOK_ENV, ROUTES } from '../../lib/contract';
 import { deploymentAlarmNames } from '../../lib/monitoring/alarm-names';
 import {
   type Mutable,

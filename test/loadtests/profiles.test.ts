@@ -99,7 +99,7 @@ describe('gate profiles', () => {
     ).toBe(0);
   });
 
-  // The hook splits a run into n equal segments (lambda/k6-gate/plan.ts); prod runs smoke on 2.
+  // The hook splits a run into n equal segments (lambda/k6-gate/runner-plan.ts); prod runs smoke on 2.
   test.each(['smoke', 'soak', 'spike'] as const)(
     '%s can be split across 2, 3 or 4 runners, each judged on data',
     (profile) => {

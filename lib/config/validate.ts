@@ -2,9 +2,9 @@
  * Synth-time validation of a stage config. Every problem is collected, then thrown together, each
  * naming the bad value and what to change, so one synth shows everything that is wrong.
  */
-import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
 import { GATE_PROFILES } from '../contract';
-import { estimateMaxConnections } from '../monitoring/db-connection-limit';
+import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
+import { estimateMaxConnections } from './db-connection-limit';
 import {
   PIPELINE_CONFIG,
   type PipelineConfig,

@@ -6,9 +6,9 @@
  */
 import { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { type AlarmEvaluation, physicalName, type StageConfig } from '../config';
+import { estimateMaxConnections } from '../config/db-connection-limit';
 import { ALARM_IDS, type AlarmId, alarmName, nodeAlarmName } from './alarm-names';
 import { cacheNodeIds } from './data-metrics';
-import { estimateMaxConnections } from './db-connection-limit';
 
 /**
  * - `symptom`: what users feel; `monitoring.symptomEvaluation` (fits the bake time, so the

@@ -1,14 +1,10 @@
 import { GATE_PROFILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS, maxDurationSeconds, plannedIterations } from '../../lib/contract/gate-profiles';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { FRESH_SCENARIO } from '../../loadtests/src/lib/metrics';
 import { buildK6Options, SCENARIO_EXEC } from '../../loadtests/src/lib/options';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import {
-  GATE_PROFILE_SPECS,
-  maxDurationSeconds,
-  plannedIterations,
-  segmentPlannedIterations,
-} from '../../loadtests/src/lib/profiles';
+import { segmentPlannedIterations } from '../../loadtests/src/lib/segments';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
 
 /** The seeds' table (seeds/000 scenarios and seeds/002 "Success Criteria"), restated independently. */

@@ -11,7 +11,7 @@ import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets
 import { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 import { type RedisHandle, startRedis } from './redis';
 import { mask, randomSecret } from './secrets';
-import { type ServiceProcess, startService } from './service';
+import { type ServiceProcess, startServiceProcess } from './service';
 
 export type ServiceEnv = Partial<Record<ServiceEnvName, string>> & Record<string, string>;
 
@@ -81,7 +81,7 @@ export interface LocalStackOptions {
   readonly durablePostgres?: boolean;
   /** Bundle to run (see `ensureServiceBuilt`). */
   readonly bundle?: string;
-  /** Receives everything the service prints, unbounded (see `StartServiceOptions.onOutput`). */
+  /** Receives everything the service prints, unbounded (see `StartServiceProcessOptions.onOutput`). */
   readonly onServiceOutput?: (chunk: string) => void;
 }
 
@@ -145,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let service: ServiceProcess | undefined;
     if (options.startService ?? true) {
-      service = await startService({
+      service = await startServiceProcess({
         env,
         waitFor: 'ready',
         ...(options.bundle ? { bundle: options.bundle } : {}),

@@ -6,9 +6,10 @@
  * `fresh` sends prompts unique to the run, which no cache can hold. Blue and green share the cache,
  * so without `fresh` a green with a broken LLM path could pass on answers blue cached.
  *
- * The seeds' five scenarios (seeds/002, "Success Criteria") keep their users, request counts and
- * targets exactly: success rate, average latency, cache hit rate. The seeds measured "requests" per
- * concurrent user ("5 concurrent users, 4 requests each"), hence `per-vu-iterations`.
+ * The seeds' five scenarios (docs/loadtests.md, "The seeds' success criteria") keep their users,
+ * request counts and targets exactly: success rate, average latency, cache hit rate. The seeds
+ * counted "requests" per concurrent user ("5 concurrent users, 4 requests each"), hence
+ * `per-vu-iterations`.
  */
 import type { GateProfile } from './gate';
 
@@ -100,7 +101,7 @@ function seedsScenario<P extends GateProfile>(
     fresh: freshPrompts(freshRequests, maxDurationSeconds),
     // Every planned request must be answered: the seeds' counts are small and fixed.
     targets: { ...targets, minRequestShare: 1 },
-    rationale: `seeds/002 success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
+    rationale: `the seeds' success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
     gracefulStopSeconds: 30,
   };
 }

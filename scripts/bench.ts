@@ -15,7 +15,7 @@
  * - miss path at 50 connections (informational), and the service's peak RSS.
  *
  * Floor and hit alternate over several rounds; the table shows medians and the ratios, with the
- * targets from issue 3 and PASS/FAIL. Exit code 1 when a target fails.
+ * targets (`TARGETS`, quoted in the README's "Measured numbers") and PASS/FAIL. Exit code 1 when a target fails.
  *
  *   npm run bench                     # defaults: 3 rounds of 8 s
  *   npm run bench -- --rounds 5 --seconds 10
@@ -40,7 +40,7 @@ const CONNECTIONS = 50;
 const LLM_DELAY_MS = 50;
 const HIT_MESSAGE = BENCH_HIT_MESSAGE;
 
-/** Targets from issue 3. */
+/** What the service must achieve against the floor; the README's "Measured numbers" quotes them. */
 const TARGETS = {
   hitThroughputVsFloor: 0.6,
   hitP99VsFloorP99: 2,

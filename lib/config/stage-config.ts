@@ -204,7 +204,7 @@ export interface AlarmThresholds {
   readonly maxAuthFailuresPerPeriod: number;
   /**
    * The database's real `max_connections`, for `dbConnectionsPercentOfMax`.
-   * @default - estimated from `database.instanceType` (lib/monitoring/db-connection-limit.ts); set it
+   * @default - estimated from `database.instanceType` (lib/config/db-connection-limit.ts); set it
    * from `SHOW max_connections;` for an exact value, and whenever the parameter group overrides it.
    */
   readonly dbMaxConnections?: number;

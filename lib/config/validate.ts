@@ -3,9 +3,9 @@
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
  */
-import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
-import { GATE_PROFILES } from '../contract';
-import { estimateMaxConnections } from '../monitoring/db-connection-limit';
+import { GATE_PROFILES, isGateProfile } from '../contract';
+import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
+import { estimateMaxConnections } from './db-connection-limit';
 import { checkLogRetention, Problems } from './problems';
 import {
   type CacheConfig,
@@ -233,7 +233,7 @@ function checkTrafficShift(
 function checkGate(problems: Problems, gate: GateSettings): void {
   const p = problems.check;
   p(
-    (GATE_PROFILES as readonly string[]).includes(gate.profile),
+    isGateProfile(gate.profile),
     `deployment.gate.profile '${gate.profile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
   );
   p(gate.parallelism >= 1 && gate.parallelism <= 10, `deployment.gate.parallelism ${gate.parallelism} must be 1–10.`);

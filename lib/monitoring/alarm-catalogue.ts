@@ -7,6 +7,7 @@
  * them, and the runbook test checks one runbook per ID.
  */
 import { physicalName, type StageConfig } from '../config';
+import { estimateMaxConnections } from '../config/db-connection-limit';
 import { ALARM_IDS, type AlarmId, alarmName, nodeAlarmName } from './alarm-names';
 import {
   type AlarmPolicy,
@@ -29,7 +30,6 @@ import {
   type Threshold,
 } from './alarm-policy';
 import { cacheNodeIds } from './data-metrics';
-import { estimateMaxConnections } from './db-connection-limit';
 
 export { type AlarmPolicy, type AlarmScope, type EvaluationPolicy, evaluationOf, windowText } from './alarm-policy';
 

@@ -22,6 +22,7 @@ import { ExistingSecret } from '../constructs/existing-secret';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
+import { HOOK_DETAILS } from '../contract';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -229,8 +230,8 @@ export class ServiceStack extends Stack {
     );
     const cfnService = this.service.node.defaultChild as ecs.CfnService;
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.HookDetails', {
-      PROFILE: gateConfig.profile,
-      EXPECTED_VERSION: appVersion,
+      [HOOK_DETAILS.profile]: gateConfig.profile,
+      [HOOK_DETAILS.expectedVersion]: appVersion,
     });
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.TimeoutConfiguration', {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,

@@ -10,7 +10,6 @@ import {
   type DbSslMode,
   LOG_LEVELS,
   type LogLevel,
-  SECRET_ENV_NAMES,
   SERVICE_ENV,
   SERVICE_ENV_NAMES,
   type ServiceEnvName,
@@ -229,9 +228,6 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
 export function secretValues(config: ServiceConfig): string[] {
   return [config.db.password, config.cache.authToken, config.llm.apiKey];
 }
-
-/** For `npm run local` and docs: which names are secrets (masked when printed). */
-export const SECRET_NAMES: ReadonlySet<string> = new Set(SECRET_ENV_NAMES);
 
 /** The single start-up line's text: every bad variable with its problem, no values. */
 export function describeProblems(problems: readonly ConfigProblem[]): string {

@@ -11,7 +11,7 @@ import { Client } from 'pg';
 import { type BootstrapInput, bootstrapDatabase } from '../../lambda/db-bootstrap/bootstrap';
 import { handler } from '../../lambda/db-bootstrap/index';
 import { parseBootstrapProperties } from '../../lambda/db-bootstrap/properties';
-import { readDbCredentials } from '../../lambda/db-bootstrap/secrets';
+import { readDbLogin } from '../../lambda/db-bootstrap/secrets';
 import {
   createTestCertificates,
   type PostgresHandle,
@@ -224,7 +224,7 @@ describe('bootstrap handler', () => {
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ username: 'chat_app', pass: 'x-secret-x' }),
     });
-    const error = await readDbCredentials(new SecretsManagerClient({}), 'arn:app').catch((e: Error) => e);
+    const error = await readDbLogin(new SecretsManagerClient({}), 'arn:app').catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe("Secret arn:app has no 'password'.");
     expect((error as Error).message).not.toContain('x-secret-x');

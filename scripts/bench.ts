@@ -22,7 +22,7 @@
  *   npm run bench -- --durable        # Postgres with fsync: commits wait for the disk
  *
  * The measured process is `scripts/harness/bench-target.ts`, compiled by esbuild and run by plain
- * `node`: the production bundle (`startService` from dist/server.js) plus the floor route.
+ * `node`: the production bundle (`startChatApi` from dist/server.js) plus the floor route.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';

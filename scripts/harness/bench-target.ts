@@ -1,5 +1,5 @@
 /**
- * The bench's service process: the production bundle (`startService` from dist/server.js) plus the
+ * The bench's service process: the production bundle (`startChatApi` from dist/server.js) plus the
  * floor route, in one process, sharing the same Redis (TLS + AUTH) client and Postgres pool.
  *
  * `npm run bench` compiles this file with esbuild and runs it with plain `node` (no TypeScript
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const service = require(bundle) as typeof ServiceBundle;
   const parsed = service.parseServiceConfig(process.env);
   if (!parsed.ok) throw new Error(`bench target: invalid config ${JSON.stringify(parsed.problems)}`);
-  const running = await service.startService({ config: parsed.config });
+  const running = await service.startChatApi({ config: parsed.config });
   const { cache, store, cacheMonitor, databaseMonitor } = running.internals;
   await waitUntil(() => cacheMonitor.usable && databaseMonitor.usable, 30_000, 'the cache and the database');
 

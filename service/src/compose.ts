@@ -22,7 +22,15 @@ import { buildHttpApp, KEEP_ALIVE_TIMEOUT_MS } from './http-app';
 import type { LineDestination, Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
 import type { SecretReader } from './secrets/secret-source';
-import { type MonitorCadence, wireCache, wireDatabase, wireLlm, wireObservability, wireSecrets } from './wiring';
+import {
+  type MonitorCadence,
+  type Observability,
+  wireCache,
+  wireDatabase,
+  wireLlm,
+  wireObservability,
+  wireSecrets,
+} from './wiring';
 
 export interface ChatApiOptions {
   readonly config: ChatApiConfig;
@@ -97,22 +105,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
         isDraining: () => draining,
       }),
   });
-  // Node requires headersTimeout > keepAliveTimeout, or idle keep-alive sockets get cut early.
-  app.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
-
-  await app.listen({ port: config.port, host: config.host });
-  const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info('listening', {
-    event: 'listening',
-    port,
-    host: config.host,
-    version: config.appVersion,
-    db_ssl: config.db.ssl,
-    cache_tls: config.cache.tls,
-    db_secret_refresh: config.db.secretArn !== undefined,
-    cache_secret_refresh: config.cache.authSecretArn !== undefined,
-  });
+  const { port, url } = await listen(app, config, logger);
 
   metrics.start();
   database.monitor.start();
@@ -122,26 +115,21 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
 
   let shutdownPromise: Promise<DrainResult> | undefined;
   const shutdown = (): Promise<DrainResult> => {
-    shutdownPromise ??= (async () => {
-      draining = true;
-      logger.info('draining', { event: 'drain_started', in_flight: tracker.active, timeout_ms: config.drainTimeoutMs });
-      const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
-      secretWatch.stop();
-      database.monitor.stop();
-      cache.monitor.stop();
-      llm.monitor.stop();
-      await Promise.allSettled([database.db.close(), cache.cache.close()]);
-      llm.llm.close();
-      secrets.close();
-      logger.info('drained', {
-        event: 'drain_finished',
-        forced: result.forced,
-        elapsed_ms: result.elapsedMs,
-        answered_during_drain: result.answeredDuringDrain,
-      });
-      metrics.stop();
-      return result;
-    })();
+    shutdownPromise ??= drainAndClose({
+      config,
+      app,
+      tracker,
+      observability,
+      startDraining: () => {
+        draining = true;
+      },
+      stopBackground: [secretWatch, database.monitor, cache.monitor, llm.monitor],
+      closeClients: async () => {
+        await Promise.allSettled([database.db.close(), cache.cache.close()]);
+        llm.llm.close();
+        secrets.close();
+      },
+    });
     return shutdownPromise;
   };
 
@@ -161,4 +149,58 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
     },
     shutdown,
   };
+}
+
+/**
+ * SIGTERM: answer what is in flight (new requests on open connections get `Connection: close`),
+ * then stop the probes and the secret poll, close the pools, and write the last metrics.
+ */
+async function drainAndClose(parts: {
+  readonly config: ChatApiConfig;
+  readonly app: FastifyInstance;
+  readonly tracker: RequestTracker;
+  readonly observability: Observability;
+  readonly startDraining: () => void;
+  readonly stopBackground: readonly { stop(): void }[];
+  readonly closeClients: () => Promise<void>;
+}): Promise<DrainResult> {
+  const { config, app, tracker } = parts;
+  const { logger, metrics } = parts.observability;
+  parts.startDraining();
+  logger.info('draining', { event: 'drain_started', in_flight: tracker.active, timeout_ms: config.drainTimeoutMs });
+  const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
+  for (const background of parts.stopBackground) background.stop();
+  await parts.closeClients();
+  logger.info('drained', {
+    event: 'drain_finished',
+    forced: result.forced,
+    elapsed_ms: result.elapsedMs,
+    answered_during_drain: result.answeredDuringDrain,
+  });
+  metrics.stop();
+  return result;
+}
+
+/** Listens, and logs where (with which TLS and secret settings, never a value). */
+async function listen(
+  app: FastifyInstance,
+  config: ChatApiConfig,
+  logger: Logger,
+): Promise<{ port: number; url: string }> {
+  // Node requires headersTimeout > keepAliveTimeout, or idle keep-alive sockets get cut early.
+  app.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  await app.listen({ port: config.port, host: config.host });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info('listening', {
+    event: 'listening',
+    port,
+    host: config.host,
+    version: config.appVersion,
+    db_ssl: config.db.ssl,
+    cache_tls: config.cache.tls,
+    db_secret_refresh: config.db.secretArn !== undefined,
+    cache_secret_refresh: config.cache.authSecretArn !== undefined,
+  });
+  return { port, url };
 }

@@ -9,7 +9,9 @@
  * - miss overhead: sequential misses (unique questions) against sequential calls made directly to
  *   the fake LLM with the same delay: the difference of the medians is what the service adds above
  *   the LLM's delay as a client sees it (the fake's timer and HTTP handling included on both sides).
- *   Also printed: the same median against the configured delay, and misses at 10 connections.
+ *   Also printed: the same median against the configured delay, and misses at 10 connections;
+ * - miss floor: a bare route doing a miss's I/O (cache GET, one LLM POST, cache SET, the insert),
+ *   sequential: the miss minus this floor is the service's own work, whatever the machine's load;
  *   By default Postgres runs without fsync so the shared disk's fsync latency (1-6 ms here, varying
  *   with whatever else runs) does not drown the service's own overhead; `--durable` turns it on;
  * - miss path at 50 connections (informational), and the service's peak RSS.
@@ -36,7 +38,7 @@ import { ROUTES } from '../lib/contract';
 import { SERVICE_NODE_OPTIONS } from '../service/build';
 import { type BenchResult, checks, renderConsole, writeBenchDocs } from './bench-report';
 import { ensureServiceBuilt, type LocalStack, serviceEnvFor, startLocalStack, waitFor } from './harness';
-import { BENCH_HIT_MESSAGE, type BenchTargetMessage, FLOOR_PATH } from './harness/bench-target';
+import { BENCH_HIT_MESSAGE, type BenchTargetMessage, FLOOR_PATH, MISS_FLOOR_PATH } from './harness/bench-target';
 
 type TargetMessage = BenchTargetMessage;
 
@@ -281,6 +283,7 @@ async function main(): Promise<void> {
       llmHeaders,
       () => llmBody,
     );
+    const missFloor = await timeSequential(300, agent, `${ready.floorUrl}${MISS_FLOOR_PATH}`, post.headers, uniqueMiss);
     agent.destroy();
     const miss10 = await timeConcurrent(10, 60, hitUrl, post.headers, uniqueMiss);
     const missRequest = {
@@ -319,6 +322,7 @@ async function main(): Promise<void> {
       },
       missSequential: stats(missSeq),
       llmDirect: stats(llmDirect),
+      missFloor: stats(missFloor),
       miss10: stats(miss10),
       miss50: stats(miss50),
       peakRssMiB: rss.maxRssKiB / 1024,

@@ -128,7 +128,7 @@ export function renderConsole(r: BenchResult): string {
       r.llmDirect.p99.toFixed(2),
     ],
     [
-      'miss floor: same I/O as a miss, bare route, sequential',
+      "miss floor (a miss's I/O, bare), sequential",
       r.missFloor.rps.toFixed(0),
       r.missFloor.p50.toFixed(2),
       r.missFloor.p99.toFixed(2),

@@ -42,7 +42,7 @@ export interface LlmSettings {
   readonly timeoutMs: number;
 }
 
-export interface ServiceConfig {
+export interface ChatApiConfig {
   /** 0 asks the OS for a free port (tests); the bound port is logged. */
   readonly port: number;
   /** Listen address: 0.0.0.0 in the container, 127.0.0.1 locally. */
@@ -68,7 +68,7 @@ export interface ConfigProblem {
 }
 
 export type ConfigResult =
-  | { readonly ok: true; readonly config: ServiceConfig }
+  | { readonly ok: true; readonly config: ChatApiConfig }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 /** An environment as `process.env` presents it. */
@@ -225,7 +225,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
 }
 
 /** The secret values of a parsed config, so the logger can refuse to print them. */
-export function secretValues(config: ServiceConfig): string[] {
+export function secretValues(config: ChatApiConfig): string[] {
   return [config.db.password, config.cache.authToken, config.llm.apiKey];
 }
 

@@ -121,6 +121,16 @@ export interface IngressConfig {
   readonly productionPort: number;
   /** The test listener only the k6 runner's security group can reach. */
   readonly testPort: number;
+  /** The WAF WebACL on the load balancer (lib/constructs/api-firewall.ts). */
+  readonly firewall: FirewallConfig;
+}
+
+export interface FirewallConfig {
+  /**
+   * Requests one client IP may send in any 5-minute window before WAF blocks it (at least 10).
+   * Sources inside the VPC (the k6 gate runner) are exempt.
+   */
+  readonly requestsPerIpPerFiveMinutes: number;
 }
 
 export interface CanaryConfig {
@@ -351,7 +361,13 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       maxTaskCount: 2,
       logLevel: 'debug',
     },
-    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    ingress: {
+      allowHttp: true,
+      allowedCidrs: ['0.0.0.0/0'],
+      productionPort: 80,
+      testPort: 8080,
+      firewall: { requestsPerIpPerFiveMinutes: 1000 },
+    },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
     monitoring: {
       alarmEmails: [],
@@ -394,7 +410,13 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       snapshotRetentionDays: 1,
     },
     service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, minTaskCount: 2, maxTaskCount: 4 },
-    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    ingress: {
+      allowHttp: true,
+      allowedCidrs: ['0.0.0.0/0'],
+      productionPort: 80,
+      testPort: 8080,
+      firewall: { requestsPerIpPerFiveMinutes: 1000 },
+    },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
       alarmEmails: [],
@@ -450,6 +472,9 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       allowedCidrs: ['0.0.0.0/0'],
       productionPort: 443,
       testPort: 8443,
+      // 10 requests a second from one address, sustained over 5 minutes: far above one user's chat,
+      // low enough that a single source cannot flood the API.
+      firewall: { requestsPerIpPerFiveMinutes: 3000 },
     },
     deployment: {
       strategy: 'BLUE_GREEN',

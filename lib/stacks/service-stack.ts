@@ -110,7 +110,9 @@ export class ServiceStack extends Stack {
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
     const api = new ChatApiTaskDefinition(this, 'Api', {
-      config,
+      naming: config,
+      service: config.service,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       env: {
         appVersion: props.appVersion,
         dbHost: props.database.instance.dbInstanceEndpointAddress,

@@ -190,6 +190,20 @@ describe('validation of any stage', () => {
       /drainTimeoutMs .* must leave at least 1 s/,
     ],
     [
+      'an LLM endpoint over plain http (the key and the prompts would travel in clear)',
+      (c: M) => {
+        c.service.llm = { ...c.service.llm, baseUrl: 'http://llm.internal.example/v1' };
+      },
+      /service\.llm\.baseUrl 'http:\/\/llm\.internal\.example\/v1' must be an https:\/\/ URL/,
+    ],
+    [
+      "a WAF rate limit below WAF's minimum",
+      (c: M) => {
+        c.ingress.firewall = { requestsPerIpPerFiveMinutes: 5 };
+      },
+      /ingress\.firewall\.requestsPerIpPerFiveMinutes 5 must be a whole number from 10/,
+    ],
+    [
       'a secret poll slower than an hour',
       (c: M) => {
         c.service.rotationPollSeconds = 7_200;

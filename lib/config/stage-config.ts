@@ -254,6 +254,11 @@ export interface StageConfig {
   /** Account and region. Each falls back to CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION in `bin/`. */
   readonly env: { readonly account?: string; readonly region: string };
   /** CloudWatch Logs retention for every log group of the stage, in days. */
+  /**
+   * Keep every CloudWatch log group when its stack is deleted (or a log group is replaced): the
+   * logs outlive the stack for audits and post-mortems. Required in prod.
+   */
+  readonly retainLogGroups: boolean;
   readonly logRetentionDays: number;
   readonly network: NetworkConfig;
   readonly database: DatabaseConfig;
@@ -333,6 +338,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 14,
+    retainLogGroups: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.10.0.0/16',
@@ -389,6 +395,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 30,
+    retainLogGroups: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.20.0.0/16',
@@ -437,6 +444,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 90,
+    retainLogGroups: true,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
       cidr: '10.30.0.0/16',

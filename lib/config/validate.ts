@@ -372,6 +372,7 @@ function checkProdSafety(problems: Problems, config: StageConfig): void {
     'prod: monitoring.alarmEmails needs at least one address; alarms must reach someone.',
   );
   p(config.logRetentionDays >= 30, `prod: logRetentionDays must be >= 30 (is ${config.logRetentionDays}).`);
+  p(config.retainLogGroups, 'prod: retainLogGroups must be true; its logs must outlive a deleted stack.');
 }
 
 /** Looks a stage up by name; an unknown name is an error that lists the known ones. */

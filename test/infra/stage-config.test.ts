@@ -61,6 +61,13 @@ describe('stage configs', () => {
 describe('prod cannot be configured into an unsafe state', () => {
   test.each([
     [
+      'log groups deleted with their stack',
+      (c: M) => {
+        c.retainLogGroups = false;
+      },
+      /prod: retainLogGroups must be true/,
+    ],
+    [
       'a single-AZ database',
       (c: M) => {
         c.database.multiAz = false;

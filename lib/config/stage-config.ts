@@ -212,6 +212,8 @@ export interface AlarmThresholds {
   readonly maxDbErrorsPerPeriod: number;
   /** Wrong database password or cache AUTH token. 0: the first one pages (a rotation gone wrong). */
   readonly maxAuthFailuresPerPeriod: number;
+  /** Requests the WAF WebACL blocked (all rules); a spike is an attack or a rule blocking real users. */
+  readonly maxWafBlockedRequestsPerPeriod: number;
   /**
    * The database's real `max_connections`, for `dbConnectionsPercentOfMax`.
    * @default - estimated from `database.instanceType` (lib/monitoring/db-connection-limit.ts); set it
@@ -297,6 +299,7 @@ const thresholds: AlarmThresholds = {
   minLlmCallsPerPeriod: 10,
   maxDbErrorsPerPeriod: 5,
   maxAuthFailuresPerPeriod: 0,
+  maxWafBlockedRequestsPerPeriod: 500,
 };
 
 /** With 5-minute periods, saturation must last a quarter of an hour before anyone is told. */

@@ -51,6 +51,8 @@ export class ServiceStack extends Stack {
   readonly productionListener: elbv2.ApplicationListener;
   readonly testListener: elbv2.ApplicationListener;
   readonly firewall: ApiFirewall;
+  /** The WebACL's name, for the monitoring stack's WAF metrics. */
+  readonly webAclName: string;
   /** The chat API container's awslogs group. */
   readonly logGroup: logs.ILogGroup;
   /** The gate's lifecycle-hook function; created on every stage, attached only where the gate is enabled. */
@@ -97,8 +99,9 @@ export class ServiceStack extends Stack {
 
     // Every listener of the load balancer is behind the WebACL; the VPC's own addresses (the k6
     // runner) are exempt, so the gate is never rate-limited or blocked by a managed rule.
+    this.webAclName = physicalName(config, 'api-waf');
     this.firewall = new ApiFirewall(this, 'Firewall', {
-      name: physicalName(config, 'api-waf'),
+      name: this.webAclName,
       loadBalancerArn: ingress.loadBalancer.loadBalancerArn,
       requestsPerIpPerFiveMinutes: config.ingress.firewall.requestsPerIpPerFiveMinutes,
       trustedSourceCidrs: [config.network.cidr],

@@ -36,6 +36,7 @@ export function buildChatPlatform(
   const network = new NetworkStack(scope, name('network'), {
     env,
     stackName: name('network'),
+    terminationProtection: config.terminationProtection,
     config,
     description: `${name('network')}: VPC, flow logs, endpoints`,
   });
@@ -51,6 +52,7 @@ export function buildChatPlatform(
   const service = new ServiceStack(scope, name('service'), {
     env,
     stackName: name('service'),
+    terminationProtection: config.terminationProtection,
     config,
     appVersion: options.appVersion,
     vpc: network.vpc,

@@ -127,6 +127,8 @@ export interface IngressConfig {
   readonly testPort: number;
   /** The WAF WebACL on the load balancer (lib/constructs/api-firewall.ts). */
   readonly firewall: FirewallConfig;
+  /** The load balancer refuses to be deleted (turn it off before a deliberate teardown). Required in prod. */
+  readonly deletionProtection: boolean;
 }
 
 export interface FirewallConfig {
@@ -261,6 +263,12 @@ export interface StageConfig {
    * logs outlive the stack for audits and post-mortems. Required in prod.
    */
   readonly retainLogGroups: boolean;
+  /**
+   * CloudFormation termination protection on the network and service stacks (the data stack follows
+   * `database.deletionProtection`). Required in prod. CDK Pipelines' deploy actions do not apply it
+   * (docs/deployments.md).
+   */
+  readonly terminationProtection: boolean;
   readonly logRetentionDays: number;
   readonly network: NetworkConfig;
   readonly database: DatabaseConfig;
@@ -342,6 +350,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     env: { region: REGION },
     logRetentionDays: 14,
     retainLogGroups: false,
+    terminationProtection: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.10.0.0/16',
@@ -381,6 +390,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       productionPort: 80,
       testPort: 8080,
       firewall: { requestsPerIpPerFiveMinutes: 1000 },
+      deletionProtection: false,
     },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
     monitoring: {
@@ -399,6 +409,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     env: { region: REGION },
     logRetentionDays: 30,
     retainLogGroups: false,
+    terminationProtection: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.20.0.0/16',
@@ -431,6 +442,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       productionPort: 80,
       testPort: 8080,
       firewall: { requestsPerIpPerFiveMinutes: 1000 },
+      deletionProtection: false,
     },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
@@ -448,6 +460,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     env: { region: REGION },
     logRetentionDays: 90,
     retainLogGroups: true,
+    terminationProtection: true,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
       cidr: '10.30.0.0/16',
@@ -491,6 +504,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       // 10 requests a second from one address, sustained over 5 minutes: far above one user's chat,
       // low enough that a single source cannot flood the API.
       firewall: { requestsPerIpPerFiveMinutes: 3000 },
+      deletionProtection: true,
     },
     deployment: {
       strategy: 'BLUE_GREEN',

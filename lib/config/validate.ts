@@ -366,6 +366,10 @@ function checkProdSafety(problems: Problems, config: StageConfig): void {
   p(service.minTaskCount >= 2, `prod: service.minTaskCount must be >= 2 (is ${service.minTaskCount}).`);
   p(!ingress.allowHttp, 'prod: ingress.allowHttp must be false; serve HTTPS with ingress.certificateArn.');
   p(ingress.certificateArn !== undefined, 'prod: ingress.certificateArn is required.');
+  p(
+    ingress.deletionProtection,
+    'prod: ingress.deletionProtection must be true; the load balancer carries the public address.',
+  );
   p(deployment.gate.enabled, 'prod: deployment.gate.enabled must be true; every prod rollout is gated.');
   p(
     monitoring.alarmEmails.length >= 1,
@@ -373,6 +377,7 @@ function checkProdSafety(problems: Problems, config: StageConfig): void {
   );
   p(config.logRetentionDays >= 30, `prod: logRetentionDays must be >= 30 (is ${config.logRetentionDays}).`);
   p(config.retainLogGroups, 'prod: retainLogGroups must be true; its logs must outlive a deleted stack.');
+  p(config.terminationProtection, 'prod: terminationProtection must be true (network and service stacks).');
 }
 
 /** Looks a stage up by name; an unknown name is an error that lists the known ones. */

@@ -61,6 +61,20 @@ describe('stage configs', () => {
 describe('prod cannot be configured into an unsafe state', () => {
   test.each([
     [
+      'a load balancer without deletion protection',
+      (c: M) => {
+        c.ingress.deletionProtection = false;
+      },
+      /prod: ingress\.deletionProtection must be true/,
+    ],
+    [
+      'stacks without termination protection',
+      (c: M) => {
+        c.terminationProtection = false;
+      },
+      /prod: terminationProtection must be true/,
+    ],
+    [
       'log groups deleted with their stack',
       (c: M) => {
         c.retainLogGroups = false;

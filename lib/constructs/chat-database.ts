@@ -79,6 +79,10 @@ export class ChatDatabase extends Construct {
       parameters: {
         'rds.force_ssl': '1',
         log_min_duration_statement: '1000',
+        // A slow statement is logged with its text, never its bind parameters: the service sends every
+        // chat message as a parameter, so this keeps user text out of the log (PostgreSQL 13+ GUC;
+        // 0 suppresses parameter values in statement logs, -1 would log them in full).
+        log_parameter_max_length: '0',
         log_connections: '1',
         log_disconnections: '1',
       },

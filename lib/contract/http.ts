@@ -28,6 +28,8 @@ export const HEADERS = {
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
+  /** The caller's bearer token: redacted from every log that sees requests (WAF, service). */
+  authorization: 'authorization',
 } as const;
 
 export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;

@@ -289,6 +289,14 @@ const policies: readonly AlarmPolicy[] = [
     says: ({ app, window }) =>
       `The k6 gate failed a new version of ${app} (thresholds breached, or no verdict: the runner did not start, crashed or timed out) ${window}.`,
   }),
+  eventCount('maxWafBlockedRequestsPerPeriod', {
+    id: ALARM_IDS.wafBlocked,
+    title: 'WAF blocked requests',
+    metric: 'AWS/WAFV2 BlockedRequests of the WebACL, Rule ALL, Sum',
+    evaluation: 'symptom',
+    says: ({ config, limit, window }) =>
+      `The WAF in front of ${physicalName(config, 'api')} blocked more than ${limit} requests per period ${window}: a flood or an attack, or a rule blocking real users.`,
+  }),
 ];
 
 /** Every metric alarm's policy, by ID (the composite is {@link SERVICE_DEGRADED}). */

@@ -53,8 +53,16 @@ export const LIMITS = {
   /** `session_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
   maxIdChars: 128,
   idPattern: '^[A-Za-z0-9_-]{1,128}$',
-  /** How many earlier turns of a session are sent to the LLM as context. */
+  /**
+   * At most this many earlier turns of a session are read as context; LLM_CONTEXT_BUDGET_TOKENS
+   * may leave out the oldest of them.
+   */
   contextTurns: 6,
+  /**
+   * A request body must arrive within this long (Fastify's `requestTimeout`): a body is at most
+   * `maxBodyBytes`, so a slow client is answered 408 instead of holding a socket open.
+   */
+  requestTimeoutMs: 10_000,
 } as const;
 
 /**
@@ -114,10 +122,16 @@ export interface CacheMetricsResponse {
 
 export const ERROR_CODES = {
   badRequest: 'bad_request',
+  /** The request (headers and body) did not arrive within LIMITS.requestTimeoutMs. */
+  requestTimeout: 'request_timeout',
   payloadTooLarge: 'payload_too_large',
   notFound: 'not_found',
   unauthorized: 'unauthorized',
   rateLimited: 'rate_limited',
+  /** The principal used its QUOTA_REQUESTS_PER_MINUTE. */
+  requestQuotaExceeded: 'request_quota_exceeded',
+  /** The principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
+  tokenQuotaExceeded: 'token_quota_exceeded',
   llmThrottled: 'llm_throttled',
   llmUnavailable: 'llm_unavailable',
   dependencyUnavailable: 'dependency_unavailable',

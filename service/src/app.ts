@@ -3,6 +3,7 @@
  * and the LLM; tests call `buildApp` with fakes and use `app.inject()`.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyInstance,
@@ -12,7 +13,8 @@ import Fastify, {
 } from 'fastify';
 import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
 import { installAuthentication } from './auth/authenticate';
-import { AppError } from './errors';
+import { AppError, errorBody } from './errors';
+import { installRequestQuota } from './quota/request-quota';
 import { chatRoute } from './routes/chat';
 import { chatStreamRoute } from './routes/chat-stream';
 import { installErrorHandlers } from './routes/error-handler';
@@ -25,6 +27,32 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** How often Node looks for requests past `requestTimeout`. */
+export const REQUEST_TIMEOUT_CHECK_MS = 1_000;
+
+/**
+ * Errors Node raises on the socket before a request reaches Fastify's routing, or while its body
+ * arrives: a request timeout gets the contract's error body; anything else (a malformed request)
+ * a bare 400, as Fastify would answer it.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.destroyed) return;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const body = JSON.stringify(
+      errorBody(ERROR_CODES.requestTimeout, 'The request did not arrive in time.', randomUUID()),
+    );
+    socket.end(
+      `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    return;
+  }
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+}
 
 export function fastifyOptions(): FastifyServerOptions {
   return {
@@ -43,6 +71,14 @@ export function fastifyOptions(): FastifyServerOptions {
     return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A request (headers and a body of at most 32 KiB) that has not arrived within this long is
+    // answered 408 and its socket closed, so a stalled upload cannot hold a connection.
+    requestTimeout: LIMITS.requestTimeoutMs,
+    // Node checks for expired requests this often (default 30 s): a stalled body gets its 408
+    // within requestTimeoutMs + 1 s.
+    // (`http` is passed to http.createServer; FastifyServerOptions leaves it to the overloads.)
+    ...({ http: { connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS } } as FastifyServerOptions),
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
   };
 }
@@ -119,8 +155,12 @@ export async function buildApp(
   });
 
   await app.register(healthRoutes(deps));
-  await app.register(metricsRoutes(deps));
-  await app.register(chatRoute(deps));
-  await app.register(chatStreamRoute(deps));
+  // The API routes, each request counted against its principal's quota after authentication.
+  await app.register(async (api) => {
+    if (deps.requestQuota) await installRequestQuota(api, deps.requestQuota);
+    await api.register(metricsRoutes(deps));
+    await api.register(chatRoute(deps));
+    await api.register(chatStreamRoute(deps));
+  });
   return app;
 }

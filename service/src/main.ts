@@ -23,6 +23,8 @@ import { classifyLlmProbeError, OpenAiGateway } from './llm/llm-client';
 import { createLineWriter } from './observability/line-writer';
 import { createLogger, type Logger } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
+import type { QuotaCache } from './quota/quota-cache';
+import { TokenQuota } from './quota/token-quota';
 import { SecretReader } from './secrets/secret-source';
 import { SecretWatch, type WatchedSecret } from './secrets/secret-watch';
 
@@ -184,6 +186,20 @@ export async function startService(options: StartOptions): Promise<RunningServic
     },
     { logger, ...options.monitor },
   );
+  // --- Quotas per principal: counted in the cache, shared by every task; per task while it is down.
+  const cacheMonForQuota = cacheMonitor;
+  const quotaCache: QuotaCache = {
+    current: () => (cacheMonForQuota.usable ? cache.raw : undefined),
+    reportFailure: (err) => cacheMonForQuota.reportFailure(err),
+  };
+  const onQuotaFallback = () => metrics.increment('quotaFallback');
+  const tokenQuota = new TokenQuota({
+    llmTokensPerMinute: config.quotas.llmTokensPerMinute,
+    cache: quotaCache,
+    onFallback: onQuotaFallback,
+    onRejected: () => metrics.increment('quotaTokensRejected'),
+  });
+
   const store = new PgChatStore(db);
   const chat = new ChatService({
     store,
@@ -192,7 +208,14 @@ export async function startService(options: StartOptions): Promise<RunningServic
     databaseHealth: databaseMonitor,
     cacheHealth: cacheMonitor,
     metrics,
-    settings: { promptVersion: config.promptVersion, model: config.llm.model, cacheTtlSeconds: config.cacheTtlSeconds },
+    tokenQuota,
+    settings: {
+      promptVersion: config.promptVersion,
+      model: config.llm.model,
+      cacheTtlSeconds: config.cacheTtlSeconds,
+      contextBudgetTokens: config.llm.contextBudgetTokens,
+      maxOutputTokens: config.llm.maxOutputTokens,
+    },
   });
 
   let draining = false;
@@ -203,6 +226,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const app = await buildApp({
     version: config.appVersion,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    requestQuota: {
+      requestsPerMinute: config.quotas.requestsPerMinute,
+      cache: quotaCache,
+      onFallback: onQuotaFallback,
+      onRejected: () => metrics.increment('quotaRequestsRejected'),
+    },
     logger,
     metrics,
     chat,

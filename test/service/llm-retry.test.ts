@@ -19,6 +19,8 @@ const apiError = (status: number, headers: Record<string, string> = {}) =>
   APIError.generate(status, { message: `status ${status}` }, undefined, new Headers(headers));
 
 const noSleep = { sleep: async () => undefined };
+/** The per-call budget every gateway is built with (LLM_MAX_OUTPUT_TOKENS, LLM_CONTEXT_BUDGET_TOKENS). */
+const BUDGET = { maxOutputTokens: 256, contextBudgetTokens: 2_000 };
 
 describe('LLM retries', () => {
   test('at most 3 attempts in total on persistent throttling, then the last failure', async () => {
@@ -209,7 +211,7 @@ describe('OpenAiGateway against the fake LLM', () => {
     return {
       metrics,
       llm: new OpenAiGateway({
-        settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'k-test', timeoutMs },
+        settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'k-test', timeoutMs, ...BUDGET },
         logger: silentLogger,
         metrics,
         retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 10 },
@@ -276,7 +278,7 @@ describe('OpenAiGateway against the fake LLM', () => {
   test('a wrong API key is an auth failure, not retried', async () => {
     const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
     const llm = new OpenAiGateway({
-      settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'wrong', timeoutMs: 2_000 },
+      settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'wrong', timeoutMs: 2_000, ...BUDGET },
       logger: silentLogger,
       metrics,
     });

@@ -2,6 +2,11 @@
  * The LLM gateway: any OpenAI-compatible chat-completions endpoint through the `openai` SDK with
  * `baseURL`. The SDK's own retries are off (`maxRetries: 0`) so that `withRetries` is the only
  * retry loop and "at most 3 calls per request" holds; a circuit breaker sits behind it.
+ *
+ * Every call carries `max_tokens` (LLM_MAX_OUTPUT_TOKENS): `max_tokens` rather than
+ * `max_completion_tokens`, because every OpenAI-compatible server accepts it (OpenAI's reasoning
+ * models want the newer name). The provider's `usage` becomes the LlmTokensIn/Out metrics and is
+ * handed to the caller's quota.
  */
 import OpenAI from 'openai';
 import type { CheckStatus } from '../../../lib/contract';
@@ -19,10 +24,18 @@ export interface ChatMessage {
   readonly content: string;
 }
 
+/** What the provider billed for one call, from its `usage` field. */
+export interface LlmUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
 export interface LlmCallOptions {
   readonly logger: Logger;
   /** Aborted when the client goes away, so we stop paying for an answer nobody reads. */
   readonly signal?: AbortSignal;
+  /** Called for every call whose answer reported `usage` (the quota settles on it). */
+  readonly onUsage?: (usage: LlmUsage) => void;
 }
 
 export interface LlmGateway {
@@ -159,9 +172,10 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
   complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string> {
     return this.guarded(options, async (signal) => {
       const completion = await this.client.chat.completions.create(
-        { model: this.model, messages: messages as ChatMessage[] },
+        { model: this.model, messages: messages as ChatMessage[], max_tokens: this.settings.maxOutputTokens },
         { signal },
       );
+      this.usage(completion.usage, options);
       const text = completion.choices[0]?.message?.content;
       if (typeof text !== 'string' || text.length === 0) throw new Error('LLM answered without content');
       return text;
@@ -177,11 +191,20 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       options,
       async (signal) => {
         const stream = await this.client.chat.completions.create(
-          { model: this.model, messages: messages as ChatMessage[], stream: true },
+          {
+            model: this.model,
+            messages: messages as ChatMessage[],
+            max_tokens: this.settings.maxOutputTokens,
+            stream: true,
+            // The last chunk then carries `usage`, which the quota and the token metrics need.
+            stream_options: { include_usage: true },
+          },
           { signal },
         );
         let text = '';
+        let usage: (typeof stream extends AsyncIterable<infer C> ? C : never)['usage'];
         for await (const chunk of stream) {
+          if (chunk.usage) usage = chunk.usage;
           const delta = chunk.choices[0]?.delta?.content;
           if (delta) {
             text += delta;
@@ -189,11 +212,26 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
             options.onDelta(delta);
           }
         }
+        this.usage(usage, options);
         if (text.length === 0) throw new Error('LLM stream ended without content');
         return text;
       },
       () => !delivered,
     );
+  }
+
+  /** Tokens in and out as metrics, and to the caller's quota. */
+  private usage(
+    usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined,
+    options: LlmCallOptions,
+  ): void {
+    if (!usage || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') {
+      this.metrics.increment('llmUsageMissing');
+      return;
+    }
+    this.metrics.increment('llmTokensIn', usage.prompt_tokens);
+    this.metrics.increment('llmTokensOut', usage.completion_tokens);
+    options.onUsage?.({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });
   }
 
   private async guarded(

@@ -32,26 +32,31 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const REQUEST_TIMEOUT_CHECK_MS = 1_000;
 
 /**
- * Errors Node raises on the socket before a request reaches Fastify's routing, or while its body
- * arrives: a request timeout gets the contract's error body; anything else (a malformed request)
- * a bare 400, as Fastify would answer it.
+ * Errors Node raises on a connection outside any route. A request that did not arrive within
+ * `requestTimeout` gets the contract's error body; the others (malformed framing, oversized headers)
+ * are answered as Fastify's default handler answers them.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (socket.destroyed) return;
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let head: string;
+  let body: string;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    const body = JSON.stringify(
-      errorBody(ERROR_CODES.requestTimeout, 'The request did not arrive in time.', randomUUID()),
-    );
-    socket.end(
-      `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    return;
+    head = '408 Request Timeout';
+    body = JSON.stringify(errorBody(ERROR_CODES.requestTimeout, 'The request did not arrive in time.', randomUUID()));
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    head = '431 Request Header Fields Too Large';
+    body =
+      '{"error":"Request Header Fields Too Large","message":"Exceeded maximum allowed HTTP header size","statusCode":431}';
+  } else {
+    head = '400 Bad Request';
+    body = '{"error":"Bad Request","message":"Client Error","statusCode":400}';
   }
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
-  socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  socket.destroy();
 }
 
 export function fastifyOptions(): FastifyServerOptions {
@@ -74,10 +79,18 @@ export function fastifyOptions(): FastifyServerOptions {
     // A request (headers and a body of at most 32 KiB) that has not arrived within this long is
     // answered 408 and its socket closed, so a stalled upload cannot hold a connection.
     requestTimeout: LIMITS.requestTimeoutMs,
-    // Node checks for expired requests this often (default 30 s): a stalled body gets its 408
-    // within requestTimeoutMs + 1 s.
-    // (`http` is passed to http.createServer; FastifyServerOptions leaves it to the overloads.)
-    ...({ http: { connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS } } as FastifyServerOptions),
+    // Given to http.createServer too: Node fixes its timeout checks there. headersTimeout must not
+    // exceed requestTimeout (Node swaps the two when it does, and the body would get 66 s). Idle
+    // keep-alive connections are not requests: keepAliveTimeout alone governs them. Node checks
+    // every REQUEST_TIMEOUT_CHECK_MS (default 30 s), so a stalled body gets its 408 within
+    // requestTimeoutMs + 1 s. (FastifyServerOptions leaves `http` to Fastify's overloads.)
+    ...({
+      http: {
+        requestTimeout: LIMITS.requestTimeoutMs,
+        headersTimeout: LIMITS.requestTimeoutMs,
+        connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+      },
+    } as FastifyServerOptions),
     clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
   };

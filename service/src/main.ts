@@ -8,7 +8,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, KEEP_ALIVE_TIMEOUT_MS } from './app';
+import { LIMITS } from '../../lib/contract';
+import { buildApp } from './app';
 import { createServiceAuth } from './auth';
 import { classifyCacheError, RedisCache } from './cache/redis-cache';
 import { ChatService } from './chat/chat-service';
@@ -248,8 +249,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
         isDraining: () => draining,
       }),
   });
-  // Node requires headersTimeout > keepAliveTimeout, or idle keep-alive sockets get cut early.
-  app.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  // headersTimeout stays at requestTimeout (fastifyOptions): Node applies it to requests under way
+  // only, never to idle keep-alive connections.
+  app.server.headersTimeout = LIMITS.requestTimeoutMs;
 
   await app.listen({ port: config.port, host: config.host });
   const port = (app.server.address() as AddressInfo).port;

@@ -93,7 +93,11 @@ export interface QuotaConfig {
   readonly llmTokensPerPrincipalPerMinute: number;
 }
 
-export interface ServiceConfig {
+/**
+ * The chat service's sizing and settings in this stage (`…Settings`: the service has its own
+ * config type, the one it parses from its environment at start).
+ */
+export interface ServiceSettings {
   readonly image: ImageSource;
   /** Fargate task size. */
   readonly cpu: number;
@@ -178,7 +182,8 @@ export interface LinearConfig {
   readonly stepBakeTimeMinutes: number;
 }
 
-export interface GateConfig {
+/** The in-AWS k6 gate of every deployment (`…Settings`: the load tests' config type is one run's input). */
+export interface GateSettings {
   /** Run the k6 gate on every deployment. Turning it off in prod is refused. */
   readonly enabled: boolean;
   readonly profile: GateProfile;
@@ -199,7 +204,7 @@ export interface DeploymentConfig {
   readonly bakeTimeMinutes: number;
   readonly canary?: CanaryConfig;
   readonly linear?: LinearConfig;
-  readonly gate: GateConfig;
+  readonly gate: GateSettings;
 }
 
 export interface AlarmThresholds {
@@ -286,7 +291,7 @@ export interface StageConfig {
   readonly network: NetworkConfig;
   readonly database: DatabaseConfig;
   readonly cache: CacheConfig;
-  readonly service: ServiceConfig;
+  readonly service: ServiceSettings;
   readonly ingress: IngressConfig;
   readonly auth: AuthConfig;
   readonly deployment: DeploymentConfig;
@@ -348,12 +353,12 @@ const serviceDefaults = {
   logLevel: 'info',
   targetCpuUtilizationPercent: 60,
   targetMemoryUtilizationPercent: 75,
-} as const satisfies Partial<ServiceConfig>;
+} as const satisfies Partial<ServiceSettings>;
 
 /** Every stage: its own Cognito user pool, one-hour access tokens. */
 const auth: AuthConfig = { accessTokenValidityMinutes: 60 };
 
-const gateDefaults: GateConfig = {
+const gateDefaults: GateSettings = {
   enabled: true,
   profile: 'smoke',
   timeoutMinutes: 15,

@@ -1,19 +1,16 @@
 /**
  * The `auth` section of a stage config: either the stage's own Cognito user pool (nothing to set
- * but the token lifetime) or a complete external OIDC issuer. Returns the problems, each saying what
- * to change.
+ * but the token lifetime) or a complete external OIDC issuer. Each problem says what to change.
  */
-import type { StageConfig } from './stage-config';
+import type { Problems } from './problems';
+import type { AuthConfig } from './stage-config';
 
 const HTTPS = /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
-export function authConfigProblems(config: StageConfig): string[] {
-  const { auth } = config;
-  const problems: string[] = [];
-  const p = (condition: boolean, message: string) => {
-    if (!condition) problems.push(message);
-  };
+/** `gateEnabled`: the stage runs the k6 gate, which must then be able to get a token. */
+export function checkAuth(problems: Problems, auth: AuthConfig, gateEnabled: boolean): void {
+  const p = problems.check;
   p(
     Number.isInteger(auth.accessTokenValidityMinutes) &&
       auth.accessTokenValidityMinutes >= 5 &&
@@ -25,7 +22,7 @@ export function authConfigProblems(config: StageConfig): string[] {
       auth.audiences === undefined && auth.jwksUrl === undefined && auth.gateClient === undefined,
       'auth.audiences, auth.jwksUrl and auth.gateClient belong to an external issuer: set auth.issuer too, or remove them to use the stage’s Cognito user pool.',
     );
-    return problems;
+    return;
   }
   p(HTTPS.test(auth.issuer), `auth.issuer '${auth.issuer}' must be an https URL (exactly the tokens' iss).`);
   p(
@@ -35,7 +32,7 @@ export function authConfigProblems(config: StageConfig): string[] {
     'auth.audiences must list at least one accepted audience or client id (visible ASCII, no commas or spaces) when auth.issuer is set.',
   );
   p(auth.jwksUrl === undefined || HTTPS.test(auth.jwksUrl), `auth.jwksUrl '${auth.jwksUrl}' must be an https URL.`);
-  if (config.deployment.gate.enabled) {
+  if (gateEnabled) {
     p(
       auth.gateClient !== undefined,
       'auth.gateClient is required with auth.issuer while the gate is enabled: the gate must authenticate (tokenUrl and the name of a secret {clientId, clientSecret}).',
@@ -51,5 +48,4 @@ export function authConfigProblems(config: StageConfig): string[] {
       `auth.gateClient.secretName '${auth.gateClient.secretName}' is not a Secrets Manager secret name.`,
     );
   }
-  return problems;
 }

@@ -4,12 +4,19 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { type AuthConfig, physicalName, type StageConfig } from '../config';
+import { type AuthConfig, physicalName, type StageNaming } from '../config';
 import { API_OAUTH_SCOPE, GATE_CLIENT_SECRET_JSON_KEYS } from '../contract';
 import { ExistingSecret } from './existing-secret';
 
 export interface IdentityProviderProps {
-  readonly config: StageConfig;
+  /** Names the user pool and clients `<app>-<stage>-…`, and the gate client's secret. */
+  readonly naming: StageNaming;
+  /** The stage's `auth` section: Cognito (the default) or an external issuer. */
+  readonly auth: AuthConfig;
+  /** Keep the user pool on stack deletion, with deletion protection (prod). */
+  readonly retainUsers: boolean;
+  /** Of the lookup's log group, with an external issuer's gate secret. */
+  readonly logRetentionDays: logs.RetentionDays;
 }
 
 /** How the k6 gate gets its token: the machine client's credentials, for OAuth2 client credentials. */
@@ -18,6 +25,16 @@ export interface GateClientSource {
   readonly scope?: string;
   /** `{clientId, clientSecret}` ({@link GATE_CLIENT_SECRET_JSON_KEYS}); the runner gets it through ECS `secrets`. */
   readonly secret: secretsmanager.ISecret;
+}
+
+/**
+ * The name of the Secrets Manager secret that holds the gate's machine client for a stage: the
+ * stage's own (Cognito), or the existing one an external issuer's config names. Fixed, so the
+ * pipeline's post-deploy gate can read it by name. Undefined when the stage has no gate client.
+ */
+export function gateClientSecretName(naming: StageNaming, auth: AuthConfig): string | undefined {
+  if (auth.issuer === undefined) return physicalName(naming, 'gate-client');
+  return auth.gateClient?.secretName;
 }
 
 /**
@@ -48,8 +65,7 @@ export class IdentityProvider extends Construct {
 
   constructor(scope: Construct, id: string, props: IdentityProviderProps) {
     super(scope, id);
-    const { config } = props;
-    const auth: AuthConfig = config.auth;
+    const { auth, naming } = props;
 
     if (auth.issuer !== undefined) {
       this.issuer = auth.issuer;
@@ -58,7 +74,7 @@ export class IdentityProvider extends Construct {
       if (auth.gateClient) {
         const existing = new ExistingSecret(this, 'GateClientSecret', {
           secretName: auth.gateClient.secretName,
-          logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+          logRetentionDays: props.logRetentionDays,
         });
         this.gateClient = {
           tokenUrl: auth.gateClient.tokenUrl,
@@ -69,9 +85,9 @@ export class IdentityProvider extends Construct {
       return;
     }
 
-    const isProd = config.stage === 'prod';
+    const retain = props.retainUsers;
     const userPool = new cognito.UserPool(this, 'UserPool', {
-      userPoolName: physicalName(config, 'users'),
+      userPoolName: physicalName(naming, 'users'),
       // Accounts are created by an administrator: an open API with open sign-up would let anyone spend the LLM key.
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -87,9 +103,9 @@ export class IdentityProvider extends Construct {
         tempPasswordValidity: Duration.days(3),
       },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      deletionProtection: isProd,
-      // The users are state: kept in prod, like the database.
-      removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      deletionProtection: retain,
+      // The users are state: kept (in prod), like the database.
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     const apiScope = new cognito.ResourceServerScope({
       scopeName: API_OAUTH_SCOPE.scope,
@@ -97,20 +113,20 @@ export class IdentityProvider extends Construct {
     });
     const resourceServer = userPool.addResourceServer('ResourceServer', {
       identifier: API_OAUTH_SCOPE.resourceServer,
-      userPoolResourceServerName: physicalName(config, 'api'),
+      userPoolResourceServerName: physicalName(naming, 'api'),
       scopes: [apiScope],
     });
     // The token endpoint for client credentials. The prefix must be unique in the region; the stack's
     // own id makes it so, and stays the same for the stack's lifetime.
     const domain = userPool.addDomain('Domain', {
       cognitoDomain: {
-        domainPrefix: Fn.join('-', [config.appName, config.stage, Fn.select(2, Fn.split('/', Aws.STACK_ID))]),
+        domainPrefix: Fn.join('-', [naming.appName, naming.stage, Fn.select(2, Fn.split('/', Aws.STACK_ID))]),
       },
     });
     const accessTokenValidity = Duration.minutes(auth.accessTokenValidityMinutes);
 
     this.userClient = userPool.addClient('UserClient', {
-      userPoolClientName: physicalName(config, 'user-client'),
+      userPoolClientName: physicalName(naming, 'user-client'),
       generateSecret: false,
       authFlows: { userSrp: true },
       // Hosted-UI (OAuth) flows need the front end's callback URLs; add them when there is one.
@@ -121,7 +137,7 @@ export class IdentityProvider extends Construct {
       idTokenValidity: accessTokenValidity,
     });
     this.machineClient = userPool.addClient('GateClient', {
-      userPoolClientName: physicalName(config, 'gate-client'),
+      userPoolClientName: physicalName(naming, 'gate-client'),
       generateSecret: true,
       oAuth: {
         flows: { clientCredentials: true },
@@ -134,7 +150,8 @@ export class IdentityProvider extends Construct {
     // The runner reads this through ECS `secrets`. The value comes from DescribeUserPoolClient at
     // deploy time (aws-cdk-lib hides the call's data from its logs): the template holds a reference only.
     const gateSecret = new secretsmanager.Secret(this, 'GateClientSecret', {
-      description: `${physicalName(config, 'gate-client')}: the k6 gate's Cognito client credentials`,
+      secretName: gateClientSecretName(naming, auth),
+      description: `${physicalName(naming, 'gate-client')}: the k6 gate's Cognito client credentials`,
       secretObjectValue: {
         [GATE_CLIENT_SECRET_JSON_KEYS.clientId]: SecretValue.unsafePlainText(this.machineClient.userPoolClientId),
         [GATE_CLIENT_SECRET_JSON_KEYS.clientSecret]: this.machineClient.userPoolClientSecret,

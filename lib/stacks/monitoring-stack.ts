@@ -61,7 +61,10 @@ export class MonitoringStack extends Stack {
     const app = new AppMetrics(serviceDimension(config), period);
     this.dashboardName = physicalName(config, 'dashboard');
 
-    this.topic = new AlarmTopic(this, 'AlarmTopic', { config }).topic;
+    this.topic = new AlarmTopic(this, 'AlarmTopic', {
+      naming: config,
+      alarmEmails: config.monitoring.alarmEmails,
+    }).topic;
     this.monitoring = this.createFacade(config, period);
     this.createDbAuthFailureFilter(config);
 

@@ -66,6 +66,8 @@ export class ServiceStack extends Stack {
   readonly serviceUrlOutput: CfnOutput;
   /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
   readonly identity: IdentityProvider;
+  /** `GateTokenUrl`: where the gate's machine client gets its token (the pipeline's post-deploy gate). */
+  readonly gateTokenUrlOutput?: CfnOutput;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -79,7 +81,12 @@ export class ServiceStack extends Stack {
     });
 
     // Who may call the API: the stage's Cognito user pool, or the external issuer its config names.
-    const identity = new IdentityProvider(this, 'Identity', { config });
+    const identity = new IdentityProvider(this, 'Identity', {
+      naming: config,
+      auth: config.auth,
+      retainUsers: config.stage === 'prod',
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    });
     this.identity = identity;
 
     const runner = new K6Runner(this, 'K6Runner', {
@@ -110,7 +117,9 @@ export class ServiceStack extends Stack {
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
     const api = new ChatApiTaskDefinition(this, 'Api', {
-      config,
+      naming: config,
+      service: config.service,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       env: {
         appVersion: props.appVersion,
         dbHost: props.database.instance.dbInstanceEndpointAddress,
@@ -216,6 +225,12 @@ export class ServiceStack extends Stack {
       value: identity.issuer,
       description: 'AUTH_ISSUER: the token issuer the API trusts',
     });
+    if (identity.gateClient) {
+      this.gateTokenUrlOutput = new CfnOutput(this, 'GateTokenUrl', {
+        value: identity.gateClient.tokenUrl,
+        description: "The gate machine client's OAuth2 token endpoint (GATE_TOKEN_URL)",
+      });
+    }
     if (identity.userClient) {
       new CfnOutput(this, 'UserClientId', {
         value: identity.userClient.userPoolClientId,

@@ -281,6 +281,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       logger.info('draining', { event: 'drain_started', in_flight: tracker.active, timeout_ms: config.drainTimeoutMs });
       const result = await drainHttp(tracker, { server: app.server, timeoutMs: config.drainTimeoutMs, logger });
       secretWatch.stop();
+      auth.stop();
       dbMon.stop();
       cacheMon.stop();
       llmMonitor.stop();

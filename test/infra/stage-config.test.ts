@@ -133,6 +133,37 @@ describe('prod cannot be configured into an unsafe state', () => {
     );
     expect(problems.length).toBe(2);
   });
+
+  test('a problem in every section is reported in the same pass, once each', () => {
+    const problems = problemsOf(() =>
+      validateStageConfig(
+        withOverrides('dev', (c) => {
+          c.appName = 'Chat';
+          c.network.natGateways = 0;
+          c.database.port = 80;
+          c.cache.port = 6379;
+          c.service.cacheTtlSeconds = 0;
+          c.ingress.testPort = c.ingress.productionPort;
+          c.deployment.strategy = 'LINEAR';
+          c.deployment.gate.parallelism = 0;
+          c.monitoring.periodMinutes = 2;
+        }),
+      ),
+    );
+    const expected = [
+      /^appName 'Chat'/,
+      /^network\.natGateways 0/,
+      /^database\.port 80/,
+      /^cache\.port must not be the default 6379/,
+      /^service\.cacheTtlSeconds 0/,
+      /^ingress\.productionPort and ingress\.testPort must differ/,
+      /^deployment\.strategy 'LINEAR' needs deployment\.linear/,
+      /^deployment\.gate\.parallelism 0/,
+      /^monitoring\.periodMinutes 2/,
+    ];
+    expect(problems).toEqual(expect.arrayContaining(expected.map((m) => expect.stringMatching(m))));
+    expect(problems).toHaveLength(expected.length);
+  });
 });
 
 describe('validation of any stage', () => {

@@ -6,14 +6,15 @@
 import type { AuthSettings } from '../config';
 import type { Logger } from '../observability/logger';
 import { type Authenticator, allowEveryone, bearerAuthenticator, LOCAL_PRINCIPAL } from './authenticate';
-import { createTokenVerifier } from './token-verifier';
+import { createTokenVerifier, JWKS_REFRESH_MS } from './token-verifier';
 
 export { type Authenticator, allowEveryone, bearerAuthenticator, type Principal } from './authenticate';
 
 export interface ServiceAuth {
   readonly authenticate: Authenticator;
-  /** Fetches the JWKS once in the background, so the first request does not pay for it. */
+  /** Fetches the JWKS in the background now (so the first request does not pay for it) and every JWKS_REFRESH_MS. */
   start(): void;
+  stop(): void;
 }
 
 export function createServiceAuth(settings: AuthSettings, logger: Logger): ServiceAuth {
@@ -22,7 +23,7 @@ export function createServiceAuth(settings: AuthSettings, logger: Logger): Servi
       event: 'auth_disabled',
       principal: LOCAL_PRINCIPAL.sub,
     });
-    return { authenticate: allowEveryone, start: () => undefined };
+    return { authenticate: allowEveryone, start: () => undefined, stop: () => undefined };
   }
   const verifier = createTokenVerifier(settings);
   logger.info('bearer tokens required', {
@@ -31,15 +32,21 @@ export function createServiceAuth(settings: AuthSettings, logger: Logger): Servi
     audiences: settings.audiences,
     jwks_url: settings.jwksUrl,
   });
+  let timer: NodeJS.Timeout | undefined;
+  const refresh = () =>
+    void verifier.warmUp().then((r) => {
+      if (!r.ok) {
+        // Not fatal: the keys already cached keep verifying, and a token with a new kid fetches again.
+        logger.warn('could not load the token issuer keys', { event: 'jwks_unavailable', error: r.error });
+      }
+    });
   return {
     authenticate: bearerAuthenticator(verifier),
     start: () => {
-      void verifier.warmUp().then((r) => {
-        if (!r.ok) {
-          // Not fatal: the first token with a known issuer fetches the JWKS again.
-          logger.warn('could not load the token issuer keys yet', { event: 'jwks_unavailable', error: r.error });
-        }
-      });
+      refresh();
+      timer = setInterval(refresh, JWKS_REFRESH_MS);
+      timer.unref();
     },
+    stop: () => clearInterval(timer),
   };
 }

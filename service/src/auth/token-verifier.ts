@@ -3,10 +3,12 @@
  * against the issuer's JWKS, `iss`, the audience (`aud`, or Cognito's `client_id` on access tokens,
  * which carry no `aud`), `exp`/`nbf` with a small clock skew, and an allow-list of algorithms.
  *
- * Keys are cached in memory for the life of the process and the JWKS is fetched again only for a
- * `kid` the cache does not hold (a key rotation), at most once per {@link JWKS_PENALTY_SECONDS} per
- * unknown `kid`. So an issuer outage never stops known keys from verifying, and a stream of tokens
- * with made-up `kid`s cannot turn the service into a JWKS flood. Every fetch is bounded in time.
+ * Keys are cached in memory for the life of the process. The JWKS is fetched again for a `kid` the
+ * cache does not hold (a key rotation), at most once per {@link JWKS_PENALTY_SECONDS} after a miss,
+ * and on a fixed schedule ({@link JWKS_REFRESH_MS}, see `index.ts`), which a stream of made-up `kid`s
+ * cannot hold off. A failed fetch keeps the keys already cached, so an issuer outage never stops
+ * known keys from verifying, and made-up `kid`s cannot turn the service into a JWKS flood. Every
+ * fetch is bounded in time.
  */
 import { JwtVerifier } from 'aws-jwt-verify';
 import {
@@ -30,8 +32,11 @@ export const CLOCK_SKEW_SECONDS = 30;
 /** How long one JWKS request may take (the library retries once, so a fetch is bounded by twice this). */
 export const JWKS_FETCH_TIMEOUT_MS = 2_000;
 
-/** After an unknown `kid` (or a failed fetch), no new fetch for that `kid` for this long. */
+/** After an unknown `kid` (or a failed fetch), no fetch on a miss for this long. */
 export const JWKS_PENALTY_SECONDS = 10;
+
+/** The scheduled re-read of the JWKS: picks up a rotation even while misses are in their penalty period. */
+export const JWKS_REFRESH_MS = 10 * 60_000;
 
 /** Who is calling: the token's `sub` owns the sessions it starts. */
 export interface Principal {
@@ -61,7 +66,7 @@ export interface TokenVerifierSettings {
 /** Turns a bearer token into a {@link Principal}, or throws {@link AuthFailure}. */
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
-  /** Loads the JWKS ahead of the first request; a failure is reported, never thrown. */
+  /** (Re)loads the JWKS; a failure is reported, never thrown, and keeps the keys already cached. */
   warmUp(): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 

@@ -3,7 +3,7 @@
  * part (source, stage list, each stage's target), every problem reported in one pass, as for the
  * stage configs (validate.ts).
  */
-import { GATE_PROFILES } from '../contract';
+import { GATE_PROFILES, isGateProfile } from '../contract';
 import { checkLogRetention, Problems } from './problems';
 import {
   PIPELINE_CONFIG,
@@ -126,7 +126,7 @@ function checkPipelineStage(
   target: { account?: string },
 ): void {
   problems.check(
-    (GATE_PROFILES as readonly string[]).includes(stage.gateProfile),
+    isGateProfile(stage.gateProfile),
     `${where}: gateProfile '${stage.gateProfile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
   );
   if (!config) return;

@@ -3,10 +3,9 @@
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
  */
-
-import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../../loadtests/src/lib/profiles';
-import { GATE_PROFILES } from '../contract';
-import { estimateMaxConnections } from '../monitoring/db-connection-limit';
+import { GATE_PROFILES, isGateProfile } from '../contract';
+import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
+import { estimateMaxConnections } from './db-connection-limit';
 import { checkLogRetention, Problems } from './problems';
 import {
   type CacheConfig,
@@ -138,7 +137,12 @@ function checkService(problems: Problems, service: ServiceSettings): void {
   ] as const) {
     p(value >= 10 && value <= 95, `service.${name} ${value} must be 10–95.`);
   }
-  p(/^https?:\/\/\S+$/.test(service.llm.baseUrl), `service.llm.baseUrl '${service.llm.baseUrl}' is not a URL.`);
+  // The LLM key and every prompt cross this connection: a deployed stage talks to its provider over
+  // TLS only. Plain http is for local runs (the fake LLM on loopback), which never go through synth.
+  p(
+    /^https:\/\/\S+$/.test(service.llm.baseUrl),
+    `service.llm.baseUrl '${service.llm.baseUrl}' must be an https:// URL: the API key and the prompts travel over it.`,
+  );
   p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
   p(
     service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
@@ -162,6 +166,11 @@ function checkIngress(problems: Problems, ingress: IngressConfig, target: { acco
   p(ingress.productionPort !== ingress.testPort, 'ingress.productionPort and ingress.testPort must differ.');
   const dns = [ingress.domainName, ingress.hostedZoneId, ingress.hostedZoneName].filter((v) => v !== undefined);
   p(dns.length === 0 || dns.length === 3, 'ingress: set domainName, hostedZoneId and hostedZoneName together.');
+  const rate = ingress.firewall.requestsPerIpPerFiveMinutes;
+  p(
+    Number.isInteger(rate) && rate >= 10 && rate <= 2_000_000_000,
+    `ingress.firewall.requestsPerIpPerFiveMinutes ${rate} must be a whole number from 10 (WAF's minimum) to 2,000,000,000.`,
+  );
   if (ingress.certificateArn && target.account && !ingress.certificateArn.includes(`:${target.account}:`)) {
     problems.add(
       `ingress.certificateArn belongs to another account than the deploy target ${target.account}; set it to your ACM certificate.`,
@@ -236,7 +245,7 @@ function checkTrafficShift(
 function checkGate(problems: Problems, gate: GateSettings): void {
   const p = problems.check;
   p(
-    (GATE_PROFILES as readonly string[]).includes(gate.profile),
+    isGateProfile(gate.profile),
     `deployment.gate.profile '${gate.profile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
   );
   p(gate.parallelism >= 1 && gate.parallelism <= 10, `deployment.gate.parallelism ${gate.parallelism} must be 1–10.`);
@@ -359,12 +368,18 @@ function checkProdSafety(problems: Problems, config: StageConfig): void {
   p(service.minTaskCount >= 2, `prod: service.minTaskCount must be >= 2 (is ${service.minTaskCount}).`);
   p(!ingress.allowHttp, 'prod: ingress.allowHttp must be false; serve HTTPS with ingress.certificateArn.');
   p(ingress.certificateArn !== undefined, 'prod: ingress.certificateArn is required.');
+  p(
+    ingress.deletionProtection,
+    'prod: ingress.deletionProtection must be true; the load balancer carries the public address.',
+  );
   p(deployment.gate.enabled, 'prod: deployment.gate.enabled must be true; every prod rollout is gated.');
   p(
     monitoring.alarmEmails.length >= 1,
     'prod: monitoring.alarmEmails needs at least one address; alarms must reach someone.',
   );
   p(config.logRetentionDays >= 30, `prod: logRetentionDays must be >= 30 (is ${config.logRetentionDays}).`);
+  p(config.retainLogGroups, 'prod: retainLogGroups must be true; its logs must outlive a deleted stack.');
+  p(config.terminationProtection, 'prod: terminationProtection must be true (network and service stacks).');
 }
 
 /** Looks a stage up by name; an unknown name is an error that lists the known ones. */

@@ -24,22 +24,6 @@ export const API_CONTAINER_NAME = 'api';
 export const API_CONTAINER_PORT = Number(SERVICE_ENV.PORT.default);
 
 /**
- * What `service/Dockerfile` COPYs (unless it gets a `Dockerfile.dockerignore` of its own): the
- * service's sources and build script, the contract it imports, and the workspace manifests. Not
- * `service/dist`: the image builds its own bundle, so a local build never changes the asset hash.
- */
-export const API_IMAGE_CONTEXT = [
-  'service/package.json',
-  'service/build.ts',
-  'service/tsconfig.json',
-  'service/src',
-  'lib/contract',
-  'package.json',
-  'package-lock.json',
-  'tsconfig.base.json',
-];
-
-/**
  * Where the values of the plain variables come from. Tokens are fine; they resolve at deploy.
  * See `IdentityProvider` (./identity-provider) for the AUTH_* values.
  */
@@ -199,7 +183,7 @@ export class ChatApiTaskDefinition extends Construct {
       props.image ??
       (service.image.kind === 'uri'
         ? uriImage(this, 'ImageRepository', service.image.uri)
-        : repoImage(this, { file: 'service/Dockerfile', include: API_IMAGE_CONTEXT }));
+        : repoImage({ file: 'service/Dockerfile' }));
 
     this.container = this.taskDefinition.addContainer('Api', {
       containerName: API_CONTAINER_NAME,

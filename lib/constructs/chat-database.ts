@@ -8,6 +8,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { type DatabaseConfig, physicalName, type StageNaming } from '../config';
+import { BOOTSTRAP_PROPERTIES } from '../contract';
 import { ChatFunction } from './chat-function';
 import { SUBNET_GROUPS } from './chat-vpc';
 
@@ -78,6 +79,10 @@ export class ChatDatabase extends Construct {
       parameters: {
         'rds.force_ssl': '1',
         log_min_duration_statement: '1000',
+        // A slow statement is logged with its text, never its bind parameters: the service sends every
+        // chat message as a parameter, so this keeps user text out of the log (PostgreSQL 13+ GUC;
+        // 0 suppresses parameter values in statement logs, -1 would log them in full).
+        log_parameter_max_length: '0',
         log_connections: '1',
         log_disconnections: '1',
       },
@@ -215,18 +220,18 @@ export class ChatDatabase extends Construct {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::ChatDatabaseBootstrap',
       properties: {
-        MasterSecretArn: this.masterSecret.secretArn,
-        AppSecretArn: appSecret.secretArn,
-        Host: this.instance.dbInstanceEndpointAddress,
-        Port: String(this.port),
-        DatabaseName: DATABASE_LAYOUT.databaseName,
-        Schema: DATABASE_LAYOUT.schema,
-        OwnerRole: DATABASE_LAYOUT.ownerRole,
-        AppUsername: DATABASE_LAYOUT.appUsername,
+        [BOOTSTRAP_PROPERTIES.masterSecretArn]: this.masterSecret.secretArn,
+        [BOOTSTRAP_PROPERTIES.appSecretArn]: appSecret.secretArn,
+        [BOOTSTRAP_PROPERTIES.host]: this.instance.dbInstanceEndpointAddress,
+        [BOOTSTRAP_PROPERTIES.port]: String(this.port),
+        [BOOTSTRAP_PROPERTIES.databaseName]: DATABASE_LAYOUT.databaseName,
+        [BOOTSTRAP_PROPERTIES.schema]: DATABASE_LAYOUT.schema,
+        [BOOTSTRAP_PROPERTIES.ownerRole]: DATABASE_LAYOUT.ownerRole,
+        [BOOTSTRAP_PROPERTIES.appUsername]: DATABASE_LAYOUT.appUsername,
       },
     });
     // No explicit dependency on `this.instance`: that construct also holds the rotations, which
-    // must come after the bootstrap. `Host` already orders the bootstrap after the DB instance.
+    // must come after the bootstrap. The host property already orders the bootstrap after the DB instance.
     return resource;
   }
 

@@ -12,27 +12,16 @@ import { acknowledgeEcrAuthorization, repoImage } from './repo-image';
 /** The runner's container name; RunTask overrides its environment by this name. */
 export const K6_CONTAINER_NAME = 'k6';
 
-/**
- * What `loadtests/Dockerfile` may COPY when it has no `Dockerfile.dockerignore` of its own (it has:
- * that file wins). The image is `grafana/k6:1.8.1` (the version the suites are tested with) plus the
- * bundles; its ENTRYPOINT is `k6 run <gate script>`, so the hook appends k6 flags as the command.
- */
-export const K6_IMAGE_CONTEXT = [
-  'loadtests',
-  'lib/contract',
-  'scripts/gate',
-  'package.json',
-  'package-lock.json',
-  'service/package.json',
-  'tsconfig.base.json',
-];
-
 export interface K6RunnerProps {
   readonly config: StageConfig;
   readonly vpc: ec2.IVpc;
   /** Where the runner tasks run: the app subnets, next to the service. */
   readonly subnets: ec2.SubnetSelection;
-  /** @default - built from `loadtests/Dockerfile` at deploy time */
+  /**
+   * @default - built from `loadtests/Dockerfile` at deploy time: `grafana/k6` at the version the
+   * suites are tested with, plus the bundles. Its ENTRYPOINT is `k6 run <gate script>`, so the hook
+   * appends k6 flags as the command.
+   */
   readonly image?: ecs.ContainerImage;
   /**
    * The gate's machine client: `setup()` fetches a token from `tokenUrl` with the client credentials,
@@ -89,7 +78,7 @@ export class K6Runner extends Construct {
     });
     this.container = this.taskDefinition.addContainer('K6', {
       containerName: K6_CONTAINER_NAME,
-      image: props.image ?? repoImage(this, { file: 'loadtests/Dockerfile', include: K6_IMAGE_CONTEXT }),
+      image: props.image ?? repoImage({ file: 'loadtests/Dockerfile' }),
       essential: true,
       // The hook sets every per-run gate input (GATE_ENV) with RunTask overrides; only how the gate
       // authenticates is fixed here, the client credentials as ECS secrets.

@@ -114,6 +114,11 @@ export class ServiceLoadBalancer extends Construct {
       dropInvalidHeaderFields: true,
       // LLM answers retry with backoff for up to ~90 s before the first byte.
       idleTimeout: Duration.seconds(120),
+      deletionProtection: ingress.deletionProtection,
+      // Pinned, not left to the default: the service trusts exactly one hop, the address this load
+      // balancer APPENDS to X-Forwarded-For (service/src/app.ts, trustProxy). `preserve` or `remove`
+      // would silently change which address the service sees as the client.
+      xffHeaderProcessingMode: elbv2.XffHeaderProcessingMode.APPEND,
     });
     this.loadBalancer.logAccessLogs(this.accessLogBucket, 'alb');
 
@@ -147,6 +152,9 @@ export class ServiceLoadBalancer extends Construct {
       // HTTP only without a certificate, which the stage validation allows only with allowHttp (never in prod).
       protocol: https ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
       certificates: https ? [elbv2.ListenerCertificate.fromArn(ingress.certificateArn as string)] : undefined,
+      // Pinned: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only ("Res"), instead of whatever
+      // policy the ELB default is when the listener is created.
+      sslPolicy: https ? elbv2.SslPolicy.TLS13_RES : undefined,
       open: false,
       defaultAction: notFound,
     });

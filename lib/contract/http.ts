@@ -28,7 +28,7 @@ export const HEADERS = {
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
-  /** `Bearer <JWT>` on every API route (everything except the health routes). */
+  /** `Bearer <JWT>` on every API route (everything except the health routes); redacted from every log that sees requests (WAF, service). */
   authorization: 'authorization',
   /** On every 401: `Bearer realm="chat-api"`, plus `error="invalid_token"` when a token was sent (RFC 6750). */
   wwwAuthenticate: 'www-authenticate',

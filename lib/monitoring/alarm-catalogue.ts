@@ -7,6 +7,7 @@
  * them, and the runbook test checks one runbook per ID.
  */
 import { physicalName, type StageConfig } from '../config';
+import { estimateMaxConnections } from '../config/db-connection-limit';
 import { ALARM_IDS, type AlarmId, alarmName, nodeAlarmName } from './alarm-names';
 import {
   type AlarmPolicy,
@@ -29,7 +30,6 @@ import {
   type Threshold,
 } from './alarm-policy';
 import { cacheNodeIds } from './data-metrics';
-import { estimateMaxConnections } from './db-connection-limit';
 
 export { type AlarmPolicy, type AlarmScope, type EvaluationPolicy, evaluationOf, windowText } from './alarm-policy';
 
@@ -288,6 +288,14 @@ const policies: readonly AlarmPolicy[] = [
     rollsBack: true,
     says: ({ app, window }) =>
       `The k6 gate failed a new version of ${app} (thresholds breached, or no verdict: the runner did not start, crashed or timed out) ${window}.`,
+  }),
+  eventCount('maxWafBlockedRequestsPerPeriod', {
+    id: ALARM_IDS.wafBlocked,
+    title: 'WAF blocked requests',
+    metric: 'AWS/WAFV2 BlockedRequests of the WebACL, Rule ALL, Sum',
+    evaluation: 'symptom',
+    says: ({ config, limit, window }) =>
+      `The WAF in front of ${physicalName(config, 'api')} blocked more than ${limit} requests per period ${window}: a flood or an attack, or a rule blocking real users.`,
   }),
 ];
 

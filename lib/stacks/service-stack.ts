@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
+import { ApiFirewall } from '../constructs/api-firewall';
 import type { CacheCluster } from '../constructs/cache-cluster';
 import { API_CONTAINER_NAME, API_CONTAINER_PORT, ChatApiTaskDefinition } from '../constructs/chat-api-task-definition';
 import type { ChatDatabase } from '../constructs/chat-database';
@@ -23,6 +24,7 @@ import { IdentityProvider } from '../constructs/identity-provider';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
+import { HOOK_DETAILS } from '../contract';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -50,6 +52,9 @@ export class ServiceStack extends Stack {
   readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
   readonly productionListener: elbv2.ApplicationListener;
   readonly testListener: elbv2.ApplicationListener;
+  readonly firewall: ApiFirewall;
+  /** The WebACL's name, for the monitoring stack's WAF metrics. */
+  readonly webAclName: string;
   /** The chat API container's awslogs group. */
   readonly logGroup: logs.ILogGroup;
   /** The gate's lifecycle-hook function; created on every stage, attached only where the gate is enabled. */
@@ -111,6 +116,17 @@ export class ServiceStack extends Stack {
     this.greenTargetGroup = ingress.greenTargetGroup;
     this.productionListener = ingress.productionListener;
     this.testListener = ingress.testListener;
+
+    // Every listener of the load balancer is behind the WebACL; the VPC's own addresses (the k6
+    // runner) are exempt, so the gate is never rate-limited or blocked by a managed rule.
+    this.webAclName = physicalName(config, 'api-waf');
+    this.firewall = new ApiFirewall(this, 'Firewall', {
+      name: this.webAclName,
+      loadBalancerArn: ingress.loadBalancer.loadBalancerArn,
+      requestsPerIpPerFiveMinutes: config.ingress.firewall.requestsPerIpPerFiveMinutes,
+      trustedSourceCidrs: [config.network.cidr],
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
 
     const llmApiKey = new ExistingSecret(this, 'LlmApiKey', {
       secretName: config.service.llm.apiKeySecretName,
@@ -267,8 +283,8 @@ export class ServiceStack extends Stack {
     );
     const cfnService = this.service.node.defaultChild as ecs.CfnService;
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.HookDetails', {
-      PROFILE: gateConfig.profile,
-      EXPECTED_VERSION: appVersion,
+      [HOOK_DETAILS.profile]: gateConfig.profile,
+      [HOOK_DETAILS.expectedVersion]: appVersion,
     });
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.TimeoutConfiguration', {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,

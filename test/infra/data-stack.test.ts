@@ -43,6 +43,12 @@ describe('RDS PostgreSQL', () => {
     });
   });
 
+  test('slow-statement logs never carry bind parameters, so no chat text reaches the database log', () => {
+    prodData.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: Match.objectLike({ log_min_duration_statement: '1000', log_parameter_max_length: '0' }),
+    });
+  });
+
   test('exports logs and keeps backups', () => {
     prodData.hasResourceProperties('AWS::RDS::DBInstance', {
       EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],

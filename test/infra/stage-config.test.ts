@@ -61,6 +61,27 @@ describe('stage configs', () => {
 describe('prod cannot be configured into an unsafe state', () => {
   test.each([
     [
+      'a load balancer without deletion protection',
+      (c: M) => {
+        c.ingress.deletionProtection = false;
+      },
+      /prod: ingress\.deletionProtection must be true/,
+    ],
+    [
+      'stacks without termination protection',
+      (c: M) => {
+        c.terminationProtection = false;
+      },
+      /prod: terminationProtection must be true/,
+    ],
+    [
+      'log groups deleted with their stack',
+      (c: M) => {
+        c.retainLogGroups = false;
+      },
+      /prod: retainLogGroups must be true/,
+    ],
+    [
       'a single-AZ database',
       (c: M) => {
         c.database.multiAz = false;
@@ -188,6 +209,20 @@ describe('validation of any stage', () => {
         c.service.drainTimeoutMs = 30_000;
       },
       /drainTimeoutMs .* must leave at least 1 s/,
+    ],
+    [
+      'an LLM endpoint over plain http (the key and the prompts would travel in clear)',
+      (c: M) => {
+        c.service.llm = { ...c.service.llm, baseUrl: 'http://llm.internal.example/v1' };
+      },
+      /service\.llm\.baseUrl 'http:\/\/llm\.internal\.example\/v1' must be an https:\/\/ URL/,
+    ],
+    [
+      "a WAF rate limit below WAF's minimum",
+      (c: M) => {
+        c.ingress.firewall = { requestsPerIpPerFiveMinutes: 5 };
+      },
+      /ingress\.firewall\.requestsPerIpPerFiveMinutes 5 must be a whole number from 10/,
     ],
     [
       'a secret poll slower than an hour',

@@ -11,7 +11,7 @@ import {
   type LocalStack,
   signJwt,
   startLocalStack,
-  startService,
+  startServiceProcess,
 } from '../../scripts/harness';
 import { http, postJson, STACK_TRACE, uniqueText } from './support';
 
@@ -240,7 +240,7 @@ describe('the issuer being down', () => {
 describe('configuration', () => {
   test('without AUTH_ISSUER the service exits 78 with one line naming it; AUTH_MODE=off starts with one warning', async () => {
     const { AUTH_ISSUER: _issuer, AUTH_AUDIENCE: _audience, ...withoutAuth } = stack.env;
-    const refused = await startService({ env: withoutAuth, timeoutMs: 15_000 }).then(
+    const refused = await startServiceProcess({ env: withoutAuth, timeoutMs: 15_000 }).then(
       () => 'started',
       (err: Error) => err.message,
     );
@@ -249,7 +249,7 @@ describe('configuration', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/AUTH_ISSUER missing \(or set AUTH_MODE=off/);
 
-    const off = await startService({ env: { ...withoutAuth, AUTH_MODE: 'off' }, waitFor: 'ready' });
+    const off = await startServiceProcess({ env: { ...withoutAuth, AUTH_MODE: 'off' }, waitFor: 'ready' });
     try {
       const warnings = off.logs().filter((l) => l.event === 'auth_disabled');
       expect(warnings).toHaveLength(1);

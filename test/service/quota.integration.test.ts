@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SERVICE_METRICS } from '../../lib/contract';
-import { type LocalStack, type ServiceProcess, startLocalStack, startService } from '../../scripts/harness';
+import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
 import { type HttpResult, postJson, uniqueText } from './support';
 
 jest.setTimeout(180_000);
@@ -33,7 +33,7 @@ beforeAll(async () => {
   });
   taskA = stack.service as ServiceProcess;
   // A second task: the same env, the same Redis and Postgres.
-  taskB = await startService({ env: stack.env, waitFor: 'ready' });
+  taskB = await startServiceProcess({ env: stack.env, waitFor: 'ready' });
 });
 
 afterAll(async () => {

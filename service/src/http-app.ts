@@ -1,6 +1,6 @@
 /**
- * The HTTP application as a function of its dependencies. `server.ts` wires real Postgres, Redis
- * and the LLM; tests call `buildApp` with fakes and use `app.inject()`.
+ * The HTTP app as a function of its dependencies. `compose.ts` (the composition root) builds it
+ * over real Postgres, Redis and the LLM; tests call `buildHttpApp` with fakes and use `app.inject()`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -96,7 +96,7 @@ export function fastifyOptions(): FastifyServerOptions {
   };
 }
 
-export async function buildApp(
+export async function buildHttpApp(
   deps: AppDeps,
   options: FastifyServerOptions = fastifyOptions(),
 ): Promise<FastifyInstance> {

@@ -1,4 +1,4 @@
-import { APIConnectionTimeoutError, APIError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { type FakeLlm, startFakeLlm } from '../../scripts/harness';
 import { AppError } from '../../service/src/errors';
 import { CircuitBreaker } from '../../service/src/llm/circuit-breaker';
@@ -39,12 +39,17 @@ describe('LLM retries', () => {
     expect((failed as LlmCallFailed).attempts).toBe(3);
   });
 
-  test('429, 5xx, timeouts and network errors are retried; 400 and 401 are not', async () => {
+  test('429, 5xx and unsent connections are retried; timeouts and 400/401 are not', async () => {
+    const refused = new APIConnectionError({ cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
+    const reset = new APIConnectionError({ cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
     const cases: Array<[unknown, number]> = [
       [apiError(429), 3],
       [apiError(500), 3],
       [apiError(503), 3],
-      [new APIConnectionTimeoutError(), 3],
+      [refused, 3],
+      // Sent, and maybe generated: one billed attempt is the budget.
+      [new APIConnectionTimeoutError(), 1],
+      [reset, 1],
       [apiError(400), 1],
       [apiError(401), 1],
     ];
@@ -60,6 +65,30 @@ describe('LLM retries', () => {
       ).catch(() => undefined);
       expect({ error: String(error), calls }).toEqual({ error: String(error), calls: expected });
     }
+  });
+
+  test('a request is billed at most maxBilledAttempts times: 5xx answers are free, a timeout is not', async () => {
+    const run = async (errors: unknown[], maxBilledAttempts: number) => {
+      let calls = 0;
+      await withRetries(
+        async () => {
+          const err = errors[calls++];
+          if (err) throw err;
+          return 'ok';
+        },
+        { ...DEFAULT_RETRY_POLICY, maxBilledAttempts },
+        noSleep,
+      ).catch(() => undefined);
+      return calls;
+    };
+    const timeout = () => new APIConnectionTimeoutError();
+    expect(DEFAULT_RETRY_POLICY.maxBilledAttempts).toBe(1);
+    // Two 500s cost nothing, the third call is the one billed attempt.
+    expect(await run([apiError(500), apiError(500)], 1)).toBe(3);
+    // A 502 then a timeout: the timeout spent the budget.
+    expect(await run([apiError(502), timeout(), timeout()], 1)).toBe(2);
+    // A budget of 2 allows one retry after a timeout, never more.
+    expect(await run([timeout(), timeout(), timeout()], 2)).toBe(2);
   });
 
   test('a transient failure followed by success returns the answer', async () => {
@@ -167,6 +196,40 @@ describe('LLM circuit breaker', () => {
     expect(breaker.state).toBe('closed');
   });
 
+  test('timeouts from one principal never open it; from two principals they do; provider 429/5xx always count', () => {
+    const breaker = () =>
+      new CircuitBreaker<LlmFailureKind>({
+        failureThreshold: 5,
+        isProviderSignal: (k) => k === 'throttled' || k === 'server',
+      });
+    const slowCaller = breaker();
+    for (let i = 0; i < 50; i++) {
+      expect(slowCaller.tryAcquire().allowed).toBe(true);
+      slowCaller.onFailure(i % 2 === 0 ? 'timeout' : 'network', 'slow-principal');
+    }
+    expect(slowCaller.state).toBe('closed');
+
+    const acrossCallers = breaker();
+    for (let i = 0; i < 4; i++) acrossCallers.onFailure('timeout', 'slow-principal');
+    expect(acrossCallers.state).toBe('closed');
+    acrossCallers.onFailure('timeout', 'another-principal');
+    expect(acrossCallers.state).toBe('open');
+
+    const provider = breaker();
+    for (let i = 0; i < 5; i++) provider.onFailure(i % 2 === 0 ? 'throttled' : 'server', 'one-principal');
+    expect(provider.state).toBe('open');
+
+    // Provider signals and cross-principal timeouts add up; a success starts a new run.
+    const mixed = breaker();
+    mixed.onFailure('server', 'a');
+    mixed.onFailure('timeout', 'a');
+    mixed.onFailure('timeout', 'a');
+    mixed.onFailure('server', 'a');
+    expect(mixed.state).toBe('closed');
+    mixed.onFailure('timeout', 'b');
+    expect(mixed.state).toBe('open');
+  });
+
   test('a success resets the consecutive-failure count', () => {
     const breaker = new CircuitBreaker({ failureThreshold: 2 });
     breaker.onFailure('server');
@@ -243,13 +306,13 @@ describe('OpenAiGateway against the fake LLM', () => {
     expect(err.extra.retryAfterSeconds).toBeGreaterThanOrEqual(1);
   });
 
-  test('timeouts are retried and bounded by 3 calls', async () => {
+  test('a timed-out generation is not retried: one billed call, then 503', async () => {
     fake.configure({ failNext: { kind: 'timeout', count: 100 }, hangMs: 5_000 });
     const started = Date.now();
     const err = (await gateway(200)
       .llm.complete(ask, { logger: silentLogger })
       .catch((e: unknown) => e)) as AppError;
-    expect(fake.stats().calls).toBe(3);
+    expect(fake.stats().calls).toBe(1);
     expect(err.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3_000);
   });

@@ -14,6 +14,8 @@ const REQUESTS_PER_MINUTE = 20;
 const LLM_TOKENS_PER_MINUTE = 3_000;
 const MAX_OUTPUT_TOKENS = 64;
 const CONTEXT_BUDGET_TOKENS = 800;
+/** Short, so the slow-provider tests take seconds. */
+const LLM_TIMEOUT_MS = 2_000;
 
 let stack: LocalStack;
 let taskA: ServiceProcess;
@@ -27,6 +29,7 @@ beforeAll(async () => {
       QUOTA_LLM_TOKENS_PER_MINUTE: String(LLM_TOKENS_PER_MINUTE),
       LLM_MAX_OUTPUT_TOKENS: String(MAX_OUTPUT_TOKENS),
       LLM_CONTEXT_BUDGET_TOKENS: String(CONTEXT_BUDGET_TOKENS),
+      LLM_TIMEOUT_MS: String(LLM_TIMEOUT_MS),
       // The per-address flood guard is not what these tests are about (every request comes from 127.0.0.1).
       RATE_LIMIT_PER_MINUTE: '100000',
     },
@@ -172,6 +175,47 @@ describe('the LLM budget per request', () => {
     expect(stack.llm.recordedFor(second).map((c) => c.messages)).toEqual([4]);
     // Turn 3 would carry 6 messages without the budget; the oldest question and its answer are left out.
     expect(stack.llm.recordedFor(third).map((c) => c.messages)).toEqual([4]);
+  });
+});
+
+describe('the LLM budget per request, against a slow provider', () => {
+  test('a timed-out generation is billed at most once: not retried, answered 503 with Retry-After', async () => {
+    const headers = stack.authHeaders(uniqueText('patient'));
+    const message = uniqueText('never-answered');
+    // The fake holds the next call past LLM_TIMEOUT_MS, then drops it.
+    stack.llm.configure({ failNext: { kind: 'timeout', count: 1 }, hangMs: LLM_TIMEOUT_MS + 3_000 });
+    try {
+      const res = await chat(taskA, headers, { message });
+      expect(res.status).toBe(503);
+      expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmUnavailable);
+      expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThanOrEqual(1);
+    } finally {
+      stack.llm.configure({ failNext: null });
+    }
+    expect(stack.llm.callsFor(message)).toBe(1);
+  });
+
+  test("one principal's slow requests do not open the breaker for another principal", async () => {
+    // More timed-out requests from one caller than the breaker's threshold (5), all at once.
+    const slow = stack.authHeaders(uniqueText('slow-caller'));
+    const count = 7;
+    stack.llm.configure({ failNext: { kind: 'timeout', count }, hangMs: LLM_TIMEOUT_MS + 3_000 });
+    let results: HttpResult[];
+    try {
+      results = await Promise.all(
+        Array.from({ length: count }, (_, i) => chat(taskB, slow, { message: uniqueText(`slow-${i}`) })),
+      );
+    } finally {
+      stack.llm.configure({ failNext: null });
+    }
+    expect(results.map((r) => r.status)).toEqual(Array(count).fill(503));
+    // Every one of them reached the provider and timed out: none was refused by an open circuit.
+    expect(stack.llm.stats().timeouts).toBeGreaterThanOrEqual(count);
+
+    // Another principal is answered by the model, and the task still calls the LLM usable.
+    const other = await chat(taskB, stack.authHeaders(uniqueText('other-caller')), { message: uniqueText('fine') });
+    expect(other.status).toBe(200);
+    expect((await taskB.readiness()).body.checks.llm).toBe('ok');
   });
 });
 

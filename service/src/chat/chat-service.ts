@@ -162,6 +162,7 @@ export class ChatService {
       reply = await call({
         logger: ctx.logger,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
+        principal: input.owner,
         onUsage: (u) => {
           reported += u.promptTokens + u.completionTokens;
           calls += 1;

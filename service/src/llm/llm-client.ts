@@ -1,7 +1,8 @@
 /**
  * The LLM gateway: any OpenAI-compatible chat-completions endpoint through the `openai` SDK with
  * `baseURL`. The SDK's own retries are off (`maxRetries: 0`) so that `withRetries` is the only
- * retry loop and "at most 3 calls per request" holds; a circuit breaker sits behind it.
+ * retry loop and "at most 3 calls per request, at most 1 of them billed" holds; a circuit breaker
+ * sits behind it, opened by the provider's 429/5xx, and by timeouts only across principals.
  *
  * HTTP goes through the SDK's supported path for Node: undici's `fetch` with an undici `Agent` as the
  * dispatcher, which keeps connections to the provider alive between calls, decompresses answers,
@@ -40,7 +41,12 @@ export interface LlmCallOptions {
   readonly signal?: AbortSignal;
   /** Called for every call whose answer reported `usage` (the quota settles on it). */
   readonly onUsage?: (usage: LlmUsage) => void;
+  /** Who asked (the token's `sub`): the breaker counts timeouts only across principals. */
+  readonly principal?: string;
 }
+
+/** The provider's own refusals (429, 5xx): they open the breaker whoever's request met them. */
+export const isProviderSignal = (kind: LlmFailureKind): boolean => kind === 'throttled' || kind === 'server';
 
 export interface LlmGateway {
   complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string>;
@@ -115,7 +121,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       apiKey: settings.apiKey,
       baseURL: settings.baseUrl,
       timeout: settings.timeoutMs,
-      // The only retry loop is ours (withRetries): at most 3 calls per request, all counted.
+      // The only retry loop is ours (withRetries): at most 3 calls per request (1 billed), all counted.
       maxRetries: 0,
       // undici's own fetch, as the SDK requires when an undici dispatcher is passed.
       fetch: undiciFetch as unknown as typeof fetch,
@@ -127,7 +133,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>();
+    this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>({ isProviderSignal });
   }
 
   async probe(): Promise<void> {
@@ -294,7 +300,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       }
       const { failure } = err;
       if (failure.kind === 'aborted' || failure.kind === 'client') this.breaker.onNeutral();
-      else this.breaker.onFailure(failure.kind);
+      else this.breaker.onFailure(failure.kind, options.principal);
       if (failure.kind === 'auth' && !this.authFailed) {
         this.authFailed = true;
         // One loud line per episode: the key is wrong or revoked. The key itself is never logged.

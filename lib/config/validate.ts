@@ -144,6 +144,20 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     `service.llm.baseUrl '${service.llm.baseUrl}' must be an https:// URL: the API key and the prompts travel over it.`,
   );
   p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
+  const { quotas, llm } = service;
+  for (const [name, value] of [
+    ['quotas.requestsPerPrincipalPerMinute', quotas.requestsPerPrincipalPerMinute],
+    ['quotas.llmTokensPerPrincipalPerMinute', quotas.llmTokensPerPrincipalPerMinute],
+    ['llm.maxOutputTokens', llm.maxOutputTokens],
+    ['llm.contextBudgetTokens', llm.contextBudgetTokens],
+  ] as const) {
+    p(Number.isInteger(value) && value >= 1, `service.${name} ${value} must be a whole number >= 1.`);
+  }
+  // One call reserves its input budget plus its output cap: a quota below that refuses full calls.
+  p(
+    quotas.llmTokensPerPrincipalPerMinute >= llm.contextBudgetTokens + llm.maxOutputTokens,
+    `service.quotas.llmTokensPerPrincipalPerMinute (${quotas.llmTokensPerPrincipalPerMinute}) must be at least llm.contextBudgetTokens + llm.maxOutputTokens (${llm.contextBudgetTokens + llm.maxOutputTokens}), or one call with a full context never fits.`,
+  );
   p(
     service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
     `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,

@@ -24,7 +24,7 @@ export const HEADERS = {
   appVersion: 'x-app-version',
   /** `HIT`, `MISS` or `BYPASS` on every chat answer. */
   cache: 'x-cache',
-  /** Echoed on every response; accepted from the caller when it is a safe token. */
+  /** Echoed on every response; accepted from the caller when it matches {@link REQUEST_ID_PATTERN}. */
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
@@ -40,6 +40,9 @@ export const PUBLIC_ROUTES: readonly string[] = [ROUTES.health, ROUTES.ready];
 /** Why a request got 401: no bearer token, an expired one, or any other failed check (never more detail). */
 export const AUTH_FAILURE_REASONS = ['missing', 'expired', 'invalid'] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** A caller's request id is echoed when it is a short, safe token; otherwise the server makes one. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;
 export type CacheStatus = (typeof CACHE_STATUSES)[number];

@@ -6,11 +6,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
 import { ApiFirewall } from '../constructs/api-firewall';
 import type { CacheCluster } from '../constructs/cache-cluster';
+import { ChatApiService } from '../constructs/chat-api-service';
 import { API_CONTAINER_NAME, API_CONTAINER_PORT, ChatApiTaskDefinition } from '../constructs/chat-api-task-definition';
 import type { ChatDatabase } from '../constructs/chat-database';
 import { SUBNET_GROUPS } from '../constructs/chat-vpc';
@@ -182,45 +182,18 @@ export class ServiceStack extends Stack {
       description: 'ALB to the chat API container port (both target groups)',
     });
 
-    this.service = new ecs.FargateService(this, 'Service', {
+    this.service = new ChatApiService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: api.taskDefinition,
       serviceName: physicalName(config, 'api'),
-      securityGroups: [serviceSecurityGroup],
-      vpcSubnets: appSubnets,
-      assignPublicIp: false,
-      // No desiredCount: CloudFormation then leaves the running count alone on updates, so a deploy
-      // never scales a busy service back down (and green starts at the current size). On create ECS
-      // starts 1 task and autoscaling raises it to minTaskCount at once.
-      healthCheckGracePeriod: Duration.seconds(60),
-      ...deploymentSettings(config),
-    });
-    this.service
-      .loadBalancerTarget({
-        containerName: API_CONTAINER_NAME,
-        containerPort: API_CONTAINER_PORT,
-        alternateTarget: new ecs.AlternateTarget('GreenTarget', {
-          alternateTargetGroup: ingress.greenTargetGroup,
-          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.productionRule),
-          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.testRule),
-        }),
-      })
-      .attachToApplicationTargetGroup(ingress.blueTargetGroup);
-
-    const scaling = this.service.autoScaleTaskCount({
-      minCapacity: config.service.minTaskCount,
-      maxCapacity: config.service.maxTaskCount,
-    });
-    scaling.scaleOnCpuUtilization('Cpu', {
-      targetUtilizationPercent: config.service.targetCpuUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
-    scaling.scaleOnMemoryUtilization('Memory', {
-      targetUtilizationPercent: config.service.targetMemoryUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
+      securityGroup: serviceSecurityGroup,
+      subnets: appSubnets,
+      containerName: API_CONTAINER_NAME,
+      containerPort: API_CONTAINER_PORT,
+      targets: ingress,
+      deployment: deploymentSettings(config),
+      scaling: config.service,
+    }).service;
 
     const gate = new K6GateHook(this, 'Gate', {
       config,
@@ -233,7 +206,6 @@ export class ServiceStack extends Stack {
     this.gateFunction = gate.function;
     if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
 
-    this.acknowledgeCdkManagedRoles();
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
@@ -290,26 +262,6 @@ export class ServiceStack extends Stack {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
       Action: 'ROLLBACK',
     });
-  }
-
-  private acknowledgeCdkManagedRoles(): void {
-    const greenTargetRole = this.service.node.tryFindChild('GreenTargetRole');
-    if (greenTargetRole) {
-      NagSuppressions.addResourceSuppressions(
-        greenTargetRole,
-        [
-          {
-            id: 'AwsSolutions-IAM4',
-            reason:
-              'The ECS infrastructure role for blue/green load balancing uses the AWS-maintained AmazonECSInfrastructureRolePolicyForLoadBalancers, which ECS documents for this role (it edits listener rules and target groups).',
-            appliesTo: [
-              'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers',
-            ],
-          },
-        ],
-        true,
-      );
-    }
   }
 }
 

@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
+import { ERROR_CODES, HEADERS, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
 import { installAuthentication } from './auth/authenticate';
 import { AppError, errorBody } from './errors';
 import { installRequestQuota } from './quota/request-quota';
@@ -21,9 +21,6 @@ import { installErrorHandlers } from './routes/error-handler';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import type { AppDeps } from './types';
-
-/** A caller's request id is echoed when it is a short, safe token; otherwise we make one. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -69,7 +66,7 @@ export function fastifyOptions(): FastifyServerOptions {
     trustProxy: (_address: string, hop: number) => hop === 0,
     genReqId: (req) => {
       const given = req.headers[HEADERS.requestId];
-      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
     // During the drain, requests on open keep-alive connections are answered normally (with
     // `Connection: close`), not with Fastify's automatic 503.

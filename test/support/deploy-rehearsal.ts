@@ -21,6 +21,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STAGE_NAMES, STAGES } from '../../lib/config';
 
 export type CfnTemplate = {
   Resources?: Record<string, CfnResource>;
@@ -66,6 +67,21 @@ export interface RehearsalReport {
   /** One line per thing checked, for the CLI's output. */
   readonly checked: readonly string[];
   readonly findings: readonly Finding[];
+}
+
+/**
+ * What the app names but never creates, and why that is right. Nothing else may be named before
+ * it exists.
+ */
+export function externalNames(): ExternalName[] {
+  const llmKeys = [...new Set(STAGE_NAMES.map((stage) => STAGES[stage].service.llm.apiKeySecretName))];
+  return llmKeys.map((name) => ({
+    kind: 'secret' as const,
+    name,
+    why:
+      'the LLM provider key: the platform team creates this secret before the first deploy (README, ' +
+      'deploy step 2), so the key never passes through CloudFormation or the app',
+  }));
 }
 
 /** Reads a cloud assembly directory and, recursively, the nested assemblies (a pipeline's stages). */

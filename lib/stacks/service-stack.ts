@@ -206,8 +206,8 @@ export class ServiceStack extends Stack {
       testListenerPort: config.ingress.testPort,
     });
     this.gateFunction = gate.function;
-    if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
-    this.orderServiceAfterWhatItNames(api.taskDefinition);
+    const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;
+    this.orderServiceAfterWhatItNames(api.taskDefinition, hookRole);
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
@@ -238,14 +238,15 @@ export class ServiceStack extends Stack {
    * balancers' infrastructure role, the hook's invoke role). A role's policy is a resource of its own,
    * and without the order ECS could first call the hook or move a listener rule before IAM allows it.
    */
-  private orderServiceAfterWhatItNames(taskDefinition: ecs.TaskDefinition): void {
+  private orderServiceAfterWhatItNames(taskDefinition: ecs.TaskDefinition, hookRole?: iam.IRole): void {
     const cfnService = this.service.node.defaultChild as ecs.CfnService;
     for (const alarm of this.deploymentAlarms) cfnService.node.addDependency(alarm.alarm);
     const roles = [
       taskDefinition.taskRole,
       taskDefinition.executionRole,
+      // aws-cdk-lib creates the load balancers' infrastructure role inside the service and does not expose it.
       this.service.node.tryFindChild('GreenTargetRole'),
-      this.node.tryFindChild('GateHookInvokeRole'),
+      hookRole,
     ];
     for (const role of roles) if (role) cfnService.node.addDependency(role);
   }
@@ -256,7 +257,7 @@ export class ServiceStack extends Stack {
    * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
    * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
    */
-  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): void {
+  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): iam.IRole {
     const gateConfig = config.deployment.gate;
     // ECS invokes the function by its unqualified ARN: no `:*` for versions or aliases.
     const invokeRole = new iam.Role(this, 'GateHookInvokeRole', {
@@ -281,6 +282,7 @@ export class ServiceStack extends Stack {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
       Action: 'ROLLBACK',
     });
+    return invokeRole;
   }
 }
 

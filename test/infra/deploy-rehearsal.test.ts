@@ -43,20 +43,30 @@ describe('the synthesized assemblies deploy in order, with nothing named before 
     }
   });
 
-  test.each(STAGE_NAMES)('%s: the deployment alarms are created beside the service, and it DependsOn them', (stage) => {
-    const [assembly] = stageAssembly(stage);
-    const service = assembly.stacks.find((s) => s.stackName === `chat-${stage}-service`) as RehearsalStack;
-    const resources = service.template.Resources ?? {};
-    const [[, ecsService]] = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ECS::Service');
-    const alarmIds = deploymentAlarmNames(synthStage(stage).config).map((name) => {
-      const found = Object.entries(resources).find(
-        ([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.AlarmName === name,
-      );
-      expect({ name, inServiceStack: found !== undefined }).toEqual({ name, inServiceStack: true });
-      return found?.[0];
-    });
-    expect(ecsService.DependsOn).toEqual(expect.arrayContaining(alarmIds));
-  });
+  test.each(STAGE_NAMES)(
+    '%s: the deployment alarms are created once, beside the service, and it DependsOn them',
+    (stage) => {
+      const [assembly] = stageAssembly(stage);
+      const service = assembly.stacks.find((s) => s.stackName === `chat-${stage}-service`) as RehearsalStack;
+      const resources = service.template.Resources ?? {};
+      const [[, ecsService]] = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ECS::Service');
+      const alarmIds = deploymentAlarmNames(synthStage(stage).config).map((name) => {
+        const found = Object.entries(resources).find(
+          ([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.AlarmName === name,
+        );
+        expect({ name, inServiceStack: found !== undefined }).toEqual({ name, inServiceStack: true });
+        return found?.[0];
+      });
+      expect(ecsService.DependsOn).toEqual(expect.arrayContaining(alarmIds));
+      // Created once: no other stack of the stage creates an alarm of the same name.
+      const elsewhere = assembly.stacks
+        .filter((s) => s !== service)
+        .flatMap((s) => Object.values(s.template.Resources ?? {}))
+        .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+        .map((r) => r.Properties?.AlarmName);
+      expect(elsewhere.filter((n) => deploymentAlarmNames(synthStage(stage).config).includes(n as string))).toEqual([]);
+    },
+  );
 
   test.each(STAGE_NAMES)(
     '%s: the ECS service depends on every policy of every role it names (hook, load balancers, task, execution)',

@@ -5,7 +5,7 @@
  */
 import { STAGE_NAMES, type StageName } from '../../lib/config';
 import { deploymentAlarmNames } from '../../lib/monitoring/alarm-names';
-import { synthPipelineAssembly, synthStage } from '../support/cdk';
+import { synthStage } from '../support/cdk';
 import {
   type CfnResource,
   type CfnTemplate,
@@ -16,6 +16,7 @@ import {
   readAssemblies,
   rehearse,
 } from '../support/deploy-rehearsal';
+import { synthPipelineAssembly } from '../support/pipeline-assembly';
 
 jest.setTimeout(240_000);
 

@@ -8,9 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import cdkJson from '../../cdk.json';
 import { buildChatPlatform, type ChatPlatformStacks } from '../../lib/chat-platform';
-import { resolvePipelineConfig, STAGES, type StageConfig, type StageName, validateStageConfig } from '../../lib/config';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
-import { devDependencies } from '../../package.json';
+import { STAGES, type StageConfig, type StageName, validateStageConfig } from '../../lib/config';
 
 export const TEST_APP_VERSION = '9.9.9-test';
 
@@ -63,28 +61,3 @@ export function withOverrides(stage: StageName, mutate: (c: Mutable<StageConfig>
 }
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
-
-/**
- * The release pipeline app the way `bin/app.ts -c pipeline=true` builds it (no account known, the
- * shipped pipeline config), synthesized once per test file; returns the cloud assembly directory
- * (the pipeline stack, and one nested assembly per stage it deploys).
- */
-let pipelineDir: string | undefined;
-export function synthPipelineAssembly(): string {
-  if (!pipelineDir) {
-    const { stage: _stage, ...flags } = cdkJson.context;
-    const app = new App({ context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
-    const pipeline = resolvePipelineConfig({});
-    const nag = new AwsSolutionsChecks({ logIgnores: true });
-    new PipelineStack(app, pipeline.config.name, {
-      env: pipeline.config.env,
-      pipeline,
-      appVersion: TEST_APP_VERSION,
-      cdkCliVersion: devDependencies['aws-cdk'],
-      stageAspects: [nag],
-    });
-    Aspects.of(app).add(nag);
-    pipelineDir = app.synth().directory;
-  }
-  return pipelineDir;
-}

@@ -246,6 +246,20 @@ describe('each rule fails on its defect', () => {
     ]);
   });
 
+  test('an alarm on the metrics of a WebACL that no earlier stack creates', () => {
+    const alarm = (acl: string): CfnResource => ({
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: 'blocked',
+        Metrics: [{ MetricStat: { Metric: { Dimensions: [{ Name: 'WebACL', Value: acl }] } } }],
+      },
+    });
+    const edge = stack('edge', { Resources: { Acl: { Type: 'AWS::WAFv2::WebACL', Properties: { Name: 'acl' } } } });
+    const monitoring = (acl: string) => stack('monitoring', { Resources: { Blocked: alarm(acl) } }, ['edge']);
+    expect(run(edge, monitoring('acl'))).toEqual([]);
+    expect(rules(run(edge, monitoring('other-acl')))).toEqual(['name']);
+  });
+
   test('a composite alarm whose rule names an alarm created nowhere', () => {
     const a = stack('a', {
       Resources: {

@@ -10,8 +10,9 @@
  *   parameter or pseudo parameter of the same template; every `Fn::ImportValue` names an export of
  *   a stack deployed before it (a dependency, directly or transitively); every `Fn::GetStackOutput`
  *   names an output of such a stack.
- * - `name`: every alarm, secret and log group named by a string (deployment alarms, a composite's
- *   `AlarmRule`, `{{resolve:secretsmanager:NAME}}`, `SecretId`, a metric filter's log group) is
+ * - `name`: every alarm, secret, log group and WAF WebACL named by a string (deployment alarms, a
+ *   composite's `AlarmRule`, `{{resolve:secretsmanager:NAME}}`, `SecretId`, a metric filter's log
+ *   group, an alarm's `WebACL` dimension) is
  *   created in the same template or by a stack deployed before it, or is on the allow-list of
  *   things created outside the app, with the reason.
  * - `name-order`: a resource that names another resource of its own template by string has a
@@ -52,7 +53,7 @@ export interface ExternalName {
   readonly why: string;
 }
 
-export type NameKind = 'alarm' | 'secret' | 'log-group';
+export type NameKind = 'alarm' | 'secret' | 'log-group' | 'web-acl';
 export type Rule = 'stack-order' | 'token' | 'name' | 'name-order' | 'role-policy-order';
 
 export interface Finding {
@@ -201,6 +202,7 @@ const CREATED_NAME: Record<string, { kind: NameKind; property: string }> = {
   'AWS::SecretsManager::Secret': { kind: 'secret', property: 'Name' },
   'AWS::Logs::LogGroup': { kind: 'log-group', property: 'LogGroupName' },
   'Custom::LogRetention': { kind: 'log-group', property: 'LogGroupName' },
+  'AWS::WAFv2::WebACL': { kind: 'web-acl', property: 'Name' },
 };
 
 interface NamedResource {
@@ -258,6 +260,15 @@ export function referencedNames(resource: CfnResource): { kind: NameKind; name: 
     }
   }
   if (typeof p.SecretId === 'string' && !p.SecretId.startsWith('arn:')) out.push({ kind: 'secret', name: p.SecretId });
+  if (resource.Type === 'AWS::CloudWatch::Alarm') {
+    // An alarm on a WebACL's metrics names the WebACL in a dimension (there is no token for it).
+    for (const dims of collect(p, 'Dimensions')) {
+      for (const d of Array.isArray(dims) ? dims : []) {
+        const { Name, Value } = d as { Name?: unknown; Value?: unknown };
+        if (Name === 'WebACL' && typeof Value === 'string') out.push({ kind: 'web-acl', name: Value });
+      }
+    }
+  }
   return out;
 }
 

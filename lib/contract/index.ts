@@ -7,3 +7,4 @@ export * from './env';
 export * from './gate';
 export * from './http';
 export * from './metrics';
+export * from './server-timing';

@@ -1,8 +1,8 @@
 /**
  * Two versions side by side, as during a blue/green deployment: one Postgres and one Redis (TLS +
  * AUTH) shared by a "baseline" and a "candidate" service process, each with its own fake LLM and
- * its own delaying proxies in front of Redis and Postgres. Regressions are injected into the
- * candidate at run time (proxy delays, its fake LLM's latency and error rate), never through flags
+ * its own delaying proxies in front of Redis and Postgres and a proxy that can lose its cache writes. Regressions are injected into the
+ * candidate at run time (proxy delays, lost cache writes, its fake LLM's latency and error rate), never through flags
  * inside the service. Both services go through proxies, so an idle proxy costs both the same.
  *
  * Used by the relative gate's end-to-end test and by `npm run gate:calibrate`.
@@ -11,6 +11,7 @@ import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-ll
 import { createTestCertificates } from './certs';
 import { type PostgresHandle, startPostgres } from './postgres';
 import { type RedisHandle, startRedis } from './redis';
+import { type RedisWriteLossProxy, startRedisWriteLossProxy } from './redis-write-loss-proxy';
 import { randomSecret } from './secrets';
 import { type ServiceProcess, startService } from './service';
 import { serviceEnvFor } from './stack';
@@ -24,6 +25,8 @@ export interface PairTargetHandle {
   readonly llm: FakeLlm;
   /** Every Redis round trip of this target goes through it. */
   readonly redisProxy: TcpProxy;
+  /** In front of `redisProxy`: loses a share of this target's cache writes when asked to. */
+  readonly cacheWrites: RedisWriteLossProxy;
   /** Every Postgres round trip of this target goes through it. */
   readonly postgresProxy: TcpProxy;
 }
@@ -71,7 +74,9 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       stoppers.push(() => llm.close());
       const redisProxy = await startTcpProxy({ upstreamPort: redis.port });
       const postgresProxy = await startTcpProxy({ upstreamPort: postgres.port });
+      const cacheWrites = await startRedisWriteLossProxy({ certs, upstreamPort: redisProxy.port });
       stoppers.push(
+        () => cacheWrites.close(),
         () => redisProxy.close(),
         () => postgresProxy.close(),
       );
@@ -80,7 +85,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
         {
           APP_VERSION: version,
           PORT: '0',
-          REDIS_PORT: String(redisProxy.port),
+          REDIS_PORT: String(cacheWrites.port),
           DB_PORT: String(postgresProxy.port),
           // Calibration sends hundreds of gate runs from one address: measure the service, not its limiter.
           RATE_LIMIT_PER_MINUTE: '100000',
@@ -95,7 +100,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       stoppers.push(async () => {
         await service.stop();
       });
-      return { url: service.url, version, service, llm, redisProxy, postgresProxy };
+      return { url: service.url, version, service, llm, redisProxy, cacheWrites, postgresProxy };
     };
     const baseline = await startTarget(options.baselineVersion ?? 'baseline-1.0.0');
     const candidate = await startTarget(options.candidateVersion ?? 'candidate-1.0.1');
@@ -108,6 +113,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       resetCandidate() {
         candidate.redisProxy.setDelay(0);
         candidate.postgresProxy.setDelay(0);
+        candidate.cacheWrites.setLossRate(0);
         candidate.llm.configure({ latencyMs: 0, jitterMs: 0, rate429: 0, rate500: 0, rateTimeout: 0, ...llmConfig });
       },
       stop,

@@ -16,6 +16,8 @@ export const HOOK_ENV = {
   /** `app/<name>/<id>`: its network interfaces are described `ELB app/<name>/<id>`. */
   loadBalancerFullName: 'LOAD_BALANCER_FULL_NAME',
   testListenerPort: 'TEST_LISTENER_PORT',
+  /** The service's container port: the relative gate reaches the serving revision's tasks on it. */
+  serviceContainerPort: 'SERVICE_CONTAINER_PORT',
   serviceName: 'SERVICE_NAME',
   defaultProfile: 'DEFAULT_PROFILE',
   defaultExpectedVersion: 'DEFAULT_EXPECTED_VERSION',
@@ -32,6 +34,8 @@ export interface HookConfig {
   readonly runnerLogGroup: string;
   readonly loadBalancerFullName: string;
   readonly testListenerPort: number;
+  /** Absent: no baseline is looked up, the gate judges fixed limits only. */
+  readonly serviceContainerPort?: number;
   readonly serviceName: string;
   readonly defaultProfile: GateProfile;
   readonly defaultExpectedVersion?: string;
@@ -75,6 +79,8 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
   const runnerLogGroup = required(HOOK_ENV.runnerLogGroup);
   const loadBalancerFullName = required(HOOK_ENV.loadBalancerFullName);
   const testListenerPort = integer(HOOK_ENV.testListenerPort, 1, 65535);
+  const rawContainerPort = env[HOOK_ENV.serviceContainerPort]?.trim();
+  const serviceContainerPort = rawContainerPort ? integer(HOOK_ENV.serviceContainerPort, 1, 65535) : undefined;
   const serviceName = required(HOOK_ENV.serviceName);
   const defaultProfile = required(HOOK_ENV.defaultProfile);
   if (defaultProfile && !isGateProfile(defaultProfile)) {
@@ -95,6 +101,7 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
     runnerLogGroup,
     loadBalancerFullName,
     testListenerPort,
+    ...(serviceContainerPort !== undefined ? { serviceContainerPort } : {}),
     serviceName,
     defaultProfile: defaultProfile as GateProfile,
     ...(defaultExpectedVersion ? { defaultExpectedVersion } : {}),

@@ -313,7 +313,11 @@ function sendPair(request: PlannedRequest, data: SetupData, requestId: string, s
   };
   if (request.kind === 'followup' && !baselineSession) {
     // The baseline has no conversation to continue: it opens one, like the candidate's first turn did.
-    planned.baseline = { ...planned.baseline, kind: 'tail' };
+    planned.baseline = {
+      ...planned.baseline,
+      kind: 'tail',
+      message: scopeMessage('tail', request.message, data.runId, 'baseline'),
+    };
     delete (planned.baseline as { sessionId?: string }).sessionId;
   }
   const responses = http.batch(

@@ -22,7 +22,7 @@ import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../../lib/contra
 import type { MetricRecord } from '../assess';
 import type { GatePlan } from '../plan';
 import type { ThresholdSpec } from '../thresholds';
-import { designSignBoundary, type SignBoundary } from './stats';
+import { boundaryCount, designSignBoundary, type SignBoundary } from './stats';
 
 /** The chance that an identical candidate fails at least one comparison, by design. */
 export const FAMILY_ALPHA = 0.01;
@@ -194,18 +194,24 @@ export function designComparisons(plan: GatePlan): ComparisonDesign[] {
   const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
   const all = plan.minMainRequests + plan.minFreshRequests;
   return COMPARISONS.map((spec) => {
-    const expectedPairs = spec.id === 'hit_latency' ? hits : spec.kind === 'latency' ? misses : all;
+    const expectedPairs =
+      spec.id === 'hit_latency' || spec.id === 'hit_rate' ? hits : spec.kind === 'latency' ? misses : all;
     const maxTrials = Math.min(1000, Math.max(200, 2 * expectedPairs));
     const boundary =
       spec.kind === 'latency'
         ? designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials, optimiseAtTrials: expectedPairs })
         : designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials });
-    // A latency comparison judged on fewer pairs than it needs to fail could never fail: that is
-    // no evidence, and the guard says so. Half the expected pairs, and never fewer than that.
-    const minPairs =
-      spec.kind === 'latency' ? Math.max(boundary.neededAtPlanned, Math.ceil(expectedPairs / 2)) : Math.ceil(all / 2);
+    // A comparison judged on fewer pairs than it needs to fail could never fail: that is no
+    // evidence, and the guard says so. At least that many, and half the expected pairs.
+    const minPairs = Math.max(smallestRejectable(boundary), Math.ceil(expectedPairs / 2));
     return { spec, boundary, minPairs, expectedPairs };
   });
+}
+
+/** The fewest trials at which the boundary can be crossed at all (every trial worse). */
+export function smallestRejectable(b: SignBoundary): number {
+  for (let m = 1; m <= 10_000; m++) if (boundaryCount(b, m) <= m) return m;
+  return Number.POSITIVE_INFINITY;
 }
 
 /** The comparisons' k6 thresholds: a guard (enough pairs) and the test (the boundary). */

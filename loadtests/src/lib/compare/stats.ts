@@ -167,15 +167,23 @@ function logFactorial(n: number): number {
   return LOG_FACTORIAL[n] as number;
 }
 
-/** P(X >= k), X ~ Binomial(m, 1/2), summed from the far tail. */
+/** P(X >= k) for X ~ Binomial(m, 1/2), k = 0..m+1, per m: the boundary search asks for the same ones many times. */
+const SIGN_TAILS = new Map<number, Float64Array>();
 function signTail(k: number, m: number): number {
   if (k <= 0) return 1;
   if (k > m) return 0;
-  const lf = logFactorial(m);
-  const ln2m = m * Math.LN2;
-  let sum = 0;
-  for (let i = m; i >= k; i--) sum += Math.exp(lf - logFactorial(i) - logFactorial(m - i) - ln2m);
-  return Math.min(1, sum);
+  let table = SIGN_TAILS.get(m);
+  if (!table) {
+    table = new Float64Array(m + 2);
+    const lf = logFactorial(m);
+    const ln2m = m * Math.LN2;
+    // Summed from the far tail, so small tail probabilities keep their precision.
+    for (let i = m; i >= 0; i--) {
+      table[i] = (table[i + 1] as number) + Math.exp(lf - logFactorial(i) - logFactorial(m - i) - ln2m);
+    }
+    SIGN_TAILS.set(m, table);
+  }
+  return Math.min(1, table[k] as number);
 }
 
 /**

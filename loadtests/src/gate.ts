@@ -66,7 +66,7 @@ const corpus: Corpus = corpusJson;
 const k6Options = buildK6Options(plan, thresholds);
 export const options: Options = designs
   ? // Order statistics for the intervals of the paired differences come from a dense percentile grid.
-    { ...k6Options, summaryTrendStats: [...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID] }
+    { ...k6Options, summaryTrendStats: [...new Set([...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID])] }
   : k6Options;
 
 const metrics: Record<string, Counter | Rate | Trend> = {

@@ -61,7 +61,7 @@ export function buildComparisonResults(
     if (d.spec.kind === 'proportion') {
       const b = metrics[m.baseline]?.values.count ?? 0;
       const c = metrics[m.candidate]?.values.count ?? 0;
-      const n = d.spec.id === 'hit_rate' ? pairs : pairs;
+      const n = pairs;
       // For the hit rate, events are hits and a regression is fewer of them: show candidate − baseline.
       const diff = n > 0 ? ((c - b) / n) * 100 : null;
       const ci = n > 0 ? newcombeInterval(c, n, b, n, COMPARISON_ALPHA) : null;

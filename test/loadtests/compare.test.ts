@@ -37,7 +37,11 @@ const side = (over: Partial<Pair['candidate']> = {}): Pair['candidate'] => ({
 });
 const values = (pair: Pair) => {
   const out: Record<string, Array<number | boolean>> = {};
-  for (const r of pairRecords(pair)) (out[r.metric] ??= []).push(r.value);
+  for (const r of pairRecords(pair)) {
+    const list = out[r.metric] ?? [];
+    list.push(r.value);
+    out[r.metric] = list;
+  }
   return out;
 };
 
@@ -220,7 +224,7 @@ describe('comparison figures', () => {
     expect(verdict).toContain('FAIL  cache-hit latency: baseline 4 ms, candidate 44 ms, difference +40 ms');
     expect(verdict).toContain('baseline:  http://blue.test (version 1.9.0)');
     expect(buildJUnit(report, '2026-12-02T00:00:00Z')).toMatch(
-      /<testcase classname="gate\.smoke\.compare" name="cache-hit latency"[^]*?<failure/,
+      /<testcase classname="gate\.smoke\.compare" name="cache-hit latency"[\s\S]*?<failure/,
     );
     const emf = JSON.parse(buildEmfLine(report, SUMMARY_AT_MS));
     expect(emf.GateComparisonsFailed).toBeGreaterThanOrEqual(1);

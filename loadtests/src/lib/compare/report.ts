@@ -95,7 +95,7 @@ export function buildComparisonResults(
 }
 
 function trendValue(metric: K6MetricSummary | undefined, stat: string): number | null {
-  if (!metric || !metric.values.count) return null;
+  if (!metric?.values.count) return null;
   const v = metric.values[stat];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }

@@ -13,7 +13,7 @@ import { classifyCacheError, RedisCache } from './cache/redis-cache';
 import { ChatService } from './chat/chat-service';
 import { type ServiceConfig, secretValues } from './config';
 import { type ChatStore, PgChatStore } from './db/chat-store';
-import { classifyDbError, Database } from './db/database';
+import { classifyDbError, Database, dbOperationNotRun } from './db/database';
 import { MigrationError, migrate } from './db/migrations';
 import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import { DependencyMonitor, type FailureKind } from './health/dependency-monitor';
@@ -124,6 +124,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
         migrated = true;
       },
       classify: (err) => (err instanceof MigrationError ? 'misconfigured' : classifyDbError(err)),
+      notRun: dbOperationNotRun,
       ...(refreshDb ? { refreshCredentials: refreshDb } : {}),
     },
     { logger, ...options.monitor, ...monitorMetrics('database') },

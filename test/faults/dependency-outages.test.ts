@@ -3,17 +3,29 @@
  * Postgres restarted. One stack per file (Postgres, Redis, fake LLM); one service process per
  * scenario, stopped at its end so its last EMF flush (written on shutdown) can be read. Every load
  * loop is bounded by a request budget and a deadline.
+ *
+ * The assertions are the requirements (no 5xx, nothing dropped, every answer marked, recovery
+ * without a restart), never how much work fitted into a window: where an assertion needs a sample
+ * (so many answers during the outage, so many hits after it), the scenario keeps its load running
+ * until it has that sample, bounded in time (`sample`), so a busy machine makes it slower, not red.
  */
 import { ROUTES, SERVICE_METRICS } from '../../lib/contract';
-import { randomSecret, type ServiceProcess } from '../../scripts/harness';
+import { randomSecret, type ServiceProcess, waitFor } from '../../scripts/harness';
 import { postJson } from '../service/support';
-import { type LoadResult, startLoad, summarize } from './support/load';
+import { type LoadResult, type LoadRun, startLoad, summarize } from './support/load';
 import { emfDocuments, emfTotals } from './support/logs';
 import { type FaultStack, sleep, startFaultStack } from './support/stack';
 
-jest.setTimeout(90_000);
+jest.setTimeout(150_000);
 
 let faults: FaultStack;
+/** This scenario's service: stopped after the test even when an assertion failed, so it never holds sessions into the next one. */
+let current: ServiceProcess | undefined;
+
+afterEach(async () => {
+  await current?.stop();
+  current = undefined;
+});
 
 beforeAll(async () => {
   // With the fake Secrets Manager: every scenario's service has DB_SECRET_ARN and
@@ -26,8 +38,22 @@ afterAll(async () => {
 });
 
 /** A service for one scenario: limits raised (one client sends everything), LLM timeouts short. */
-const scenarioService = () =>
-  faults.serviceWith({ RATE_LIMIT_PER_MINUTE: '1000000', DRAIN_TIMEOUT_MS: '10000', LLM_TIMEOUT_MS: '3000' });
+const scenarioService = async (extra: Record<string, string> = {}) => {
+  current = await faults.serviceWith({
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    DRAIN_TIMEOUT_MS: '10000',
+    LLM_TIMEOUT_MS: '3000',
+    ...extra,
+  });
+  return current;
+};
+
+/** Keeps the scenario going until `done()` holds (the sample an assertion needs), at most `timeoutMs`. */
+const sample = (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 20_000) =>
+  waitFor(done, { what, timeoutMs, intervalMs: 50 });
+
+/** A load loop that runs until the scenario stops it: its bounds are far beyond any sample's. */
+const LONG = { budget: 30_000, deadlineMs: 90_000 } as const;
 
 async function ready(svc: ServiceProcess): Promise<void> {
   await svc.waitForReadiness('ready', 20_000);
@@ -80,30 +106,27 @@ describe('cache outage under load: Redis killed, then restarted', () => {
     const run = startLoad({
       baseUrl: svc.url,
       workers: 4,
-      budget: 4_000,
-      deadlineMs: 25_000,
+      ...LONG,
       message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `cache outage unique ${i} ${Date.now()}`),
     });
     const readiness = watchReadiness(svc, run.elapsedMs);
-    await sleep(1_500);
+    await sample('10 cache hits before the kill', () => run.results().filter((r) => r.cache === 'HIT').length >= 10);
 
     const killedAt = run.elapsedMs();
     await faults.stack.redis.takeDown('SIGKILL');
     const degraded = await svc.waitForReadiness('degraded', 10_000);
     const degradedAt = run.elapsedMs();
-    await sleep(2_500);
+    await sample(
+      '20 answers while Redis is down',
+      () => run.results().filter((r) => r.startedMs >= degradedAt).length >= 20,
+    );
 
     const restartedAt = run.elapsedMs();
     await faults.stack.redis.bringUp();
     // Hits resume: the hot questions were cached before the kill, but the restarted Redis is empty
     // (no persistence), so the first answer after the restart is a MISS that re-caches, then HITs.
-    const deadline = Date.now() + 15_000;
-    let firstHitAfterRestart: LoadResult | undefined;
-    while (!firstHitAfterRestart && Date.now() < deadline) {
-      await sleep(100);
-      firstHitAfterRestart = run.results().find((r) => r.startedMs > restartedAt && r.cache === 'HIT');
-    }
-    await sleep(500);
+    const hitsAfterRestart = () => run.results().filter((r) => r.startedMs > restartedAt && r.cache === 'HIT');
+    await sample('10 cache hits after the restart', () => hitsAfterRestart().length >= 10, 30_000);
     run.stop();
     const results = await run.done;
     await readiness.stop();
@@ -112,6 +135,9 @@ describe('cache outage under load: Redis killed, then restarted', () => {
     const summary = summarize(results);
     const outage = results.filter((r) => r.startedMs >= degradedAt && r.endedMs <= restartedAt);
     const hitsAfter = results.filter((r) => r.startedMs > restartedAt && r.cache === 'HIT').length;
+    const firstHitAfterRestart: LoadResult | undefined = results.find(
+      (r) => r.startedMs > restartedAt && r.cache === 'HIT',
+    );
     console.log(
       `cache outage: ${JSON.stringify(summary)}; killed at ${Math.round(killedAt)} ms, degraded seen at ` +
         `${Math.round(degradedAt)} ms, restarted at ${Math.round(restartedAt)} ms, first HIT after restart at ` +
@@ -120,15 +146,14 @@ describe('cache outage under load: Redis killed, then restarted', () => {
 
     // Zero 5xx, zero dropped: every request was answered 200.
     expect(summary.byStatus).toEqual({ 200: results.length });
-    expect(results.length).toBeGreaterThan(200);
     // While Redis was dead the answers went on without it, each one marked BYPASS.
-    expect(outage.length).toBeGreaterThan(20);
+    expect(outage.length).toBeGreaterThanOrEqual(20);
     expect(outage.filter((r) => r.cache !== 'BYPASS')).toEqual([]);
     expect(degraded.checks).toEqual({ database: 'ok', cache: 'down', llm: 'ok' });
     expect(readiness.seen.filter((s) => s.status === 'not_ready' || s.status === 'unreachable')).toEqual([]);
     // Back without a restart of the service.
     expect(firstHitAfterRestart).toBeDefined();
-    expect(hitsAfter).toBeGreaterThan(10);
+    expect(hitsAfter).toBeGreaterThanOrEqual(10);
     expect(backToReady.checks.cache).toBe('ok');
     expect(svc.pid).toBe(pid);
 
@@ -152,20 +177,26 @@ describe('Postgres restart under load', () => {
     const run = startLoad({
       baseUrl: svc.url,
       workers: 4,
-      budget: 6_000,
-      deadlineMs: 25_000,
+      ...LONG,
       message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `pg restart unique ${i} ${Date.now()}`),
     });
-    await sleep(1_500);
+    await sample('20 answers before the outage', () => run.results().length >= 20);
     const downAt = run.elapsedMs();
     await faults.stack.postgres.takeDown();
     const notReady = await svc.waitForReadiness('not_ready', 10_000);
-    await sleep(2_500);
+    await sample(
+      '20 answers during the outage',
+      () => run.results().filter((r) => r.startedMs > downAt + 200).length >= 20,
+    );
     const upAt = run.elapsedMs();
     await faults.stack.postgres.bringUp();
     const back = await svc.waitForReadiness('ready', 20_000);
     const readyAt = run.elapsedMs();
-    await sleep(1_000);
+    const answeredAfterReady = () => run.results().filter((r) => r.startedMs > readyAt + 100);
+    await sample(
+      '10 answers after recovery, one of them a cache hit',
+      () => answeredAfterReady().length >= 10 && answeredAfterReady().some((r) => r.cache === 'HIT'),
+    );
     run.stop();
     const results = await run.done;
 
@@ -193,14 +224,14 @@ describe('Postgres restart under load', () => {
         retryAfter: true,
       });
     }
-    expect(during.length).toBeGreaterThan(20);
+    expect(during.length).toBeGreaterThanOrEqual(20);
     expect(during.filter((r) => r.status !== 503)).toEqual([]);
     // The pool's bounds (connectionTimeoutMillis 3 s, query_timeout 5 s) cap any wait; with the
     // database known to be down requests are refused before touching it. 5 s + 1 s margin.
     expect(slowest).toBeLessThan(6_000);
     // Recovered by itself: the same process answers again.
     expect(back.checks.database).toBe('ok');
-    expect(afterReady.length).toBeGreaterThan(10);
+    expect(afterReady.length).toBeGreaterThanOrEqual(10);
     expect(afterReady.filter((r) => r.status !== 200)).toEqual([]);
     expect(afterReady.some((r) => r.cache === 'HIT')).toBe(true);
 
@@ -225,6 +256,31 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
         "SELECT usename FROM pg_stat_activity WHERE application_name = 'chat-api' AND backend_type = 'client backend'",
       )
     ).map((r) => r.usename);
+
+  /**
+   * The service's sessions once only `user`'s are left. A retired pool closes its connections as
+   * their requests finish, and a closed session leaves `pg_stat_activity` a moment later, so this
+   * waits (bounded) for that instead of sampling one instant.
+   */
+  const sessionsOnlyOf = async (user: string): Promise<string[]> => {
+    let last: string[] = [];
+    try {
+      await sample(
+        `the service's sessions all logged in as ${user}`,
+        async () => {
+          last = await serviceSessionsBy();
+          return last.length > 0 && last.every((u) => u === user);
+        },
+        10_000,
+      );
+    } catch {
+      // Fall through: the assertion below shows what was there.
+    }
+    return last;
+  };
+
+  /** Every answer of these runs so far. */
+  const answered = (...runs: LoadRun[]) => runs.reduce((n, r) => n + r.results().length, 0);
 
   /**
    * Rotates to `to` with a new password: the role gets it, the secret names it (AWSCURRENT), and
@@ -254,29 +310,18 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     // Steady load on a few pooled connections, then a burst that makes the pool open new ones
     // after the rotation: those logins are what fails, exactly as after a real rotation.
     const unique = (tag: string) => (i: number) => `rotation ${tag} ${i} ${Date.now()}`;
-    const steady = startLoad({
-      baseUrl: svc.url,
-      workers: 2,
-      budget: 3_000,
-      deadlineMs: 20_000,
-      message: unique('steady'),
-    });
-    await sleep(1_500);
+    const steady = startLoad({ baseUrl: svc.url, workers: 2, ...LONG, message: unique('steady') });
+    await sample('20 answers before the rotation', () => answered(steady) >= 20);
     const rotatedAt = steady.elapsedMs();
     await rotate(appUser(), cloneUser());
-    const burst = startLoad({
-      baseUrl: svc.url,
-      workers: 8,
-      budget: 3_000,
-      deadlineMs: 20_000,
-      message: unique('burst'),
-    });
+    const burst = startLoad({ baseUrl: svc.url, workers: 8, ...LONG, message: unique('burst') });
     const refreshed = await svc.waitForLog((l) => l.event === 'credentials_refreshed', 15_000);
-    await sleep(1_500);
+    const atRefresh = answered(steady, burst);
+    await sample('100 answers after the re-read', () => answered(steady, burst) >= atRefresh + 100);
     steady.stop();
     burst.stop();
     const results = [...(await steady.done), ...(await burst.done)];
-    const after = await serviceSessionsBy();
+    const after = await sessionsOnlyOf(cloneUser());
 
     const failed = results.filter((r) => r.status !== 200);
     console.log(
@@ -286,7 +331,6 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
         `${summarize(results).maxLatencyMs} ms`,
     );
     expect(refreshed.dependency).toBe('database');
-    expect(results.length).toBeGreaterThan(200);
     expect(failed).toEqual([]);
     // The pool now logs in as the clone; the old user is gone from it.
     expect(after.length).toBeGreaterThan(0);
@@ -308,17 +352,16 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     expect(totals[serverErrors]).toBe(0);
   });
 
-  test('harsher: back to the first user, and every session of the clone is killed mid-run', async () => {
+  test('harsher: back to the first user, and every session of the clone is killed mid-run: zero failed requests', async () => {
     const svc = await scenarioService();
     await ready(svc);
     const run = startLoad({
       baseUrl: svc.url,
       workers: 6,
-      budget: 3_000,
-      deadlineMs: 20_000,
+      ...LONG,
       message: (i) => `rotation harsh ${i} ${Date.now()}`,
     });
-    await sleep(1_500);
+    await sample('20 answers before the rotation', () => answered(run) >= 20);
     // This service started with the stack's first user in its env, which the previous test retired:
     // its first login failed and it re-read the secret (the clone). Rotate away from whoever it is
     // connected as now.
@@ -326,32 +369,41 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     const from = current.has(cloneUser()) ? cloneUser() : appUser();
     const to = from === cloneUser() ? appUser() : cloneUser();
     await rotate(from, to);
+    // This service may already have re-read the secret at start; judge the re-read after the kill.
+    const mark = svc.logs().length;
     const killedAtMs = run.elapsedMs();
     const killed = await faults.stack.postgres.terminateSessions(from);
-    await svc.waitForLog((l) => l.event === 'credentials_refreshed', 15_000);
-    await sleep(1_500);
+    await sample('the re-read after the kill', () =>
+      svc
+        .logs()
+        .slice(mark)
+        .some((l) => l.event === 'credentials_refreshed'),
+    );
+    const atRefresh = answered(run);
+    await sample('100 answers after the re-read', () => answered(run) >= atRefresh + 100);
     run.stop();
     const results = await run.done;
     const failed = results.filter((r) => r.status !== 200);
-    const lastFailureMs = Math.max(killedAtMs, ...failed.map((r) => r.endedMs)) - killedAtMs;
+    const afterKill = results.filter((r) => r.endedMs > killedAtMs);
+    const sessions = await sessionsOnlyOf(to);
     console.log(
-      `rotation with ${killed} sessions killed: ${results.length} requests, ${failed.length} failed ` +
-        `${JSON.stringify(summarize(failed).byStatus)}, the last ${Math.round(lastFailureMs)} ms after the kill`,
+      `rotation with ${killed} sessions killed: ${results.length} requests (${afterKill.length} answered after the kill), ` +
+        `${failed.length} failed ${JSON.stringify(summarize(failed).byStatus)}; max latency ${summarize(results).maxLatencyMs} ms; ` +
+        `sessions after ${JSON.stringify(countBy(sessions))}`,
     );
-    // A statement running on a killed session fails (it may or may not have committed, so it is
-    // not retried), and the "terminating connection" error briefly marks the database down until
-    // the probe has re-read the credentials. That is all: a bounded blip, every failure a 503 with
-    // Retry-After, never a 500 or a dropped connection, and nothing failing a second later.
-    for (const r of failed)
-      expect([r.status, r.errorCode, Number(r.retryAfter) > 0]).toEqual([503, 'dependency_unavailable', true]);
-    expect(lastFailureMs).toBeLessThan(1_000);
-    expect(results.filter((r) => r.startedMs > killedAtMs + 1_000 && r.status !== 200)).toEqual([]);
-    expect(new Set(await serviceSessionsBy())).toEqual(new Set([to]));
+    // Every session the service had is gone and its password too. A statement the kill interrupted
+    // was rolled back by the server and runs again on a new connection; the new login is rejected,
+    // so the credentials are re-read once, and every request that arrives meanwhile waits for that
+    // re-read (bounded) instead of being refused: nobody notices the rotation.
+    expect(killed).toBeGreaterThan(0);
+    expect(failed).toEqual([]);
+    expect(new Set(sessions)).toEqual(new Set([to]));
+    expect(svc.logs().filter((l) => l.level === 'error')).toEqual([]);
     await svc.stop();
   });
 
   test('proactive (ROTATION_POLL_SECONDS=1): both secrets rotate, the old credentials are retired later, no login is ever rejected', async () => {
-    const svc = await faults.serviceWith({ RATE_LIMIT_PER_MINUTE: '1000000', ROTATION_POLL_SECONDS: '1' });
+    const svc = await scenarioService({ ROTATION_POLL_SECONDS: '1' });
     await ready(svc);
     // Startup may have healed a login rejected by an earlier scenario's retirement; judge from here.
     const mark = svc.logs().length;
@@ -363,13 +415,12 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     const run = startLoad({
       baseUrl: svc.url,
       workers: 6,
-      budget: 4_000,
-      deadlineMs: 20_000,
+      ...LONG,
       // Half hot questions (cache hits), half unique ones (database and cache writes).
       message: (i) => (i % 2 === 0 ? (HOT[(i / 2) % HOT.length] as string) : `proactive ${i} ${Date.now()}`),
     });
     const readiness = watchReadiness(svc, run.elapsedMs);
-    await sleep(1_000);
+    await sample('20 answers before the rotation', () => answered(run) >= 20);
 
     // Rotation N: the database secret names the other user, and the cache accepts a second token
     // (ElastiCache's ROTATE strategy) that the secret now holds. The old credentials still work.
@@ -385,12 +436,17 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     // Rotation N+1 retires the old credentials. Anything still logging in with them would fail now.
     await retire(from);
     await redis.retirePassword(oldToken);
-    await sleep(2_000);
+    const retiredAtMs = run.elapsedMs();
+    const afterRetirement = () => run.results().filter((r) => r.startedMs > retiredAtMs);
+    await sample(
+      '100 answers after the old credentials were retired, 20 of them cache hits',
+      () => afterRetirement().length >= 100 && afterRetirement().filter((r) => r.cache === 'HIT').length >= 20,
+    );
     run.stop();
     const results = await run.done;
     await readiness.stop();
     const seen = readiness.seen;
-    const sessions = await serviceSessionsBy();
+    const sessions = await sessionsOnlyOf(to);
     // Every cache connection must log in again: the service's has to use the new token.
     await redis.killClients();
     await sleep(300);
@@ -409,10 +465,9 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
         `readiness ${JSON.stringify(countBy(seen.map((r) => r.status)))}; sessions after ${JSON.stringify(countBy(sessions))}; ` +
         `AuthFailures ${totals[SERVICE_METRICS.names.authFailures]}, CacheUnavailable ${totals[SERVICE_METRICS.names.cacheUnavailable]}`,
     );
-    expect(results.length).toBeGreaterThan(200);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(summary.byCache.BYPASS ?? 0).toBe(0);
-    expect(summary.byCache.HIT ?? 0).toBeGreaterThan(50);
+    expect(results.filter((r) => r.startedMs > retiredAtMs && r.cache === 'HIT').length).toBeGreaterThanOrEqual(20);
     expect(new Set(seen.map((r) => r.status))).toEqual(new Set(['ready']));
     // Picked up by the timer (1 s ± 20%), not by a rejected login.
     expect(pickedUpMs).toBeLessThan(3_000);

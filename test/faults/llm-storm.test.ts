@@ -9,7 +9,7 @@
  * jest runs it next to the other fault files.
  */
 import { ERROR_CODES, ROUTES, SERVICE_METRICS } from '../../lib/contract';
-import type { ServiceProcess } from '../../scripts/harness';
+import { type ServiceProcess, waitFor } from '../../scripts/harness';
 import { postJson } from '../service/support';
 import { type LoadResult, startLoad, summarize } from './support/load';
 import { emfDocuments, emfTotals } from './support/logs';
@@ -51,10 +51,17 @@ test('429 storm: 429/503 + Retry-After, at most 3 calls per request, circuit ope
     message: (i) => (i % 3 === 0 ? (HOT[(i / 3) % HOT.length] as string) : `storm unique ${i} ${Date.now()}`),
   });
   // Requests retry while the circuit is closed (each up to 3 calls, ~2 s with Retry-After: 1); after
-  // 5 failed requests in a row it opens. The storm goes on for 3 s with the circuit open.
+  // 5 failed requests in a row it opens. The storm goes on with the circuit open until it has its
+  // sample: more than 20 cache hits, and requests refused by the open circuit (bounded, well inside
+  // the circuit's 30 s window, so the refusals below still have a window left to announce).
   const degradedDuringStorm = await svc.waitForReadiness('degraded', 30_000);
   const openedAtMs = storm.elapsedMs();
-  await sleep(3_000);
+  await waitFor(
+    () =>
+      storm.results().filter((r) => HOT.includes(r.message)).length > 20 &&
+      storm.results().some((r) => r.startedMs > openedAtMs && r.status !== 200),
+    { what: 'more than 20 hits and a refusal by the open circuit', timeoutMs: 15_000, intervalMs: 50 },
+  );
   storm.stop();
   const stormResults = await storm.done;
   const callsAtStormEnd = llm.stats().calls;

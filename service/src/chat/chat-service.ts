@@ -59,10 +59,11 @@ export interface DatabaseGate extends HealthGate {
 }
 
 /**
- * How long a request waits for the database's credentials to be re-read after a rotation before it
- * is answered 503. A re-read is one Secrets Manager call and one login: tens of milliseconds.
+ * How long a request waits for a verdict under way (the re-read of rotated credentials, the probe
+ * after a lost connection) before it is answered 503. A re-read is one Secrets Manager call and one
+ * login: tens of milliseconds.
  */
-export const CREDENTIAL_REFRESH_WAIT_MS = 3_000;
+export const CREDENTIAL_REFRESH_WAIT_MS = 2_000;
 
 export interface ChatServiceDeps {
   readonly store: ChatStore;

@@ -45,8 +45,18 @@ export class Database {
     return this.creds;
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
-    return this.pool.query<R>(query);
+  /**
+   * Runs one statement. When the server ended its session before the statement finished (see
+   * `endedBeforeCommit`), it runs once more on another connection: the first run did not take
+   * effect, and the pool may still hold other sessions that were ended at the same moment.
+   */
+  async query<R extends QueryResultRow = QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(query);
+    } catch (err) {
+      if (!endedBeforeCommit(err)) throw err;
+      return this.pool.query<R>(query);
+    }
   }
 
   connect(): Promise<PoolClient> {
@@ -95,6 +105,27 @@ export class Database {
     pool.on('error', (err) => this.options.onIdleError?.(err));
     return pool;
   }
+}
+
+/**
+ * The server ended the session instead of answering the statement: SQLSTATE 57P01 admin_shutdown
+ * (`pg_terminate_backend`, a fast shutdown) or 57P02 crash_shutdown, sent as the statement's
+ * reply. Postgres only acts on the termination at an interrupt check, which it holds off while
+ * committing, and a session that ends rolls its open transaction back: an autocommit statement
+ * answered this way did not take effect. (A connection that drops without that reply is another
+ * case: the statement may have committed, so it is never run again.)
+ */
+export function endedBeforeCommit(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '57P01' || code === '57P02';
+}
+
+/**
+ * The operation did not run, so a request may run it again once the database is usable: a rejected
+ * login (it never started) or a session the server ended before the statement took effect.
+ */
+export function dbOperationNotRun(err: unknown): boolean {
+  return classifyDbError(err) === 'auth_failed' || endedBeforeCommit(err);
 }
 
 /** Postgres SQLSTATEs and Node error codes, sorted into what readiness does about them. */

@@ -35,7 +35,11 @@ export function regionOfArn(arn: string): string {
 export class SecretReader {
   private readonly clients = new Map<string, SecretsManagerClient>();
 
-  constructor(private readonly makeClient?: (region: string) => SecretsManagerClient) {}
+  constructor(private readonly makeClient?: (region: string) => SecretsManagerClient) {
+    // Loaded now, in the background: the first re-read comes after a rotation, while requests wait
+    // for it, and loading the SDK then would add its start-up time to their wait.
+    loadSdk().catch(() => undefined);
+  }
 
   /** The secret's current (`AWSCURRENT`) JSON value. Errors never include the secret string. */
   async readJson(arn: string): Promise<Record<string, unknown>> {

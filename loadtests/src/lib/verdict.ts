@@ -92,7 +92,8 @@ export function comparisonLine(c: ComparisonResult): string {
         : `×${formatNumber(c.difference)}`
       : signed(c.difference, c.unit);
   const interval = c.interval ? ` [${u(c.interval.low)}, ${u(c.interval.high)}]` : '';
-  const detectable = c.detectable === null ? 'too few pairs to detect any' : `> ${u(c.detectable)}`;
+  const detectable =
+    c.detectable === null ? 'too few pairs to detect any' : `${c.unit === 'points' ? '≥' : '>'} ${u(c.detectable)}`;
   return (
     `${c.ok ? 'PASS' : 'FAIL'}  ${c.title}: baseline ${side(c.baseline)}, candidate ${side(c.candidate)}, ` +
     `difference ${diff}${interval}; limit: ${c.limit}; ${c.pairs} pairs, ${c.worsePairs} worse; detectable ${detectable}`

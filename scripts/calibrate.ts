@@ -121,6 +121,8 @@ async function main(): Promise<number> {
       }
       results.push(result);
       stack.resetCandidate();
+      // The row so far, so a long calibration that is stopped still leaves its finished rows.
+      console.log(`calibrate: row done: ${renderCalibrationTable([result]).split('\n')[2]}`);
     }
     const loadAfter = loadavg();
     const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');

@@ -1,4 +1,4 @@
-import type { Stage } from 'aws-cdk-lib';
+import { RemovalPolicies, type Stage } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from './config';
 import { DataStack } from './stacks/data-stack';
@@ -36,6 +36,7 @@ export function buildChatPlatform(
   const network = new NetworkStack(scope, name('network'), {
     env,
     stackName: name('network'),
+    terminationProtection: config.terminationProtection,
     config,
     description: `${name('network')}: VPC, flow logs, endpoints`,
   });
@@ -51,6 +52,7 @@ export function buildChatPlatform(
   const service = new ServiceStack(scope, name('service'), {
     env,
     stackName: name('service'),
+    terminationProtection: config.terminationProtection,
     config,
     appVersion: options.appVersion,
     vpc: network.vpc,
@@ -70,6 +72,14 @@ export function buildChatPlatform(
     database: data.database.instance,
     description: `${name('monitoring')}: alarm topic, alarms, the service-degraded page, dashboard`,
   });
+
+  if (config.retainLogGroups) {
+    // Every log group of the stage, whichever construct made it (flow logs, tasks, Lambdas, the
+    // database's exports, WAF): one rule here instead of a flag threaded through each construct.
+    for (const stack of [network, data, service, monitoring]) {
+      RemovalPolicies.of(stack).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+    }
+  }
 
   return { network, data, service, monitoring };
 }

@@ -14,9 +14,12 @@
  *   `<owner>` whichever user connected.
  *
  * Passwords: the secret is the source of truth. The role named by the secret's current `username`
- * gets the secret's `password`. Nothing is ever logged or returned that contains a password.
+ * gets the secret's `password`, sent as a SCRAM-SHA-256 verifier computed here (scram.ts): no SQL
+ * statement carries the password, so no server log of a failed or slow statement can hold it.
+ * Nothing is ever logged or returned that contains a password.
  */
 import type { ClientBase } from 'pg';
+import { scramSha256Verifier } from './scram';
 
 export interface BootstrapInput {
   readonly databaseName: string;
@@ -38,7 +41,7 @@ export interface BootstrapResult {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Identifiers are validated, then quoted; passwords go through `escapeLiteral`. */
+/** Identifiers are validated, then quoted; the password verifier goes through `escapeLiteral`. */
 export function assertIdentifier(kind: string, value: string): void {
   if (!IDENTIFIER.test(value)) {
     throw new Error(`${kind} '${value}' is not a plain lower-case SQL identifier ([a-z_][a-z0-9_]{0,62}).`);
@@ -64,7 +67,7 @@ export async function bootstrapDatabase(client: ClientBase, input: BootstrapInpu
   const createdRoles: string[] = [];
   const roleExists = async (role: string) =>
     (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
-  const password = client.escapeLiteral(current.password);
+  const verifier = client.escapeLiteral(scramSha256Verifier(current.password));
 
   await client.query('BEGIN');
   try {
@@ -104,7 +107,7 @@ export async function bootstrapDatabase(client: ClientBase, input: BootstrapInpu
         );
       }
     }
-    await client.query(`ALTER ROLE ${current.username} WITH PASSWORD ${password}`);
+    await client.query(`ALTER ROLE ${current.username} WITH PASSWORD ${verifier}`);
 
     await client.query(`GRANT ${ownerRole} TO ${appUsername}`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION ${ownerRole}`);

@@ -11,7 +11,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { Client } from 'pg';
 import { bootstrapDatabase } from './bootstrap';
 import { parseBootstrapProperties } from './properties';
-import { readDbCredentials } from './secrets';
+import { readDbLogin } from './secrets';
 
 const secrets = new SecretsManagerClient({});
 
@@ -30,8 +30,8 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   }
 
   const [master, app] = await Promise.all([
-    readDbCredentials(secrets, props.masterSecretArn),
-    readDbCredentials(secrets, props.appSecretArn),
+    readDbLogin(secrets, props.masterSecretArn),
+    readDbLogin(secrets, props.appSecretArn),
   ]);
   const client = new Client({
     host: props.host,

@@ -1,3 +1,5 @@
+import { BOOTSTRAP_PROPERTIES, type BootstrapPropertyName } from '../../lib/contract';
+
 /** The custom resource's properties, as CloudFormation sends them (every value is a string). */
 export interface BootstrapProperties {
   readonly masterSecretArn: string;
@@ -10,33 +12,24 @@ export interface BootstrapProperties {
   readonly appUsername: string;
 }
 
-/** The property names the CDK construct sets; shared so the two can't drift. */
-export const BOOTSTRAP_PROPERTY_NAMES = [
-  'MasterSecretArn',
-  'AppSecretArn',
-  'Host',
-  'Port',
-  'DatabaseName',
-  'Schema',
-  'OwnerRole',
-  'AppUsername',
-] as const;
-
+/** Reads the properties under the contract's names (the construct sets the same ones). */
 export function parseBootstrapProperties(raw: Record<string, unknown>): BootstrapProperties {
-  const missing = BOOTSTRAP_PROPERTY_NAMES.filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+  const names = Object.values(BOOTSTRAP_PROPERTIES);
+  const missing = names.filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
   if (missing.length > 0) throw new Error(`db-bootstrap: missing resource properties: ${missing.join(', ')}.`);
-  const port = Number(raw.Port);
+  const s = (k: BootstrapPropertyName) => raw[k] as string;
+  const rawPort = s(BOOTSTRAP_PROPERTIES.port);
+  const port = Number(rawPort);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`db-bootstrap: Port '${raw.Port}' is invalid.`);
-  const s = (k: (typeof BOOTSTRAP_PROPERTY_NAMES)[number]) => raw[k] as string;
+    throw new Error(`db-bootstrap: ${BOOTSTRAP_PROPERTIES.port} '${rawPort}' is invalid.`);
   return {
-    masterSecretArn: s('MasterSecretArn'),
-    appSecretArn: s('AppSecretArn'),
-    host: s('Host'),
+    masterSecretArn: s(BOOTSTRAP_PROPERTIES.masterSecretArn),
+    appSecretArn: s(BOOTSTRAP_PROPERTIES.appSecretArn),
+    host: s(BOOTSTRAP_PROPERTIES.host),
     port,
-    databaseName: s('DatabaseName'),
-    schema: s('Schema'),
-    ownerRole: s('OwnerRole'),
-    appUsername: s('AppUsername'),
+    databaseName: s(BOOTSTRAP_PROPERTIES.databaseName),
+    schema: s(BOOTSTRAP_PROPERTIES.schema),
+    ownerRole: s(BOOTSTRAP_PROPERTIES.ownerRole),
+    appUsername: s(BOOTSTRAP_PROPERTIES.appUsername),
   };
 }

@@ -1,12 +1,13 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-export interface DbCredentials {
+/** A login read from an RDS-style secret: the master user's or the app user's. */
+export interface DbLogin {
   readonly username: string;
   readonly password: string;
 }
 
 /** Reads an RDS-style JSON secret and returns its `username`/`password`, or says which key is missing. */
-export async function readDbCredentials(client: SecretsManagerClient, secretId: string): Promise<DbCredentials> {
+export async function readDbLogin(client: SecretsManagerClient, secretId: string): Promise<DbLogin> {
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (!out.SecretString) throw new Error(`Secret ${secretId} has no SecretString.`);
   let parsed: unknown;

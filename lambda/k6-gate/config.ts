@@ -1,29 +1,10 @@
 /**
- * The hook's own configuration, read once at cold start from the function's environment (set at
- * synth by lib/constructs/k6-gate-hook.ts) and validated: a missing or bad value stops the
- * function with one message that names every problem, which ECS answers with a rollback.
+ * The hook's own configuration, read once at cold start from the function's environment (the
+ * contract's `HOOK_ENV`, set at synth by lib/constructs/k6-gate-hook.ts) and validated: a missing
+ * or bad value stops the function with one message that names every problem, which ECS answers
+ * with a rollback.
  */
-import { GATE_PROFILES, type GateProfile } from '../../lib/contract';
-
-/** The function's environment variable names; the construct imports these, so nobody copies a string. */
-export const HOOK_ENV = {
-  clusterArn: 'CLUSTER_ARN',
-  taskDefinitionArn: 'RUNNER_TASK_DEFINITION_ARN',
-  containerName: 'RUNNER_CONTAINER_NAME',
-  subnetIds: 'RUNNER_SUBNET_IDS',
-  securityGroupId: 'RUNNER_SECURITY_GROUP_ID',
-  runnerLogGroup: 'RUNNER_LOG_GROUP',
-  /** `app/<name>/<id>`: its network interfaces are described `ELB app/<name>/<id>`. */
-  loadBalancerFullName: 'LOAD_BALANCER_FULL_NAME',
-  testListenerPort: 'TEST_LISTENER_PORT',
-  /** The service's container port: the relative gate reaches the serving revision's tasks on it. */
-  serviceContainerPort: 'SERVICE_CONTAINER_PORT',
-  serviceName: 'SERVICE_NAME',
-  defaultProfile: 'DEFAULT_PROFILE',
-  defaultExpectedVersion: 'DEFAULT_EXPECTED_VERSION',
-  parallelism: 'PARALLELISM',
-  timeoutMinutes: 'TIMEOUT_MINUTES',
-} as const;
+import { GATE_PROFILES, type GateProfile, HOOK_ENV, isGateProfile } from '../../lib/contract';
 
 export interface HookConfig {
   readonly clusterArn: string;
@@ -48,10 +29,6 @@ export class HookConfigError extends Error {
     super(`k6-gate hook misconfigured: ${problems.join('; ')}`);
     this.name = 'HookConfigError';
   }
-}
-
-export function isGateProfile(value: string): value is GateProfile {
-  return (GATE_PROFILES as readonly string[]).includes(value);
 }
 
 export function readHookConfig(env: Readonly<Record<string, string | undefined>>): HookConfig {

@@ -53,14 +53,6 @@ export interface HookResponse {
   readonly hookDetails?: Record<string, unknown>;
 }
 
-/** Keys of the hook details the service definition sets (the contract's gate input names). */
-export const CONFIGURED_HOOK_DETAILS = {
-  profile: 'PROFILE',
-  expectedVersion: 'EXPECTED_VERSION',
-  /** An operator's audited override: a reason of at least 10 characters answers SUCCEEDED without load. */
-  skipReason: 'SKIP_GATE_REASON',
-} as const;
-
 /** The key under which the hook keeps its own state between invocations. */
 export const RUN_STATE_KEY = 'k6GateRun';
 

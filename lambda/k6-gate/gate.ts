@@ -2,7 +2,7 @@
  * One invocation of the gate hook: recognise a rollback or an audited skip, otherwise start the k6
  * runners (first call of a hook execution) or poll them (every later call), and turn the result
  * into a hook status, gate metrics and exactly one verdict line. Decisions live in `decide.ts` and
- * `plan.ts`; this module only talks to AWS.
+ * `runner-plan.ts`; this module only talks to AWS.
  */
 
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
@@ -21,7 +21,7 @@ import type { HookConfig } from './config';
 import { classifyRunner, decide, type RunnerOutcome, type RunnerRef, type RunState, readRunState } from './decide';
 import { type HookEvent, type HookResponse, isRollback, parseHookEvent, RUN_STATE_KEY } from './event';
 import { gateMetricData } from './metrics';
-import { planRunners, type RunnerPlan, resolveGateInputs, skipReason, startedByFor } from './plan';
+import { planRunners, type RunnerPlan, resolveGateInputs, skipReason, startedByFor } from './runner-plan';
 
 /** ECS invokes an IN_PROGRESS hook again after this many seconds (its default is 30). */
 export const CALLBACK_DELAY_SECONDS = 30;

@@ -2,7 +2,7 @@
  * ECS deployment lifecycle hook: the in-AWS k6 gate. Registered at POST_TEST_TRAFFIC_SHIFT (and at
  * PRODUCTION_TRAFFIC_SHIFT for canary and linear deployments, where ECS invokes it at every traffic
  * shift step). Thin on purpose: configuration is read once per cold start, the work is in `gate.ts`
- * and the decisions in `decide.ts` / `plan.ts`.
+ * and the decisions in `decide.ts` / `runner-plan.ts`.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';

@@ -1,3 +1,4 @@
 export * from './naming';
 export * from './stage-config';
 export * from './validate';
+export * from './validate-pipeline';

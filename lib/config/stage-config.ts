@@ -78,7 +78,11 @@ export interface LlmConfig {
   readonly timeoutMs: number;
 }
 
-export interface ServiceConfig {
+/**
+ * The chat service's sizing and settings in this stage (`…Settings`: the service has its own
+ * config type, the one it parses from its environment at start).
+ */
+export interface ServiceSettings {
   readonly image: ImageSource;
   /** Fargate task size. */
   readonly cpu: number;
@@ -121,6 +125,18 @@ export interface IngressConfig {
   readonly productionPort: number;
   /** The test listener only the k6 runner's security group can reach. */
   readonly testPort: number;
+  /** The WAF WebACL on the load balancer (lib/constructs/api-firewall.ts). */
+  readonly firewall: FirewallConfig;
+  /** The load balancer refuses to be deleted (turn it off before a deliberate teardown). Required in prod. */
+  readonly deletionProtection: boolean;
+}
+
+export interface FirewallConfig {
+  /**
+   * Requests one client IP may send in any 5-minute window before WAF blocks it (at least 10).
+   * Sources inside the VPC (the k6 gate runner) are exempt.
+   */
+  readonly requestsPerIpPerFiveMinutes: number;
 }
 
 export interface CanaryConfig {
@@ -135,7 +151,8 @@ export interface LinearConfig {
   readonly stepBakeTimeMinutes: number;
 }
 
-export interface GateConfig {
+/** The in-AWS k6 gate of every deployment (`…Settings`: the load tests' config type is one run's input). */
+export interface GateSettings {
   /** Run the k6 gate on every deployment. Turning it off in prod is refused. */
   readonly enabled: boolean;
   readonly profile: GateProfile;
@@ -156,7 +173,7 @@ export interface DeploymentConfig {
   readonly bakeTimeMinutes: number;
   readonly canary?: CanaryConfig;
   readonly linear?: LinearConfig;
-  readonly gate: GateConfig;
+  readonly gate: GateSettings;
 }
 
 export interface AlarmThresholds {
@@ -197,9 +214,11 @@ export interface AlarmThresholds {
   readonly maxDbErrorsPerPeriod: number;
   /** Wrong database password or cache AUTH token. 0: the first one pages (a rotation gone wrong). */
   readonly maxAuthFailuresPerPeriod: number;
+  /** Requests the WAF WebACL blocked (all rules); a spike is an attack or a rule blocking real users. */
+  readonly maxWafBlockedRequestsPerPeriod: number;
   /**
    * The database's real `max_connections`, for `dbConnectionsPercentOfMax`.
-   * @default - estimated from `database.instanceType` (lib/monitoring/db-connection-limit.ts); set it
+   * @default - estimated from `database.instanceType` (lib/config/db-connection-limit.ts); set it
    * from `SHOW max_connections;` for an exact value, and whenever the parameter group overrides it.
    */
   readonly dbMaxConnections?: number;
@@ -239,11 +258,22 @@ export interface StageConfig {
   /** Account and region. Each falls back to CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION in `bin/`. */
   readonly env: { readonly account?: string; readonly region: string };
   /** CloudWatch Logs retention for every log group of the stage, in days. */
+  /**
+   * Keep every CloudWatch log group when its stack is deleted (or a log group is replaced): the
+   * logs outlive the stack for audits and post-mortems. Required in prod.
+   */
+  readonly retainLogGroups: boolean;
+  /**
+   * CloudFormation termination protection on the network and service stacks (the data stack follows
+   * `database.deletionProtection`). Required in prod. CDK Pipelines' deploy actions do not apply it
+   * (docs/deployments.md).
+   */
+  readonly terminationProtection: boolean;
   readonly logRetentionDays: number;
   readonly network: NetworkConfig;
   readonly database: DatabaseConfig;
   readonly cache: CacheConfig;
-  readonly service: ServiceConfig;
+  readonly service: ServiceSettings;
   readonly ingress: IngressConfig;
   readonly deployment: DeploymentConfig;
   readonly monitoring: MonitoringConfig;
@@ -277,6 +307,7 @@ const thresholds: AlarmThresholds = {
   minLlmCallsPerPeriod: 10,
   maxDbErrorsPerPeriod: 5,
   maxAuthFailuresPerPeriod: 0,
+  maxWafBlockedRequestsPerPeriod: 500,
 };
 
 /** With 5-minute periods, saturation must last a quarter of an hour before anyone is told. */
@@ -301,9 +332,9 @@ const serviceDefaults = {
   logLevel: 'info',
   targetCpuUtilizationPercent: 60,
   targetMemoryUtilizationPercent: 75,
-} as const satisfies Partial<ServiceConfig>;
+} as const satisfies Partial<ServiceSettings>;
 
-const gateDefaults: GateConfig = {
+const gateDefaults: GateSettings = {
   enabled: true,
   profile: 'smoke',
   timeoutMinutes: 15,
@@ -318,6 +349,8 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 14,
+    retainLogGroups: false,
+    terminationProtection: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.10.0.0/16',
@@ -351,7 +384,14 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       maxTaskCount: 2,
       logLevel: 'debug',
     },
-    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    ingress: {
+      allowHttp: true,
+      allowedCidrs: ['0.0.0.0/0'],
+      productionPort: 80,
+      testPort: 8080,
+      firewall: { requestsPerIpPerFiveMinutes: 1000 },
+      deletionProtection: false,
+    },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
     monitoring: {
       alarmEmails: [],
@@ -368,6 +408,8 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 30,
+    retainLogGroups: false,
+    terminationProtection: false,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       cidr: '10.20.0.0/16',
@@ -394,7 +436,14 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       snapshotRetentionDays: 1,
     },
     service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, minTaskCount: 2, maxTaskCount: 4 },
-    ingress: { allowHttp: true, allowedCidrs: ['0.0.0.0/0'], productionPort: 80, testPort: 8080 },
+    ingress: {
+      allowHttp: true,
+      allowedCidrs: ['0.0.0.0/0'],
+      productionPort: 80,
+      testPort: 8080,
+      firewall: { requestsPerIpPerFiveMinutes: 1000 },
+      deletionProtection: false,
+    },
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
       alarmEmails: [],
@@ -410,6 +459,8 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     appName: 'chat',
     env: { region: REGION },
     logRetentionDays: 90,
+    retainLogGroups: true,
+    terminationProtection: true,
     network: {
       availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
       cidr: '10.30.0.0/16',
@@ -450,6 +501,10 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       allowedCidrs: ['0.0.0.0/0'],
       productionPort: 443,
       testPort: 8443,
+      // 10 requests a second from one address, sustained over 5 minutes: far above one user's chat,
+      // low enough that a single source cannot flood the API.
+      firewall: { requestsPerIpPerFiveMinutes: 3000 },
+      deletionProtection: true,
     },
     deployment: {
       strategy: 'BLUE_GREEN',

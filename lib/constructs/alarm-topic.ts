@@ -4,10 +4,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { physicalName, type StageConfig } from '../config';
+import { physicalName, type StageNaming } from '../config';
 
 export interface AlarmTopicProps {
-  readonly config: StageConfig;
+  /** Names the topic and its key `<app>-<stage>-alarms`. */
+  readonly naming: StageNaming;
+  /** Subscribed by e-mail; each address must confirm. An empty list is allowed outside prod. */
+  readonly alarmEmails: readonly string[];
 }
 
 /**
@@ -24,9 +27,9 @@ export class AlarmTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
-    const { config } = props;
+    const { naming } = props;
     const { account, region, partition } = Stack.of(this);
-    const name = physicalName(config, 'alarms');
+    const name = physicalName(naming, 'alarms');
     const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     const fromThisAccountsAlarms = {
       StringEquals: { 'aws:SourceAccount': account },
@@ -52,7 +55,7 @@ export class AlarmTopic extends Construct {
 
     this.topic = new sns.Topic(this, 'Topic', {
       topicName: name,
-      displayName: `${config.appName} ${config.stage} alarms`,
+      displayName: `${naming.appName} ${naming.stage} alarms`,
       masterKey: this.key,
       enforceSSL: true,
     });
@@ -66,7 +69,7 @@ export class AlarmTopic extends Construct {
       }),
     );
 
-    for (const email of config.monitoring.alarmEmails) {
+    for (const email of props.alarmEmails) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
   }

@@ -6,12 +6,17 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { physicalName, type StageConfig } from '../config';
+import { type CacheConfig, physicalName, type StageNaming } from '../config';
 import { SECRET_JSON_KEYS } from '../contract';
 import { SUBNET_GROUPS } from './chat-vpc';
 
 export interface CacheClusterProps {
-  readonly config: StageConfig;
+  /** Names the replication group `<app>-<stage>-cache`, its subnet group and its AUTH secret. */
+  readonly naming: StageNaming;
+  /** Engine, version, node type, replicas, port and snapshots. */
+  readonly cache: CacheConfig;
+  /** Of the slow and engine log groups. */
+  readonly logRetentionDays: logs.RetentionDays;
   readonly vpc: ec2.IVpc;
   /** The only security group the cache admits. */
   readonly serviceSecurityGroup: ec2.ISecurityGroup;
@@ -37,8 +42,7 @@ export class CacheCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: CacheClusterProps) {
     super(scope, id);
-    const { config, vpc } = props;
-    const cache = config.cache;
+    const { naming, cache, vpc } = props;
     const replicated = cache.replicasPerNodeGroup >= 1;
     this.port = cache.port;
 
@@ -50,8 +54,8 @@ export class CacheCluster extends Construct {
     this.securityGroup.addIngressRule(props.serviceSecurityGroup, ec2.Port.tcp(cache.port), 'chat service tasks');
 
     this.authTokenSecret = new secretsmanager.Secret(this, 'AuthToken', {
-      secretName: physicalName(config, 'cache-auth'),
-      description: `AUTH token of ${physicalName(config, 'cache')} (letters and digits, 64 characters)`,
+      secretName: physicalName(naming, 'cache-auth'),
+      description: `AUTH token of ${physicalName(naming, 'cache')} (letters and digits, 64 characters)`,
       encryptionKey: props.encryptionKey,
       generateSecretString: {
         secretStringTemplate: '{}',
@@ -71,17 +75,17 @@ export class CacheCluster extends Construct {
     ]);
 
     const subnetGroup = new elasticache.CfnSubnetGroup(this, 'Subnets', {
-      description: `${physicalName(config, 'cache')} data subnets`,
-      cacheSubnetGroupName: physicalName(config, 'cache'),
+      description: `${physicalName(naming, 'cache')} data subnets`,
+      cacheSubnetGroupName: physicalName(naming, 'cache'),
       subnetIds: vpc.selectSubnets({ subnetGroupName: SUBNET_GROUPS.data }).subnetIds,
     });
 
     const slowLogs = new logs.LogGroup(this, 'SlowLogs', {
-      retention: config.logRetentionDays as logs.RetentionDays,
+      retention: props.logRetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const engineLogs = new logs.LogGroup(this, 'EngineLogs', {
-      retention: config.logRetentionDays as logs.RetentionDays,
+      retention: props.logRetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const logDelivery = (logType: string, group: logs.LogGroup) => ({
@@ -92,8 +96,8 @@ export class CacheCluster extends Construct {
     });
 
     this.replicationGroup = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
-      replicationGroupId: physicalName(config, 'cache'),
-      replicationGroupDescription: `Response cache of ${physicalName(config, 'api')}`,
+      replicationGroupId: physicalName(naming, 'cache'),
+      replicationGroupDescription: `Response cache of ${physicalName(naming, 'api')}`,
       engine: cache.engine,
       engineVersion: cache.engineVersion,
       cacheNodeType: cache.nodeType,
@@ -119,7 +123,7 @@ export class CacheCluster extends Construct {
       NagSuppressions.addResourceSuppressions(this.replicationGroup, [
         {
           id: 'AwsSolutions-AEC4',
-          reason: `${config.stage} runs a single cache node to save cost (the service degrades to BYPASS if it fails); prod is forced to have a replica, Multi-AZ and automatic failover.`,
+          reason: `${naming.stage} runs a single cache node to save cost (the service degrades to BYPASS if it fails); prod is forced to have a replica, Multi-AZ and automatic failover.`,
         },
       ]);
     }

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { physicalName, type StageConfig, serviceDimension } from '../config';
+import { physicalName, type ServiceSettings, type StageNaming, serviceDimension } from '../config';
 import {
   type DbSslMode,
   PLAIN_ENV_NAMES,
@@ -22,22 +22,6 @@ export const API_CONTAINER_NAME = 'api';
 
 /** The port the container listens on: the contract's PORT default, so PORT and the target groups agree. */
 export const API_CONTAINER_PORT = Number(SERVICE_ENV.PORT.default);
-
-/**
- * What `service/Dockerfile` COPYs (unless it gets a `Dockerfile.dockerignore` of its own): the
- * service's sources and build script, the contract it imports, and the workspace manifests. Not
- * `service/dist`: the image builds its own bundle, so a local build never changes the asset hash.
- */
-export const API_IMAGE_CONTEXT = [
-  'service/package.json',
-  'service/build.ts',
-  'service/tsconfig.json',
-  'service/src',
-  'lib/contract',
-  'package.json',
-  'package-lock.json',
-  'tsconfig.base.json',
-];
 
 /** Where the values of the plain variables come from. Tokens are fine; they resolve at deploy. */
 export interface ServiceEnvSources {
@@ -66,14 +50,17 @@ export interface ServiceSecretSources {
  * plain names: a name added to the contract without a value here (or a value for a name the contract
  * does not have) is a compile error, and {@link assertContractCoverage} repeats the check at synth.
  */
-export function plainServiceEnvironment(config: StageConfig, s: ServiceEnvSources): Record<PlainEnvName, string> {
-  const { service } = config;
+export function plainServiceEnvironment(
+  naming: StageNaming,
+  service: ServiceSettings,
+  s: ServiceEnvSources,
+): Record<PlainEnvName, string> {
   const dbSsl: DbSslMode = 'verify-full';
   return {
     PORT: String(API_CONTAINER_PORT),
     HOST: SERVICE_ENV.HOST.default,
     APP_VERSION: s.appVersion,
-    SERVICE_NAME: serviceDimension(config),
+    SERVICE_NAME: serviceDimension(naming),
     DB_HOST: s.dbHost,
     DB_PORT: String(s.dbPort),
     DB_NAME: s.dbName,
@@ -124,16 +111,23 @@ export function assertContractCoverage(environment: object, secrets: object): vo
 }
 
 export interface ChatApiTaskDefinitionProps {
-  readonly config: StageConfig;
+  /** Names the task family `<app>-<stage>-api`, its log group and the metrics' `Service` dimension. */
+  readonly naming: StageNaming;
+  /** Task size, image, stop timeout and the service's plain settings (LLM, cache TTL, limits). */
+  readonly service: ServiceSettings;
+  /** Of the container's log group. */
+  readonly logRetentionDays: logs.RetentionDays;
   readonly env: ServiceEnvSources;
   readonly secrets: ServiceSecretSources;
   /**
    * KMS keys that encrypt the secrets. Decrypt is granted to the execution and task roles through
    * Secrets Manager only (kms:ViaService); pass the secrets without their key, so no grant writes
    * this stack's roles into another stack's key policy.
+   * @default - no KMS grant: the secrets are encrypted with the AWS managed key, or were passed with
+   * their key, which grants decrypt itself
    */
   readonly secretsKeyArns?: readonly string[];
-  /** @default - `config.service.image`: built from `service/Dockerfile`, or the configured URI */
+  /** @default - `service.image`: built from `service/Dockerfile`, or the configured URI */
   readonly image?: ecs.ContainerImage;
 }
 
@@ -149,21 +143,21 @@ export class ChatApiTaskDefinition extends Construct {
 
   constructor(scope: Construct, id: string, props: ChatApiTaskDefinitionProps) {
     super(scope, id);
-    const { config } = props;
-    const environment = plainServiceEnvironment(config, props.env);
+    const { naming, service } = props;
+    const environment = plainServiceEnvironment(naming, service, props.env);
     const secrets = serviceSecrets(props.secrets);
     assertContractCoverage(environment, secrets);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/${config.appName}/${config.stage}/api`,
-      retention: config.logRetentionDays as logs.RetentionDays,
+      logGroupName: `/${naming.appName}/${naming.stage}/api`,
+      retention: props.logRetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
-      family: physicalName(config, 'api'),
-      cpu: config.service.cpu,
-      memoryLimitMiB: config.service.memoryMiB,
+      family: physicalName(naming, 'api'),
+      cpu: service.cpu,
+      memoryLimitMiB: service.memoryMiB,
       runtimePlatform: {
         cpuArchitecture: ecs.CpuArchitecture.ARM64,
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -172,9 +166,9 @@ export class ChatApiTaskDefinition extends Construct {
 
     const image =
       props.image ??
-      (config.service.image.kind === 'uri'
-        ? uriImage(this, 'ImageRepository', config.service.image.uri)
-        : repoImage(this, { file: 'service/Dockerfile', include: API_IMAGE_CONTEXT }));
+      (service.image.kind === 'uri'
+        ? uriImage(this, 'ImageRepository', service.image.uri)
+        : repoImage({ file: 'service/Dockerfile' }));
 
     this.container = this.taskDefinition.addContainer('Api', {
       containerName: API_CONTAINER_NAME,
@@ -185,7 +179,7 @@ export class ChatApiTaskDefinition extends Construct {
       portMappings: [{ containerPort: API_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: API_CONTAINER_NAME }),
       // SIGTERM, the service drains for DRAIN_TIMEOUT_MS (validated to end before this), then SIGKILL.
-      stopTimeout: Duration.seconds(config.service.stopTimeoutSeconds),
+      stopTimeout: Duration.seconds(service.stopTimeoutSeconds),
       // No container health check: the ALB's readiness check on /health/ready decides, and the image's
       // tooling (shell, curl) is not part of the contract.
     });

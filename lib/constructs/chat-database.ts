@@ -7,7 +7,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { physicalName, type StageConfig } from '../config';
+import { type DatabaseConfig, physicalName, type StageNaming } from '../config';
+import { BOOTSTRAP_PROPERTIES } from '../contract';
 import { ChatFunction } from './chat-function';
 import { SUBNET_GROUPS } from './chat-vpc';
 
@@ -23,7 +24,12 @@ export const DATABASE_LAYOUT = {
 } as const;
 
 export interface ChatDatabaseProps {
-  readonly config: StageConfig;
+  /** Names the instance `<app>-<stage>-db` and its secrets `<app>-<stage>-db-master`, `-db-app`. */
+  readonly naming: StageNaming;
+  /** Instance class, port, storage, Multi-AZ, backups, protection, app-user rotation. */
+  readonly database: DatabaseConfig;
+  /** Of the exported Postgres logs and the bootstrap function's logs. */
+  readonly logRetentionDays: logs.RetentionDays;
   readonly vpc: ec2.IVpc;
   /** The only application security group Postgres admits. */
   readonly serviceSecurityGroup: ec2.ISecurityGroup;
@@ -50,8 +56,8 @@ export class ChatDatabase extends Construct {
 
   constructor(scope: Construct, id: string, props: ChatDatabaseProps) {
     super(scope, id);
-    const { config, vpc } = props;
-    const db = config.database;
+    const { naming, vpc } = props;
+    const db = props.database;
     this.port = db.port;
 
     // Security groups: Postgres admits the service and the admin functions, nothing else.
@@ -69,10 +75,14 @@ export class ChatDatabase extends Construct {
 
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_18 }),
-      description: `${physicalName(config, 'db')}: TLS enforced, slow statements logged`,
+      description: `${physicalName(naming, 'db')}: TLS enforced, slow statements logged`,
       parameters: {
         'rds.force_ssl': '1',
         log_min_duration_statement: '1000',
+        // A slow statement is logged with its text, never its bind parameters: the service sends every
+        // chat message as a parameter, so this keeps user text out of the log (PostgreSQL 13+ GUC;
+        // 0 suppresses parameter values in statement logs, -1 would log them in full).
+        log_parameter_max_length: '0',
         log_connections: '1',
         log_disconnections: '1',
       },
@@ -80,13 +90,13 @@ export class ChatDatabase extends Construct {
 
     // The exported log groups are created here, with retention, instead of through
     // `cloudwatchLogsRetention` (which adds a LogRetention custom-resource Lambda).
-    const instanceIdentifier = physicalName(config, 'db');
+    const instanceIdentifier = physicalName(naming, 'db');
     const logExports = ['postgresql', 'upgrade'];
     const exportedLogGroups = logExports.map(
       (type) =>
         new logs.LogGroup(this, `Logs-${type}`, {
           logGroupName: `/aws/rds/instance/${instanceIdentifier}/${type}`,
-          retention: config.logRetentionDays as logs.RetentionDays,
+          retention: props.logRetentionDays,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
     );
@@ -101,7 +111,7 @@ export class ChatDatabase extends Construct {
       port: db.port,
       databaseName: DATABASE_LAYOUT.databaseName,
       credentials: rds.Credentials.fromGeneratedSecret(DATABASE_LAYOUT.masterUsername, {
-        secretName: physicalName(config, 'db-master'),
+        secretName: physicalName(naming, 'db-master'),
         encryptionKey: props.encryptionKey,
       }),
       parameterGroup,
@@ -138,7 +148,7 @@ export class ChatDatabase extends Construct {
           : [
               {
                 id: 'AwsSolutions-RDS3',
-                reason: `${config.stage} runs single-AZ to save cost; prod is forced Multi-AZ by the stage-config validation.`,
+                reason: `${naming.stage} runs single-AZ to save cost; prod is forced Multi-AZ by the stage-config validation.`,
               },
             ]),
         ...(db.deletionProtection
@@ -146,7 +156,7 @@ export class ChatDatabase extends Construct {
           : [
               {
                 id: 'AwsSolutions-RDS10',
-                reason: `${config.stage} is disposable; prod is forced to deletion protection by the stage-config validation.`,
+                reason: `${naming.stage} is disposable; prod is forced to deletion protection by the stage-config validation.`,
               },
             ]),
       ]);
@@ -155,24 +165,24 @@ export class ChatDatabase extends Construct {
     this.appUserSecret = new rds.DatabaseSecret(this, 'AppUserSecret', {
       username: DATABASE_LAYOUT.appUsername,
       dbname: DATABASE_LAYOUT.databaseName,
-      secretName: physicalName(config, 'db-app'),
+      secretName: physicalName(naming, 'db-app'),
       masterSecret: this.masterSecret,
       encryptionKey: props.encryptionKey,
     });
     const attachedAppSecret = this.appUserSecret.attach(this.instance);
 
-    const bootstrap = this.createBootstrap(config, vpc, attachedAppSecret);
+    const bootstrap = this.createBootstrap(props, attachedAppSecret);
     this.scheduleRotations(db.appUserRotationDays, attachedAppSecret, bootstrap);
   }
 
   /** The custom resource that creates the app role and schema; re-runs whenever its properties change. */
-  private createBootstrap(config: StageConfig, vpc: ec2.IVpc, appSecret: secretsmanager.ISecret): CustomResource {
+  private createBootstrap(props: ChatDatabaseProps, appSecret: secretsmanager.ISecret): CustomResource {
     const fn = new ChatFunction(this, 'BootstrapFunction', {
       functionDir: 'db-bootstrap',
-      description: `${physicalName(config, 'db')}: create the least-privileged app role and schema (idempotent)`,
+      description: `${physicalName(props.naming, 'db')}: create the least-privileged app role and schema (idempotent)`,
       timeout: Duration.minutes(2),
-      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
-      vpc,
+      logRetentionDays: props.logRetentionDays,
+      vpc: props.vpc,
       vpcSubnets: { subnetGroupName: SUBNET_GROUPS.app },
       securityGroups: [this.adminFunctionsSecurityGroup],
       // Node.js 20+ runtimes don't load Amazon's CA bundle by default; RDS's CA is in it.
@@ -184,7 +194,7 @@ export class ChatDatabase extends Construct {
     const provider = new cr.Provider(this, 'BootstrapProvider', {
       onEventHandler: fn.function,
       logGroup: new logs.LogGroup(this, 'BootstrapProviderLogs', {
-        retention: config.logRetentionDays as logs.RetentionDays,
+        retention: props.logRetentionDays,
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });
@@ -210,18 +220,18 @@ export class ChatDatabase extends Construct {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::ChatDatabaseBootstrap',
       properties: {
-        MasterSecretArn: this.masterSecret.secretArn,
-        AppSecretArn: appSecret.secretArn,
-        Host: this.instance.dbInstanceEndpointAddress,
-        Port: String(this.port),
-        DatabaseName: DATABASE_LAYOUT.databaseName,
-        Schema: DATABASE_LAYOUT.schema,
-        OwnerRole: DATABASE_LAYOUT.ownerRole,
-        AppUsername: DATABASE_LAYOUT.appUsername,
+        [BOOTSTRAP_PROPERTIES.masterSecretArn]: this.masterSecret.secretArn,
+        [BOOTSTRAP_PROPERTIES.appSecretArn]: appSecret.secretArn,
+        [BOOTSTRAP_PROPERTIES.host]: this.instance.dbInstanceEndpointAddress,
+        [BOOTSTRAP_PROPERTIES.port]: String(this.port),
+        [BOOTSTRAP_PROPERTIES.databaseName]: DATABASE_LAYOUT.databaseName,
+        [BOOTSTRAP_PROPERTIES.schema]: DATABASE_LAYOUT.schema,
+        [BOOTSTRAP_PROPERTIES.ownerRole]: DATABASE_LAYOUT.ownerRole,
+        [BOOTSTRAP_PROPERTIES.appUsername]: DATABASE_LAYOUT.appUsername,
       },
     });
     // No explicit dependency on `this.instance`: that construct also holds the rotations, which
-    // must come after the bootstrap. `Host` already orders the bootstrap after the DB instance.
+    // must come after the bootstrap. The host property already orders the bootstrap after the DB instance.
     return resource;
   }
 

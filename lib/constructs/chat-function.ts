@@ -18,11 +18,16 @@ export interface ChatFunctionProps {
   readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
+  /** @default - no variables of its own (Lambda still sets its reserved ones) */
   readonly environment?: Record<string, string>;
   readonly logRetentionDays: logs.RetentionDays;
+  /** @default - not in a VPC: the function reaches only public endpoints, and gets no ENI permissions */
   readonly vpc?: ec2.IVpc;
+  /** @default - with `vpc`, its private subnets (Lambda's default selection) */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - with `vpc`, a new security group that allows all outbound traffic */
   readonly securityGroups?: ec2.ISecurityGroup[];
+  /** @default - only what the role needs to write its own logs (and the ENI actions with `vpc`) */
   readonly initialPolicy?: iam.PolicyStatement[];
 }
 

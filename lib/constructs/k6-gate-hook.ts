@@ -7,7 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { physicalName, type StageConfig, serviceDimension } from '../config';
-import { GATE_METRICS } from '../contract';
+import { GATE_METRICS, HOOK_ENV } from '../contract';
 import { ChatFunction } from './chat-function';
 import { K6_CONTAINER_NAME, type K6Runner } from './k6-runner';
 
@@ -42,27 +42,27 @@ export class K6GateHook extends Construct {
     const gate = config.deployment.gate;
     const stack = Stack.of(this);
 
-    // Names match lambda/k6-gate/config.ts (HOOK_ENV); a test parses this environment with that reader.
+    // The contract's HOOK_ENV names, which the handler reads; a test parses this environment with its reader.
     const fn = new ChatFunction(this, 'Function', {
       functionDir: 'k6-gate',
       description: `${physicalName(config, 'api')}: k6 gate lifecycle hook (RunTask the runner, poll, verdict)`,
       timeout: Duration.seconds(60),
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       environment: {
-        CLUSTER_ARN: cluster.clusterArn,
-        RUNNER_TASK_DEFINITION_ARN: runner.taskDefinition.taskDefinitionArn,
-        RUNNER_CONTAINER_NAME: K6_CONTAINER_NAME,
-        RUNNER_SUBNET_IDS: cluster.vpc.selectSubnets(runner.subnets).subnetIds.join(','),
-        RUNNER_SECURITY_GROUP_ID: runner.securityGroup.securityGroupId,
-        RUNNER_LOG_GROUP: runner.logGroup.logGroupName,
-        LOAD_BALANCER_FULL_NAME: props.loadBalancer.loadBalancerFullName,
-        TEST_LISTENER_PORT: String(props.testListenerPort),
-        SERVICE_CONTAINER_PORT: String(props.serviceContainerPort),
-        SERVICE_NAME: serviceDimension(config),
-        DEFAULT_PROFILE: gate.profile,
-        DEFAULT_EXPECTED_VERSION: props.appVersion,
-        PARALLELISM: String(gate.parallelism),
-        TIMEOUT_MINUTES: String(gate.timeoutMinutes),
+        [HOOK_ENV.clusterArn]: cluster.clusterArn,
+        [HOOK_ENV.taskDefinitionArn]: runner.taskDefinition.taskDefinitionArn,
+        [HOOK_ENV.containerName]: K6_CONTAINER_NAME,
+        [HOOK_ENV.subnetIds]: cluster.vpc.selectSubnets(runner.subnets).subnetIds.join(','),
+        [HOOK_ENV.securityGroupId]: runner.securityGroup.securityGroupId,
+        [HOOK_ENV.runnerLogGroup]: runner.logGroup.logGroupName,
+        [HOOK_ENV.loadBalancerFullName]: props.loadBalancer.loadBalancerFullName,
+        [HOOK_ENV.testListenerPort]: String(props.testListenerPort),
+        [HOOK_ENV.serviceContainerPort]: String(props.serviceContainerPort),
+        [HOOK_ENV.serviceName]: serviceDimension(config),
+        [HOOK_ENV.defaultProfile]: gate.profile,
+        [HOOK_ENV.defaultExpectedVersion]: props.appVersion,
+        [HOOK_ENV.parallelism]: String(gate.parallelism),
+        [HOOK_ENV.timeoutMinutes]: String(gate.timeoutMinutes),
       },
     });
     this.function = fn.function;

@@ -9,27 +9,16 @@ import { acknowledgeEcrAuthorization, repoImage } from './repo-image';
 /** The runner's container name; RunTask overrides its environment by this name. */
 export const K6_CONTAINER_NAME = 'k6';
 
-/**
- * What `loadtests/Dockerfile` may COPY when it has no `Dockerfile.dockerignore` of its own (it has:
- * that file wins). The image is `grafana/k6:1.8.1` (the version the suites are tested with) plus the
- * bundles; its ENTRYPOINT is `k6 run <gate script>`, so the hook appends k6 flags as the command.
- */
-export const K6_IMAGE_CONTEXT = [
-  'loadtests',
-  'lib/contract',
-  'scripts/gate',
-  'package.json',
-  'package-lock.json',
-  'service/package.json',
-  'tsconfig.base.json',
-];
-
 export interface K6RunnerProps {
   readonly config: StageConfig;
   readonly vpc: ec2.IVpc;
   /** Where the runner tasks run: the app subnets, next to the service. */
   readonly subnets: ec2.SubnetSelection;
-  /** @default - built from `loadtests/Dockerfile` at deploy time */
+  /**
+   * @default - built from `loadtests/Dockerfile` at deploy time: `grafana/k6` at the version the
+   * suites are tested with, plus the bundles. Its ENTRYPOINT is `k6 run <gate script>`, so the hook
+   * appends k6 flags as the command.
+   */
   readonly image?: ecs.ContainerImage;
 }
 
@@ -80,7 +69,7 @@ export class K6Runner extends Construct {
     });
     this.container = this.taskDefinition.addContainer('K6', {
       containerName: K6_CONTAINER_NAME,
-      image: props.image ?? repoImage(this, { file: 'loadtests/Dockerfile', include: K6_IMAGE_CONTEXT }),
+      image: props.image ?? repoImage({ file: 'loadtests/Dockerfile' }),
       essential: true,
       // No environment here: the hook sets every gate input (GATE_ENV) per run with RunTask overrides.
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'k6' }),

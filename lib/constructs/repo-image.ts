@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Annotations, IgnoreMode } from 'aws-cdk-lib';
+import { IgnoreMode } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -14,51 +14,37 @@ export const REPO_ROOT = path.join(__dirname, '..', '..');
 const ALWAYS_EXCLUDED = ['**/node_modules', '**/cdk.out', '**/.git', '**/coverage'];
 
 export interface RepoImageOptions {
-  /** The Dockerfile, relative to the repository root, e.g. `service/Dockerfile`. */
-  readonly file: string;
   /**
-   * What the Dockerfile may COPY, relative to the repository root, when it has no
-   * `<Dockerfile>.dockerignore` of its own (that file, owned with the Dockerfile, wins).
+   * The Dockerfile, relative to the repository root, e.g. `service/Dockerfile`. Its context is
+   * admitted by the `<Dockerfile>.dockerignore` beside it, which must exist.
    */
-  readonly include: readonly string[];
+  readonly file: string;
 }
 
 /**
- * The `.dockerignore` rules of an image's context: the Dockerfile's own `<file>.dockerignore` when
- * it has one (the convention BuildKit uses), otherwise "everything but `include`". Either way the
- * asset hash, and so the image tag and the need for a new deployment, changes only when a file the
- * image is built from changes, never for a change in `lib/stacks` or `docs`.
+ * The `.dockerignore` rules of an image's context: the Dockerfile's own `<file>.dockerignore` (the
+ * convention BuildKit uses), so `docker build` and the CDK asset send the same files. The asset
+ * hash, and so the image tag and the need for a new deployment, changes only when a file the image
+ * is built from changes, never for a change in `lib/stacks` or `docs`.
  */
 export function imageContextExcludes(options: RepoImageOptions): string[] {
   const own = path.join(REPO_ROOT, `${options.file}.dockerignore`);
-  const rules = fs.existsSync(own)
-    ? fs
-        .readFileSync(own, 'utf8')
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && !line.startsWith('#'))
-    : ['*', ...options.include.map((p) => `!${p}`)];
+  if (!fs.existsSync(own)) {
+    throw new Error(
+      `${options.file}.dockerignore is missing: add it beside ${options.file}, starting with '*' and admitting ('!path') each path the Dockerfile COPYs, so the image context holds nothing else.`,
+    );
+  }
+  const rules = fs
+    .readFileSync(own, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   // CDK copies only the admitted files before `docker build -f`, so the Dockerfile must be admitted too.
   return [...rules, `!${options.file}`, ...ALWAYS_EXCLUDED];
 }
 
-/** The image reference left in the template when the Dockerfile is missing; the synth error blocks its use. */
-export const MISSING_DOCKERFILE_IMAGE = 'missing-dockerfile:see-synth-error';
-
-/**
- * An ARM64 image built at deploy time from the repository root with a tight context.
- *
- * A missing Dockerfile is a synth *error* on `scope` (`cdk synth` and `cdk deploy` stop and print
- * what to do), not an exception, so the rest of the app can still be built and tested while the
- * image's owner adds it.
- */
-export function repoImage(scope: Construct, options: RepoImageOptions): ecs.ContainerImage {
-  if (!fs.existsSync(path.join(REPO_ROOT, options.file))) {
-    Annotations.of(scope).addError(
-      `${options.file} is missing: this image is built from it at deploy time (build context: the repository root). Add the Dockerfile, or, for the chat API, deploy a pre-built image with service.image = { kind: 'uri', uri } in lib/config/stage-config.ts.`,
-    );
-    return ecs.ContainerImage.fromRegistry(MISSING_DOCKERFILE_IMAGE);
-  }
+/** An ARM64 image built at deploy time from the repository root with a tight context. */
+export function repoImage(options: RepoImageOptions): ecs.ContainerImage {
   return ecs.ContainerImage.fromAsset(REPO_ROOT, {
     file: options.file,
     exclude: imageContextExcludes(options),

@@ -1,11 +1,14 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as elbv2Targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
-import { ERROR_CODES, ROUTES } from '../contract';
+import { ROUTES } from '../contract';
+import { ChatFunction } from './chat-function';
 import { SUBNET_GROUPS } from './chat-vpc';
 
 export interface ServiceLoadBalancerProps {
@@ -27,7 +30,7 @@ const RULE_PRIORITY = 1;
 
 /**
  * The ALB for blue/green, linear and canary deployments: a production listener and a test listener
- * whose default action is a fixed 404, each with one rule whose only action is a weighted forward to
+ * whose default action forwards to a Lambda that answers the contract's 404, each with one rule whose only action is a weighted forward to
  * the blue and green target groups (ECS moves the weights during a deployment).
  *
  * The rules are deliberately static: no token that changes per deployment reaches them. ECS rewrites
@@ -93,6 +96,11 @@ export class ServiceLoadBalancer extends Construct {
       dropInvalidHeaderFields: true,
       // LLM answers retry with backoff for up to ~90 s before the first byte.
       idleTimeout: Duration.seconds(120),
+      deletionProtection: ingress.deletionProtection,
+      // Pinned, not left to the default: the service trusts exactly one hop, the address this load
+      // balancer APPENDS to X-Forwarded-For (service/src/app.ts, trustProxy). `preserve` or `remove`
+      // would silently change which address the service sees as the client.
+      xffHeaderProcessingMode: elbv2.XffHeaderProcessingMode.APPEND,
     });
     this.loadBalancer.logAccessLogs(this.accessLogBucket, 'alb');
 
@@ -116,16 +124,31 @@ export class ServiceLoadBalancer extends Construct {
     this.blueTargetGroup = targetGroup('BlueTargetGroup');
     this.greenTargetGroup = targetGroup('GreenTargetGroup');
 
-    const notFound = elbv2.ListenerAction.fixedResponse(404, {
-      contentType: 'application/json',
-      messageBody: JSON.stringify({ error: { code: ERROR_CODES.notFound, message: 'no route' } }),
+    // Each listener's default answers the contract's 404 through a forward to a Lambda target, not
+    // a fixed-response action: every action on these listeners is a forward, the shape the ECS
+    // blue/green guide accepts under any reading of its "mix of forward and non-forward actions"
+    // limitation (lambda/not-found/index.ts; docs/deployments.md, "Listener shape").
+    const notFoundFunction = new ChatFunction(this, 'NotFound', {
+      functionDir: 'not-found',
+      description: `${physicalName(config, 'alb')}: the contract's 404 for paths no listener rule forwards`,
+      timeout: Duration.seconds(3),
+      memorySize: 128,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
+    const notFoundTargetGroup = new elbv2.ApplicationTargetGroup(this, 'NotFoundTargetGroup', {
+      targetType: elbv2.TargetType.LAMBDA,
+      targets: [new elbv2Targets.LambdaTarget(notFoundFunction.function)],
+    });
+    const notFound = elbv2.ListenerAction.forward([notFoundTargetGroup]);
     const https = ingress.certificateArn !== undefined;
     this.productionListener = this.loadBalancer.addListener('Production', {
       port: ingress.productionPort,
       // HTTP only without a certificate, which the stage validation allows only with allowHttp (never in prod).
       protocol: https ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
       certificates: https ? [elbv2.ListenerCertificate.fromArn(ingress.certificateArn as string)] : undefined,
+      // Pinned: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only ("Res"), instead of whatever
+      // policy the ELB default is when the listener is created.
+      sslPolicy: https ? elbv2.SslPolicy.TLS13_RES : undefined,
       open: false,
       defaultAction: notFound,
     });

@@ -40,6 +40,18 @@ export const GATE_PROFILES = ['smoke', 'baseline', 'light', 'medium', 'heavy', '
 export type GateProfile = (typeof GATE_PROFILES)[number];
 export const DEFAULT_GATE_PROFILE: GateProfile = 'smoke';
 
+export function isGateProfile(value: string): value is GateProfile {
+  return (GATE_PROFILES as readonly string[]).includes(value);
+}
+
+/**
+ * What `RUN_ID` may be: it ends up in prompts, request ids and `user_id` (the HTTP contract's id
+ * pattern: `[A-Za-z0-9_-]`, at most 128), with room left for the suffixes the suites add.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,48}$/;
+/** {@link RUN_ID_PATTERN} in words, for the error that rejects a run id. */
+export const RUN_ID_RULE = '1-48 characters of A-Z a-z 0-9 _ -';
+
 /** File names `handleSummary` writes into `OUT_DIR`. */
 export const GATE_REPORT_FILES = {
   json: 'k6-summary.json',

@@ -24,13 +24,18 @@ export const HEADERS = {
   appVersion: 'x-app-version',
   /** `HIT`, `MISS` or `BYPASS` on every chat answer. */
   cache: 'x-cache',
-  /** Echoed on every response; accepted from the caller when it is a safe token. */
+  /** Echoed on every response; accepted from the caller when it matches {@link REQUEST_ID_PATTERN}. */
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
   /** On every chat answer: the turn's time split (`llm`, `db`, `cache`, `total`); see `server-timing.ts`. */
   serverTiming: 'server-timing',
+  /** The caller's bearer token: redacted from every log that sees requests (WAF, service). */
+  authorization: 'authorization',
 } as const;
+
+/** A caller's request id is echoed when it is a short, safe token; otherwise the server makes one. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;
 export type CacheStatus = (typeof CACHE_STATUSES)[number];

@@ -48,6 +48,8 @@ export const ALARM_IDS = {
   cacheConnections: 'cache-connections',
   cacheReplicationLag: 'cache-replication-lag',
   cacheAuthFailures: 'cache-auth-failures',
+  // The edge: the WAF WebACL in front of the load balancer
+  wafBlocked: 'edge-waf-blocked',
   // The page: a composite of the above
   serviceDegraded: 'service-degraded',
 } as const;

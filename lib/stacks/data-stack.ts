@@ -1,6 +1,7 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
 import { CacheCluster } from '../constructs/cache-cluster';
@@ -33,15 +34,20 @@ export class DataStack extends Stack {
       removalPolicy: config.database.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
+    const logRetentionDays = config.logRetentionDays as logs.RetentionDays;
     this.database = new ChatDatabase(this, 'Database', {
-      config,
+      naming: config,
+      database: config.database,
+      logRetentionDays,
       vpc: props.vpc,
       serviceSecurityGroup: props.serviceSecurityGroup,
       encryptionKey: this.encryptionKey,
     });
 
     this.cache = new CacheCluster(this, 'Cache', {
-      config,
+      naming: config,
+      cache: config.cache,
+      logRetentionDays,
       vpc: props.vpc,
       serviceSecurityGroup: props.serviceSecurityGroup,
       encryptionKey: this.encryptionKey,

@@ -16,6 +16,7 @@ import { AppMetrics } from '../monitoring/app-metrics';
 import { monitorApp } from '../monitoring/app-section';
 import { DB_AUTH_FAILURE_METRIC } from '../monitoring/data-metrics';
 import { monitorCache, monitorDatabase } from '../monitoring/data-section';
+import { monitorEdge } from '../monitoring/edge-section';
 import { monitorGate } from '../monitoring/gate-section';
 import { RUNBOOK_DIR, runbookLink } from '../monitoring/runbooks';
 import { monitorService } from '../monitoring/service-section';
@@ -33,6 +34,8 @@ export interface MonitoredService {
   readonly logGroup: logs.ILogGroup;
   /** The k6 runner's log group (the gate's summary). */
   readonly runnerLogGroup: logs.ILogGroup;
+  /** The name of the WAF WebACL in front of the load balancer. */
+  readonly webAclName: string;
 }
 
 export interface MonitoringStackProps extends StackProps {
@@ -61,7 +64,10 @@ export class MonitoringStack extends Stack {
     const app = new AppMetrics(serviceDimension(config), period);
     this.dashboardName = physicalName(config, 'dashboard');
 
-    this.topic = new AlarmTopic(this, 'AlarmTopic', { config }).topic;
+    this.topic = new AlarmTopic(this, 'AlarmTopic', {
+      naming: config,
+      alarmEmails: config.monitoring.alarmEmails,
+    }).topic;
     this.monitoring = this.createFacade(config, period);
     this.createDbAuthFailureFilter(config);
 
@@ -71,6 +77,7 @@ export class MonitoringStack extends Stack {
     monitorDatabase(this.monitoring, { wiring, period, instance: props.database });
     monitorCache(this.monitoring, { wiring, period });
     monitorGate(this.monitoring, { wiring, metrics: app });
+    monitorEdge(this.monitoring, { wiring, period, webAclName: service.webAclName, region: this.region });
     this.monitoring.addWidget(this.recentLogsWidget(service));
     this.serviceDegraded = this.createServiceDegraded(config);
 

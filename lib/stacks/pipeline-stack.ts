@@ -13,7 +13,7 @@ import { acknowledgePipelineFindings } from '../pipeline/nag-acknowledgements';
 import { SynthStep } from '../pipeline/synth-step';
 
 export interface PipelineStackProps extends StackProps {
-  /** PIPELINE_CONFIG and the stage configs it deploys, resolved and validated (lib/config/validate.ts). */
+  /** PIPELINE_CONFIG and the stage configs it deploys, resolved and validated (lib/config/validate-pipeline.ts). */
   readonly pipeline: ResolvedPipeline;
   /**
    * The version this synth deploys into every stage. In the pipeline's own synth step it is the

@@ -6,10 +6,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
+import { ApiFirewall } from '../constructs/api-firewall';
 import type { CacheCluster } from '../constructs/cache-cluster';
+import { ChatApiService } from '../constructs/chat-api-service';
 import { API_CONTAINER_NAME, API_CONTAINER_PORT, ChatApiTaskDefinition } from '../constructs/chat-api-task-definition';
 import type { ChatDatabase } from '../constructs/chat-database';
 import { SUBNET_GROUPS } from '../constructs/chat-vpc';
@@ -22,6 +23,7 @@ import { ExistingSecret } from '../constructs/existing-secret';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
+import { HOOK_DETAILS } from '../contract';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -49,6 +51,9 @@ export class ServiceStack extends Stack {
   readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
   readonly productionListener: elbv2.ApplicationListener;
   readonly testListener: elbv2.ApplicationListener;
+  readonly firewall: ApiFirewall;
+  /** The WebACL's name, for the monitoring stack's WAF metrics. */
+  readonly webAclName: string;
   /** The chat API container's awslogs group. */
   readonly logGroup: logs.ILogGroup;
   /** The gate's lifecycle-hook function; created on every stage, attached only where the gate is enabled. */
@@ -93,12 +98,25 @@ export class ServiceStack extends Stack {
     this.productionListener = ingress.productionListener;
     this.testListener = ingress.testListener;
 
+    // Every listener of the load balancer is behind the WebACL; the VPC's own addresses (the k6
+    // runner) are exempt, so the gate is never rate-limited or blocked by a managed rule.
+    this.webAclName = physicalName(config, 'api-waf');
+    this.firewall = new ApiFirewall(this, 'Firewall', {
+      name: this.webAclName,
+      loadBalancerArn: ingress.loadBalancer.loadBalancerArn,
+      requestsPerIpPerFiveMinutes: config.ingress.firewall.requestsPerIpPerFiveMinutes,
+      trustedSourceCidrs: [config.network.cidr],
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
+
     const llmApiKey = new ExistingSecret(this, 'LlmApiKey', {
       secretName: config.service.llm.apiKeySecretName,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
     const api = new ChatApiTaskDefinition(this, 'Api', {
-      config,
+      naming: config,
+      service: config.service,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       env: {
         appVersion: props.appVersion,
         dbHost: props.database.instance.dbInstanceEndpointAddress,
@@ -158,45 +176,18 @@ export class ServiceStack extends Stack {
       'the serving revision tasks (the relative gate baseline)',
     );
 
-    this.service = new ecs.FargateService(this, 'Service', {
+    this.service = new ChatApiService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: api.taskDefinition,
       serviceName: physicalName(config, 'api'),
-      securityGroups: [serviceSecurityGroup],
-      vpcSubnets: appSubnets,
-      assignPublicIp: false,
-      // No desiredCount: CloudFormation then leaves the running count alone on updates, so a deploy
-      // never scales a busy service back down (and green starts at the current size). On create ECS
-      // starts 1 task and autoscaling raises it to minTaskCount at once.
-      healthCheckGracePeriod: Duration.seconds(60),
-      ...deploymentSettings(config),
-    });
-    this.service
-      .loadBalancerTarget({
-        containerName: API_CONTAINER_NAME,
-        containerPort: API_CONTAINER_PORT,
-        alternateTarget: new ecs.AlternateTarget('GreenTarget', {
-          alternateTargetGroup: ingress.greenTargetGroup,
-          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.productionRule),
-          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.testRule),
-        }),
-      })
-      .attachToApplicationTargetGroup(ingress.blueTargetGroup);
-
-    const scaling = this.service.autoScaleTaskCount({
-      minCapacity: config.service.minTaskCount,
-      maxCapacity: config.service.maxTaskCount,
-    });
-    scaling.scaleOnCpuUtilization('Cpu', {
-      targetUtilizationPercent: config.service.targetCpuUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
-    scaling.scaleOnMemoryUtilization('Memory', {
-      targetUtilizationPercent: config.service.targetMemoryUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
+      securityGroup: serviceSecurityGroup,
+      subnets: appSubnets,
+      containerName: API_CONTAINER_NAME,
+      containerPort: API_CONTAINER_PORT,
+      targets: ingress,
+      deployment: deploymentSettings(config),
+      scaling: config.service,
+    }).service;
 
     const gate = new K6GateHook(this, 'Gate', {
       config,
@@ -211,7 +202,6 @@ export class ServiceStack extends Stack {
     this.gateFunction = gate.function;
     if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
 
-    this.acknowledgeCdkManagedRoles();
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
@@ -245,33 +235,13 @@ export class ServiceStack extends Stack {
     );
     const cfnService = this.service.node.defaultChild as ecs.CfnService;
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.HookDetails', {
-      PROFILE: gateConfig.profile,
-      EXPECTED_VERSION: appVersion,
+      [HOOK_DETAILS.profile]: gateConfig.profile,
+      [HOOK_DETAILS.expectedVersion]: appVersion,
     });
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.TimeoutConfiguration', {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
       Action: 'ROLLBACK',
     });
-  }
-
-  private acknowledgeCdkManagedRoles(): void {
-    const greenTargetRole = this.service.node.tryFindChild('GreenTargetRole');
-    if (greenTargetRole) {
-      NagSuppressions.addResourceSuppressions(
-        greenTargetRole,
-        [
-          {
-            id: 'AwsSolutions-IAM4',
-            reason:
-              'The ECS infrastructure role for blue/green load balancing uses the AWS-maintained AmazonECSInfrastructureRolePolicyForLoadBalancers, which ECS documents for this role (it edits listener rules and target groups).',
-            appliesTo: [
-              'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers',
-            ],
-          },
-        ],
-        true,
-      );
-    }
   }
 }
 

@@ -13,6 +13,7 @@ import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { HEADERS, ROUTES } from '../../lib/contract/http';
 import corpusJson from '../corpus/questions.json';
 import {
@@ -50,7 +51,6 @@ import { buildJUnit } from './lib/junit';
 import { GATE_K6_METRICS } from './lib/metrics';
 import { buildK6Options, CHAT_REQUEST_TIMEOUT_SECONDS } from './lib/options';
 import { resolvePlan } from './lib/plan';
-import { GATE_PROFILE_SPECS } from './lib/profiles';
 import { buildGateReport, type K6SummaryData, type SetupData } from './lib/report';
 import { buildThresholds } from './lib/thresholds';
 import { renderVerdict } from './lib/verdict';

@@ -3,8 +3,14 @@
  * because a silently ignored `--expected-version` typo would turn off the version check.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_GATE_PROFILE, GATE_PROFILES, type GateProfile } from '../../lib/contract/gate';
-import { isGateProfile, RUN_ID_PATTERN } from '../../loadtests/src/lib/config';
+import {
+  DEFAULT_GATE_PROFILE,
+  GATE_PROFILES,
+  type GateProfile,
+  isGateProfile,
+  RUN_ID_PATTERN,
+  RUN_ID_RULE,
+} from '../../lib/contract/gate';
 
 export interface GateCliOptions {
   readonly target: string;
@@ -111,7 +117,7 @@ export function parseGateArgs(argv: readonly string[]): ParsedArgs {
   }
   const runId = values['run-id'];
   if (typeof runId === 'string' && !RUN_ID_PATTERN.test(runId)) {
-    return { kind: 'error', message: `--run-id ${runId} must be 1-48 characters of A-Z a-z 0-9 _ -` };
+    return { kind: 'error', message: `--run-id ${runId} must be ${RUN_ID_RULE}` };
   }
   const out = typeof values.out === 'string' && values.out.trim() !== '' ? values.out.trim() : DEFAULT_OUT_DIR;
 

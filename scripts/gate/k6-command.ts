@@ -3,9 +3,9 @@
  * without running anything.
  */
 import { GATE_ENV, GATE_EXIT_CODES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { type GateEnv, readGateConfig } from '../../loadtests/src/lib/config';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 import type { GateCliOptions } from './args';
 
 export interface K6Invocation {

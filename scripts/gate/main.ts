@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { GATE_EXIT_CODES, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { bundleLoadtests, LOADTESTS_DIST } from '../../loadtests/bundle';
 import { generateRunId } from '../../loadtests/src/lib/corpus';
 import { parseGateArgs, USAGE } from './args';
-import { bundleLoadtests, LOADTESTS_DIST } from './bundle';
 import { buildK6Invocation, describeK6Exit, formatCommand, refusedEnvironment, validateGateInputs } from './k6-command';
 import { locateK6 } from './locate-k6';
 

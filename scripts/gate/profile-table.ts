@@ -4,7 +4,7 @@
  * `npx tsx scripts/gate/profile-table.ts`.
  */
 import { GATE_PROFILES } from '../../lib/contract/gate';
-import { GATE_PROFILE_SPECS, plannedIterations, type TrafficShape } from '../../loadtests/src/lib/profiles';
+import { GATE_PROFILE_SPECS, plannedIterations, type TrafficShape } from '../../lib/contract/gate-profiles';
 
 function shape(s: TrafficShape): string {
   switch (s.executor) {

@@ -1,16 +1,19 @@
 /**
- * The bench's service process: the production bundle (`startService` from dist/server.js) plus the
+ * The bench's service process: the production bundle (`startChatApi` from dist/server.js) plus the
  * floor route, in one process, sharing the same Redis (TLS + AUTH) client and Postgres pool.
  *
  * `npm run bench` compiles this file with esbuild and runs it with plain `node` (no TypeScript
  * loader in the measured process), with the same environment the service would get. It talks to
  * the bench over IPC: `ready` with the URLs, `rss` on request, `stop` to drain and exit.
  */
+import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type * as ServiceBundle from '../../service/src/server';
 
 export const FLOOR_PATH = '/__bench/floor';
+/** A miss's I/O without the service: cache GET, one plain keep-alive POST to the LLM, cache SET and the insert. */
+export const MISS_FLOOR_PATH = '/__bench/miss-floor';
 export const BENCH_HIT_MESSAGE = 'What is the boiling point of water at sea level?';
 
 export type BenchTargetMessage =
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
   const service = require(bundle) as typeof ServiceBundle;
   const parsed = service.parseServiceConfig(process.env);
   if (!parsed.ok) throw new Error(`bench target: invalid config ${JSON.stringify(parsed.problems)}`);
-  const running = await service.startService({ config: parsed.config });
+  const running = await service.startChatApi({ config: parsed.config });
   const { cache, store, cacheMonitor, databaseMonitor } = running.internals;
   await waitUntil(() => cacheMonitor.usable && databaseMonitor.usable, 30_000, 'the cache and the database');
 
@@ -55,6 +58,48 @@ async function main(): Promise<void> {
       reply,
       cached: true,
     });
+    return { reply };
+  });
+  // The miss floor: what a miss must wait for (three hops to other processes) with none of the
+  // service's own work, so the difference to a real miss is the service's cost even on a busy machine.
+  const llm = parsed.config.llm;
+  const llmAgent = new Agent({ keepAlive: true });
+  const callLlm = (message: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${llm.baseUrl}/chat/completions`,
+        {
+          method: 'POST',
+          agent: llmAgent,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${llm.apiKey}` },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: llm.model, messages: [{ role: 'user', content: message }] }));
+    });
+  floor.post(MISS_FLOOR_PATH, async (request) => {
+    const message = (request.body as { message: string }).message;
+    const key = `bench:miss-floor:${message}`;
+    await cache.raw.get(key);
+    const reply = await callLlm(message);
+    n += 1;
+    await Promise.all([
+      cache.raw.set(key, reply, 'EX', 60),
+      store.saveTurn({
+        sessionId: `floor-${process.pid}-${n}`,
+        userId: undefined,
+        requestId: `floor-${n}`,
+        userMessage: message,
+        reply,
+        cached: false,
+      }),
+    ]);
     return { reply };
   });
   await floor.listen({ port: 0, host: '127.0.0.1' });

@@ -17,5 +17,5 @@ export { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 export { freePort, makeTempDir, waitFor } from './process';
 export { type RedisHandle, startRedis } from './redis';
 export { mask, randomSecret } from './secrets';
-export { ensureServiceBuilt, type LogLine, type ServiceProcess, startService } from './service';
+export { ensureServiceBuilt, type LogLine, type ServiceProcess, startServiceProcess } from './service';
 export { type LocalStack, type LocalStackOptions, maskEnv, serviceEnvFor, startLocalStack } from './stack';

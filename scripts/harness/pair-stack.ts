@@ -13,7 +13,7 @@ import { type PostgresHandle, startPostgres } from './postgres';
 import { type RedisHandle, startRedis } from './redis';
 import { type RedisWriteLossProxy, startRedisWriteLossProxy } from './redis-write-loss-proxy';
 import { randomSecret } from './secrets';
-import { type ServiceProcess, startService } from './service';
+import { type ServiceProcess, startServiceProcess } from './service';
 import { serviceEnvFor } from './stack';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
@@ -92,7 +92,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
           ...options.serviceEnv,
         },
       );
-      const service = await startService({
+      const service = await startServiceProcess({
         env,
         waitFor: 'ready',
         ...(options.bundle ? { bundle: options.bundle } : {}),

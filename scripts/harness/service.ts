@@ -58,7 +58,7 @@ export function ensureServiceBuilt(options: { shared?: boolean } = {}): Promise<
   return testBuild;
 }
 
-export interface StartServiceOptions {
+export interface StartServiceProcessOptions {
   /** The service's environment (contract names, plus NODE_EXTRA_CA_CERTS / AWS_* when needed). */
   readonly env: Readonly<Record<string, string>>;
   /** Bundle to run; built with `ensureServiceBuilt()` when absent. */
@@ -99,7 +99,7 @@ function parseLine(raw: string): LogLine {
   return { raw };
 }
 
-export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
+export async function startServiceProcess(options: StartServiceProcessOptions): Promise<ServiceProcess> {
   const bundle = options.bundle ?? (await ensureServiceBuilt());
   const timeoutMs = options.timeoutMs ?? 20_000;
   const maxLines = options.maxLogLines ?? 20_000;

@@ -1,8 +1,8 @@
 /**
  * The whole local system: Postgres (SSL, scram) with the app role from the bootstrap code, Redis
  * with TLS + AUTH, the fake LLM, optionally a fake Secrets Manager, and the service built from
- * source and started from env vars only. Used by `npm run local`, the integration tests, the bench
- * and (later) the k6 end-to-end and fault tests.
+ * source and started from env vars only. Used by `npm run local`, the integration tests, the bench,
+ * and the k6 end-to-end and fault tests.
  */
 import { SECRET_ENV_NAMES, type ServiceEnvName } from '../../lib/contract';
 import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
@@ -11,7 +11,7 @@ import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets
 import { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 import { type RedisHandle, startRedis } from './redis';
 import { mask, randomSecret } from './secrets';
-import { type ServiceProcess, startService } from './service';
+import { type ServiceProcess, startServiceProcess } from './service';
 
 export type ServiceEnv = Partial<Record<ServiceEnvName, string>> & Record<string, string>;
 
@@ -81,7 +81,7 @@ export interface LocalStackOptions {
   readonly durablePostgres?: boolean;
   /** Bundle to run (see `ensureServiceBuilt`). */
   readonly bundle?: string;
-  /** Receives everything the service prints, unbounded (see `StartServiceOptions.onOutput`). */
+  /** Receives everything the service prints, unbounded (see `StartServiceProcessOptions.onOutput`). */
   readonly onServiceOutput?: (chunk: string) => void;
 }
 
@@ -145,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let service: ServiceProcess | undefined;
     if (options.startService ?? true) {
-      service = await startService({
+      service = await startServiceProcess({
         env,
         waitFor: 'ready',
         ...(options.bundle ? { bundle: options.bundle } : {}),

@@ -10,7 +10,6 @@ import {
   type DbSslMode,
   LOG_LEVELS,
   type LogLevel,
-  SECRET_ENV_NAMES,
   SERVICE_ENV,
   SERVICE_ENV_NAMES,
   type ServiceEnvName,
@@ -43,7 +42,7 @@ export interface LlmSettings {
   readonly timeoutMs: number;
 }
 
-export interface ServiceConfig {
+export interface ChatApiConfig {
   /** 0 asks the OS for a free port (tests); the bound port is logged. */
   readonly port: number;
   /** Listen address: 0.0.0.0 in the container, 127.0.0.1 locally. */
@@ -69,7 +68,7 @@ export interface ConfigProblem {
 }
 
 export type ConfigResult =
-  | { readonly ok: true; readonly config: ServiceConfig }
+  | { readonly ok: true; readonly config: ChatApiConfig }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 /** An environment as `process.env` presents it. */
@@ -226,12 +225,9 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
 }
 
 /** The secret values of a parsed config, so the logger can refuse to print them. */
-export function secretValues(config: ServiceConfig): string[] {
+export function secretValues(config: ChatApiConfig): string[] {
   return [config.db.password, config.cache.authToken, config.llm.apiKey];
 }
-
-/** For `npm run local` and docs: which names are secrets (masked when printed). */
-export const SECRET_NAMES: ReadonlySet<string> = new Set(SECRET_ENV_NAMES);
 
 /** The single start-up line's text: every bad variable with its problem, no values. */
 export function describeProblems(problems: readonly ConfigProblem[]): string {

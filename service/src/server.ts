@@ -2,15 +2,15 @@
  * The process entry: `node dist/server.js`.
  *
  * Reads the contract's environment variables (and nothing else), refuses to start with one log
- * line naming every bad variable, starts the service, and drains on SIGTERM/SIGINT before exiting 0.
- * `startService` and `parseServiceConfig` are exported so the bench can run this exact bundle
- * in-process with its floor route next to it.
+ * line naming every bad variable, starts the chat API (`compose.ts`, the composition root), and
+ * drains on SIGTERM/SIGINT before exiting 0. `startChatApi` and `parseServiceConfig` are exported so
+ * the bench can run this exact bundle in-process with its floor route next to it.
  */
+import { type RunningChatApi, startChatApi } from './compose';
 import { describeProblems, parseServiceConfig } from './config';
-import { type RunningService, startService } from './main';
 
+export { startChatApi } from './compose';
 export { parseServiceConfig } from './config';
-export { startService } from './main';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting won't help. */
 export const EXIT_CONFIG = 78;
@@ -30,7 +30,7 @@ export async function main(): Promise<void> {
     return;
   }
 
-  let running: RunningService | undefined;
+  let running: RunningChatApi | undefined;
   const stop = (signal: string) => {
     if (!running) process.exit(0);
     running.internals.logger.info('signal received', { event: 'signal', signal });
@@ -49,7 +49,7 @@ export async function main(): Promise<void> {
   });
 
   try {
-    running = await startService({ config: parsed.config });
+    running = await startChatApi({ config: parsed.config });
   } catch (err) {
     fatalLine('service failed to start', {
       event: 'start_failed',

@@ -1,4 +1,4 @@
-/** What `buildApp` needs. Everything is injected, so tests can build the app with fakes. */
+/** What `buildHttpApp` needs. Everything is injected, so tests can build the app with fakes. */
 import type { CacheStatus, ReadinessResponse } from '../../lib/contract';
 import type { ChatService } from './chat/chat-service';
 import type { RequestTracker } from './drain';

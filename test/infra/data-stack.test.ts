@@ -1,6 +1,12 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { parseBootstrapProperties } from '../../lambda/db-bootstrap/properties';
+import { CacheCluster } from '../../lib/constructs/cache-cluster';
 import { DATABASE_LAYOUT } from '../../lib/constructs/chat-database';
+import { SUBNET_GROUPS } from '../../lib/constructs/chat-vpc';
 import { synthStage } from '../support/cdk';
 
 const prod = synthStage('prod');
@@ -34,6 +40,12 @@ describe('RDS PostgreSQL', () => {
   test('the server refuses connections without TLS (rds.force_ssl=1)', () => {
     prodData.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Parameters: Match.objectLike({ 'rds.force_ssl': '1' }),
+    });
+  });
+
+  test('slow-statement logs never carry bind parameters, so no chat text reaches the database log', () => {
+    prodData.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: Match.objectLike({ log_min_duration_statement: '1000', log_parameter_max_length: '0' }),
     });
   });
 
@@ -234,5 +246,43 @@ describe('security groups', () => {
         /DatabaseAdminFunctionsSecurityGroup/,
       );
     }
+  });
+});
+
+describe('the data constructs take only what they need', () => {
+  test('a CacheCluster builds from its own settings, without a stage config', () => {
+    const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: SUBNET_GROUPS.data, subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    new CacheCluster(stack, 'Cache', {
+      naming: { appName: 'demo', stage: 'staging' },
+      cache: {
+        engine: 'redis',
+        engineVersion: '7.1',
+        nodeType: 'cache.t4g.small',
+        replicasPerNodeGroup: 1,
+        port: 6390,
+        snapshotRetentionDays: 0,
+      },
+      logRetentionDays: logs.RetentionDays.ONE_WEEK,
+      vpc,
+      serviceSecurityGroup: new ec2.SecurityGroup(stack, 'Service', { vpc }),
+      encryptionKey: new kms.Key(stack, 'Key'),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      ReplicationGroupId: 'demo-staging-cache',
+      Engine: 'redis',
+      EngineVersion: '7.1',
+      Port: 6390,
+      NumCacheClusters: 2,
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'demo-staging-cache-auth' });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 });

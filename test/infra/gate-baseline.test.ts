@@ -4,8 +4,8 @@
  * this service's revisions to find the serving one.
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { HOOK_ENV } from '../../lambda/k6-gate/config';
 import { API_CONTAINER_PORT } from '../../lib/constructs/chat-api-task-definition';
+import { HOOK_ENV } from '../../lib/contract';
 import { synthStage } from '../support/cdk';
 
 const prod = synthStage('prod');

@@ -139,6 +139,7 @@ describe('alarm names are fixed strings', () => {
         ]),
         'chat-prod-cache-auth-failures',
         'chat-prod-gate-failed',
+        'chat-prod-edge-waf-blocked',
       ].sort(),
     );
     expect(prod.composites.map(([, r]) => r.Properties.AlarmName)).toEqual(['chat-prod-service-degraded']);
@@ -628,5 +629,20 @@ describe('cdk-nag', () => {
     const annotations = Annotations.fromStack(s.monitoring);
     expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-'))).toEqual([]);
     expect(annotations.findWarning('*', Match.stringLikeRegexp('CdkNagValidationFailure'))).toEqual([]);
+  });
+});
+
+describe('the WAF alarm', () => {
+  test('watches the WebACL in front of the load balancer by its name, in the stack region, all rules', () => {
+    const { props, metrics } = prod.alarm(ALARM_IDS.wafBlocked);
+    expect(props.Threshold).toBe(prod.config.monitoring.thresholds.maxWafBlockedRequestsPerPeriod);
+    expect(metrics).toEqual([
+      expect.objectContaining({
+        namespace: 'AWS/WAFV2',
+        metricName: 'BlockedRequests',
+        stat: 'Sum',
+        dimensions: { WebACL: 'chat-prod-api-waf', Rule: 'ALL', Region: prod.config.env.region },
+      }),
+    ]);
   });
 });

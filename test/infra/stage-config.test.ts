@@ -61,6 +61,27 @@ describe('stage configs', () => {
 describe('prod cannot be configured into an unsafe state', () => {
   test.each([
     [
+      'a load balancer without deletion protection',
+      (c: M) => {
+        c.ingress.deletionProtection = false;
+      },
+      /prod: ingress\.deletionProtection must be true/,
+    ],
+    [
+      'stacks without termination protection',
+      (c: M) => {
+        c.terminationProtection = false;
+      },
+      /prod: terminationProtection must be true/,
+    ],
+    [
+      'log groups deleted with their stack',
+      (c: M) => {
+        c.retainLogGroups = false;
+      },
+      /prod: retainLogGroups must be true/,
+    ],
+    [
       'a single-AZ database',
       (c: M) => {
         c.database.multiAz = false;
@@ -133,6 +154,37 @@ describe('prod cannot be configured into an unsafe state', () => {
     );
     expect(problems.length).toBe(2);
   });
+
+  test('a problem in every section is reported in the same pass, once each', () => {
+    const problems = problemsOf(() =>
+      validateStageConfig(
+        withOverrides('dev', (c) => {
+          c.appName = 'Chat';
+          c.network.natGateways = 0;
+          c.database.port = 80;
+          c.cache.port = 6379;
+          c.service.cacheTtlSeconds = 0;
+          c.ingress.testPort = c.ingress.productionPort;
+          c.deployment.strategy = 'LINEAR';
+          c.deployment.gate.parallelism = 0;
+          c.monitoring.periodMinutes = 2;
+        }),
+      ),
+    );
+    const expected = [
+      /^appName 'Chat'/,
+      /^network\.natGateways 0/,
+      /^database\.port 80/,
+      /^cache\.port must not be the default 6379/,
+      /^service\.cacheTtlSeconds 0/,
+      /^ingress\.productionPort and ingress\.testPort must differ/,
+      /^deployment\.strategy 'LINEAR' needs deployment\.linear/,
+      /^deployment\.gate\.parallelism 0/,
+      /^monitoring\.periodMinutes 2/,
+    ];
+    expect(problems).toEqual(expect.arrayContaining(expected.map((m) => expect.stringMatching(m))));
+    expect(problems).toHaveLength(expected.length);
+  });
 });
 
 describe('validation of any stage', () => {
@@ -157,6 +209,20 @@ describe('validation of any stage', () => {
         c.service.drainTimeoutMs = 30_000;
       },
       /drainTimeoutMs .* must leave at least 1 s/,
+    ],
+    [
+      'an LLM endpoint over plain http (the key and the prompts would travel in clear)',
+      (c: M) => {
+        c.service.llm = { ...c.service.llm, baseUrl: 'http://llm.internal.example/v1' };
+      },
+      /service\.llm\.baseUrl 'http:\/\/llm\.internal\.example\/v1' must be an https:\/\/ URL/,
+    ],
+    [
+      "a WAF rate limit below WAF's minimum",
+      (c: M) => {
+        c.ingress.firewall = { requestsPerIpPerFiveMinutes: 5 };
+      },
+      /ingress\.firewall\.requestsPerIpPerFiveMinutes 5 must be a whole number from 10/,
     ],
     [
       'a secret poll slower than an hour',

@@ -11,7 +11,8 @@ import { Client } from 'pg';
 import { type BootstrapInput, bootstrapDatabase } from '../../lambda/db-bootstrap/bootstrap';
 import { handler } from '../../lambda/db-bootstrap/index';
 import { parseBootstrapProperties } from '../../lambda/db-bootstrap/properties';
-import { readDbCredentials } from '../../lambda/db-bootstrap/secrets';
+import { scramSha256Verifier } from '../../lambda/db-bootstrap/scram';
+import { readDbLogin } from '../../lambda/db-bootstrap/secrets';
 import {
   createTestCertificates,
   type PostgresHandle,
@@ -189,6 +190,51 @@ describe('database bootstrap (real Postgres, non-superuser master)', () => {
   });
 });
 
+describe('the bootstrap never sends a password in SQL (SCRAM-SHA-256 verifier computed by the client)', () => {
+  test('the verifier matches the one Postgres computes itself for the same password, salt and iterations', async () => {
+    const password = randomSecret(32);
+    await pg.query("SET password_encryption = 'scram-sha-256'");
+    await pg.query(`CREATE ROLE regress_scram_kat LOGIN PASSWORD '${password}'`);
+    const [row] = await pg.query<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = 'regress_scram_kat'",
+    );
+    const match = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(row?.rolpassword ?? '');
+    expect(match).not.toBeNull();
+    const [, iterations, salt] = match as RegExpExecArray;
+    expect(scramSha256Verifier(password, { salt: Buffer.from(salt, 'base64'), iterations: Number(iterations) })).toBe(
+      row?.rolpassword,
+    );
+    await pg.query('DROP ROLE regress_scram_kat');
+  });
+
+  test('no statement or parameter carries the password, Postgres stores the verifier as sent, and the login works', async () => {
+    const app = { username: 'chat_app', password: randomSecret(32) };
+    const sent: string[] = [];
+    await asMaster(async (c) => {
+      const original = c.query.bind(c) as (...args: unknown[]) => Promise<unknown>;
+      (c as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+        sent.push(JSON.stringify(args));
+        return original(...args);
+      };
+      await bootstrapDatabase(c, input(app));
+    });
+    expect(sent.some((s) => s.includes('ALTER ROLE chat_app WITH PASSWORD') && s.includes('SCRAM-SHA-256$4096:'))).toBe(
+      true,
+    );
+    expect(sent.filter((s) => s.includes(app.password))).toEqual([]);
+    const [stored] = await pg.query<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = 'chat_app'",
+    );
+    expect(stored?.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
+    const c = await connect(app.username, app.password);
+    await c.end();
+  });
+
+  test('refuses a password outside printable ASCII instead of storing a verifier that might never match', () => {
+    expect(() => scramSha256Verifier('pässwörd-with-umlauts-1234')).toThrow(/printable ASCII/);
+  });
+});
+
 describe('bootstrap handler', () => {
   const sm = mockClient(SecretsManagerClient);
   afterEach(() => sm.reset());
@@ -224,7 +270,7 @@ describe('bootstrap handler', () => {
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ username: 'chat_app', pass: 'x-secret-x' }),
     });
-    const error = await readDbCredentials(new SecretsManagerClient({}), 'arn:app').catch((e: Error) => e);
+    const error = await readDbLogin(new SecretsManagerClient({}), 'arn:app').catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe("Secret arn:app has no 'password'.");
     expect((error as Error).message).not.toContain('x-secret-x');

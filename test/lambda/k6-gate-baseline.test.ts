@@ -16,10 +16,10 @@ import {
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { findBaseline, servingRevision, taskAddress } from '../../lambda/k6-gate/baseline';
-import { HOOK_ENV, type HookConfig, readHookConfig } from '../../lambda/k6-gate/config';
+import { type HookConfig, readHookConfig } from '../../lambda/k6-gate/config';
 import { parseHookEvent } from '../../lambda/k6-gate/event';
 import { type GateDeps, handleHookEvent } from '../../lambda/k6-gate/gate';
-import { GATE_ENV } from '../../lib/contract';
+import { GATE_ENV, HOOK_ENV } from '../../lib/contract';
 
 const ecs = mockClient(ECSClient);
 const ec2 = mockClient(EC2Client);

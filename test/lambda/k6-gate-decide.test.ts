@@ -1,6 +1,13 @@
 import { classifyRunner, decide, type RunnerRef, readRunState } from '../../lambda/k6-gate/decide';
 import { HookEventError, isRollback, parseHookEvent } from '../../lambda/k6-gate/event';
-import { baseUrlFor, clientTokenFor, executionSegments, runIdFor, startedByFor } from '../../lambda/k6-gate/plan';
+import {
+  baseUrlFor,
+  clientTokenFor,
+  executionSegments,
+  runIdFor,
+  startedByFor,
+} from '../../lambda/k6-gate/runner-plan';
+import { RUN_ID_PATTERN } from '../../lib/contract';
 
 const GREEN = 'arn:aws:ecs:us-east-1:1:service-revision/c/s/2';
 const BLUE = 'arn:aws:ecs:us-east-1:1:service-revision/c/s/1';
@@ -32,7 +39,7 @@ describe('identifiers derived from the hook execution', () => {
     expect(clientTokenFor(id, 1)).toBe(`${id}-1`);
     expect(clientTokenFor(id, 1).length).toBeLessThanOrEqual(64);
     expect(startedByFor(id)).toMatch(/^[A-Za-z0-9/_-]{1,128}$/);
-    expect(runIdFor(id, 0)).toMatch(/^[A-Za-z0-9_-]{1,48}$/);
+    expect(runIdFor(id, 0)).toMatch(RUN_ID_PATTERN);
     expect(runIdFor(id, 0)).not.toBe(runIdFor(id, 1));
   });
 

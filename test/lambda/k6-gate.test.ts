@@ -9,11 +9,11 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { HOOK_ENV, type HookConfig, type HookConfigError, readHookConfig } from '../../lambda/k6-gate/config';
+import { type HookConfig, type HookConfigError, readHookConfig } from '../../lambda/k6-gate/config';
 import type { RunState } from '../../lambda/k6-gate/decide';
 import { RUN_STATE_KEY } from '../../lambda/k6-gate/event';
 import { CALLBACK_DELAY_SECONDS, type GateDeps, handleHookEvent } from '../../lambda/k6-gate/gate';
-import { GATE_ENV, GATE_METRICS } from '../../lib/contract';
+import { GATE_ENV, GATE_METRICS, HOOK_ENV, RUN_ID_PATTERN } from '../../lib/contract';
 
 const ecs = mockClient(ECSClient);
 const ec2 = mockClient(EC2Client);
@@ -176,7 +176,7 @@ describe('first call of a hook execution', () => {
     ]);
     const runIds = runs.map((r) => envOf(r)[GATE_ENV.runId]);
     expect(new Set(runIds).size).toBe(2);
-    for (const id of runIds) expect(id).toMatch(/^[A-Za-z0-9_-]{1,48}$/);
+    for (const id of runIds) expect(id).toMatch(RUN_ID_PATTERN);
     expect(runs[0]).toMatchObject({
       cluster: CLUSTER,
       taskDefinition: TASK_DEF,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GATE_ENV, GATE_PROFILES } from '../../lib/contract/gate';
 import { HEADERS, ROUTES } from '../../lib/contract/http';
-import { bundleEntries, bundleLoadtests, LOADTESTS_SRC } from '../../scripts/gate/bundle';
+import { bundleEntries, bundleLoadtests, LOADTESTS_SRC } from '../../loadtests/bundle';
 
 const REPO = path.resolve(__dirname, '..', '..');
 

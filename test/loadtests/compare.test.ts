@@ -3,6 +3,8 @@
  * shared cache, the comparisons' thresholds, and the figures the reports show (built from a k6
  * summary computed the way k6 computes it).
  */
+
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import {
   COMPARISON_ALPHA,
   COMPARISONS,
@@ -20,7 +22,6 @@ import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
 import { buildJUnit } from '../../loadtests/src/lib/junit';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 import { buildGateReport, type K6MetricSummary } from '../../loadtests/src/lib/report';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
 import { renderVerdict } from '../../loadtests/src/lib/verdict';

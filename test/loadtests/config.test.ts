@@ -1,7 +1,7 @@
 import { GATE_ENV } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { GateConfigError, parseExecutionSegment, readGateConfig } from '../../loadtests/src/lib/config';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 
 const BASE = { [GATE_ENV.baseUrl]: 'http://127.0.0.1:8080/' };
 

@@ -1,6 +1,6 @@
+import { RUN_ID_PATTERN } from '../../lib/contract/gate';
 import { LIMITS } from '../../lib/contract/http';
 import corpusJson from '../../loadtests/corpus/questions.json';
-import { RUN_ID_PATTERN } from '../../loadtests/src/lib/config';
 import {
   type Corpus,
   freshPrompt,

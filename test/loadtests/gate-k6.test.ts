@@ -12,13 +12,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GATE_ENV, GATE_EXIT_CODES, GATE_PROFILES, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { GATE_METRICS } from '../../lib/contract/metrics';
+import { bundleLoadtests } from '../../loadtests/bundle';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildK6Options } from '../../loadtests/src/lib/options';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
-import { bundleLoadtests } from '../../scripts/gate/bundle';
 import { locateK6 } from '../../scripts/gate/locate-k6';
 import { type FakeChatApiOptions, startFakeChatApi } from './support/fake-chat-api';
 

@@ -1,17 +1,15 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { GATE_PROFILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS, maxDurationSeconds, plannedIterations } from '../../lib/contract/gate-profiles';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { FRESH_SCENARIO } from '../../loadtests/src/lib/metrics';
 import { buildK6Options, SCENARIO_EXEC } from '../../loadtests/src/lib/options';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import {
-  GATE_PROFILE_SPECS,
-  maxDurationSeconds,
-  plannedIterations,
-  segmentPlannedIterations,
-} from '../../loadtests/src/lib/profiles';
+import { segmentPlannedIterations } from '../../loadtests/src/lib/segments';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
 
-/** The seeds' table (seeds/000 scenarios and seeds/002 "Success Criteria"), restated independently. */
+/** The seeds' success criteria (docs/loadtests.md, "The seeds' success criteria"), restated independently. */
 const SEEDS = [
   { profile: 'baseline', users: 1, requests: 5, success: 0.95, avgMs: 3000, hit: 0.5 },
   { profile: 'light', users: 5, requests: 20, success: 0.95, avgMs: 4000, hit: 0.7 },
@@ -29,6 +27,25 @@ describe('gate profiles', () => {
   test('every profile in the contract has a spec, and every spec is in the contract', () => {
     expect(Object.keys(GATE_PROFILE_SPECS).sort()).toEqual([...GATE_PROFILES].sort());
     for (const name of GATE_PROFILES) expect(GATE_PROFILE_SPECS[name].name).toBe(name);
+  });
+
+  test("the seeds' success-criteria table in docs/loadtests.md states the same scenarios", () => {
+    const docs = readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'loadtests.md'), 'utf8');
+    const section = docs.split("### The seeds' success criteria")[1]?.split('\n#')[0] ?? '';
+    const rows = [
+      ...section.matchAll(/^\| [^|]+ \| (\d+) × (\d+) \((\d+)\) \| > (\d+)% \| < (\d+) s \| > (\d+)% \| `(\w+)` \|$/gm),
+    ];
+    expect(
+      rows.map(([, users, each, total, success, avgS, hit, profile]) => ({
+        profile,
+        users: Number(users),
+        requests: Number(total),
+        perUser: Number(total) / Number(users) === Number(each),
+        success: Number(success) / 100,
+        avgMs: Number(avgS) * 1000,
+        hit: Number(hit) / 100,
+      })),
+    ).toEqual(SEEDS.map((seed) => ({ ...seed, perUser: true })));
   });
 
   describe.each(SEEDS)("the seeds' $profile scenario", (seed) => {
@@ -99,7 +116,7 @@ describe('gate profiles', () => {
     ).toBe(0);
   });
 
-  // The hook splits a run into n equal segments (lambda/k6-gate/plan.ts); prod runs smoke on 2.
+  // The hook splits a run into n equal segments (lambda/k6-gate/runner-plan.ts); prod runs smoke on 2.
   test.each(['smoke', 'soak', 'spike'] as const)(
     '%s can be split across 2, 3 or 4 runners, each judged on data',
     (profile) => {

@@ -1,9 +1,9 @@
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { GATE_METRICS } from '../../lib/contract/metrics';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
 import { buildJUnit, escapeXml } from '../../loadtests/src/lib/junit';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 import { buildGateReport, type K6SummaryData } from '../../loadtests/src/lib/report';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
 import { renderVerdict } from '../../loadtests/src/lib/verdict';

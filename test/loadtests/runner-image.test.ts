@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleEntries } from '../../scripts/gate/bundle';
+import { bundleEntries } from '../../loadtests/bundle';
 import { TESTED_K6_VERSION } from '../../scripts/gate/locate-k6';
 
 const REPO = path.resolve(__dirname, '..', '..');

@@ -1,8 +1,8 @@
 import { GATE_PROFILES } from '../../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { GATE_K6_METRICS, K6_CHECKS_METRIC } from '../../loadtests/src/lib/metrics';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { GATE_PROFILE_SPECS } from '../../loadtests/src/lib/profiles';
 import {
   buildThresholds,
   evaluateThreshold,

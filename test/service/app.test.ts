@@ -19,10 +19,10 @@ import {
   ROUTES,
   SSE_EVENTS,
 } from '../../lib/contract';
-import { buildApp, fastifyOptions } from '../../service/src/app';
 import type { ChatInput } from '../../service/src/chat/chat-service';
 import { RequestTracker } from '../../service/src/drain';
 import { llmThrottled } from '../../service/src/errors';
+import { buildHttpApp, fastifyOptions } from '../../service/src/http-app';
 import { createLogger } from '../../service/src/observability/logger';
 import { EmfMetrics } from '../../service/src/observability/metrics';
 import type { AppDeps, ChatHandler } from '../../service/src/types';
@@ -95,7 +95,7 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     tracker: new RequestTracker(),
     ...overrides,
   };
-  const app = await buildApp(deps, fastifyOptions());
+  const app = await buildHttpApp(deps, fastifyOptions());
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, metrics: deps.metrics, logs, calls, state };
 }

@@ -14,7 +14,7 @@ import {
   serviceEnvFor,
   startLocalStack,
   startRedis,
-  startService,
+  startServiceProcess,
 } from '../../scripts/harness';
 import { postJson, uniqueText } from './support';
 
@@ -37,7 +37,7 @@ afterAll(async () => {
 async function serviceWith(overrides: Record<string, string>, drop: string[] = []): Promise<ServiceProcess> {
   const env: Record<string, string> = { ...serviceEnvFor(stack, overrides) };
   for (const name of drop) delete env[name];
-  const svc = await startService({ env });
+  const svc = await startServiceProcess({ env });
   extra.push(svc);
   return svc;
 }

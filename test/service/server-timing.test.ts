@@ -6,11 +6,11 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { formatServerTiming, HEADERS, parseServerTiming, ROUTES, SERVER_TIMING_METRICS } from '../../lib/contract';
-import { buildApp, fastifyOptions } from '../../service/src/app';
 import type { ResponseCache } from '../../service/src/cache/redis-cache';
 import { ChatService } from '../../service/src/chat/chat-service';
 import type { ChatStore } from '../../service/src/db/chat-store';
 import { RequestTracker } from '../../service/src/drain';
+import { buildHttpApp, fastifyOptions } from '../../service/src/http-app';
 import type { LlmGateway } from '../../service/src/llm/llm-client';
 import { createLogger } from '../../service/src/observability/logger';
 import { EmfMetrics } from '../../service/src/observability/metrics';
@@ -83,7 +83,7 @@ describe('chat answers carry Server-Timing', () => {
       metrics,
       settings: { promptVersion: 'v1', model: 'm', cacheTtlSeconds: 60 },
     });
-    app = await buildApp(
+    app = await buildHttpApp(
       {
         version: '1.0.0',
         rateLimitPerMinute: 1000,

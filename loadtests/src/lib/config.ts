@@ -4,7 +4,15 @@
  * and the fix, and the k6 script refuses to start (a gate error, never a pass).
  */
 import { SERVICE_ENV } from '../../../lib/contract/env';
-import { DEFAULT_GATE_PROFILE, GATE_ENV, GATE_PROFILES, type GateProfile } from '../../../lib/contract/gate';
+import {
+  DEFAULT_GATE_PROFILE,
+  GATE_ENV,
+  GATE_PROFILES,
+  type GateProfile,
+  isGateProfile,
+  RUN_ID_PATTERN,
+  RUN_ID_RULE,
+} from '../../../lib/contract/gate';
 
 export type GateEnv = Readonly<Record<string, string | undefined>>;
 
@@ -49,13 +57,6 @@ export class GateConfigError extends Error {
     this.name = 'GateConfigError';
     this.problems = problems;
   }
-}
-
-/** `RUN_ID` ends up in prompts, request ids and `user_id` (contract: `[A-Za-z0-9_-]`, at most 128). */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,48}$/;
-
-export function isGateProfile(value: string): value is GateProfile {
-  return (GATE_PROFILES as readonly string[]).includes(value);
 }
 
 /** Reads and validates every gate input. Throws {@link GateConfigError} listing all problems at once. */
@@ -103,7 +104,7 @@ export function readGateConfig(env: GateEnv): GateConfig {
 
   const runId = env[GATE_ENV.runId]?.trim() || undefined;
   if (runId !== undefined && !RUN_ID_PATTERN.test(runId)) {
-    problems.push(`${GATE_ENV.runId}=${runId} must be 1-48 characters of A-Z a-z 0-9 _ -`);
+    problems.push(`${GATE_ENV.runId}=${runId} must be ${RUN_ID_RULE}`);
   }
 
   const serviceName = env[GATE_ENV.serviceName]?.trim() || SERVICE_ENV.SERVICE_NAME.default;

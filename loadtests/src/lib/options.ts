@@ -3,9 +3,10 @@
  * The return type mirrors the parts of k6's `Options` the gate uses, so the k6 glue assigns it to
  * `Options` and the type checker proves the fit without this module importing k6.
  */
+
+import type { TrafficShape } from '../../../lib/contract/gate-profiles';
 import { FRESH_SCENARIO, SUMMARY_TREND_STATS } from './metrics';
 import type { GatePlan } from './plan';
-import type { TrafficShape } from './profiles';
 import { type K6Threshold, type ThresholdSpec, toK6Thresholds } from './thresholds';
 
 export type K6Scenario =

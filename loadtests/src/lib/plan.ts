@@ -4,15 +4,14 @@
  * (scaled down when k6 splits the run across runners).
  */
 import { GATE_ENV } from '../../../lib/contract/gate';
-import { type GateConfig, GateConfigError, segmentFraction } from './config';
 import {
   type ProfileSpec,
   type ProfileTargets,
   plannedIterations,
-  segmentMaxVUs,
-  segmentPlannedIterations,
   type TrafficShape,
-} from './profiles';
+} from '../../../lib/contract/gate-profiles';
+import { type GateConfig, GateConfigError, segmentFraction } from './config';
+import { segmentMaxVUs, segmentPlannedIterations } from './segments';
 
 export interface GatePlan {
   readonly profile: ProfileSpec;

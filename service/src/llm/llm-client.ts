@@ -2,8 +2,13 @@
  * The LLM gateway: any OpenAI-compatible chat-completions endpoint through the `openai` SDK with
  * `baseURL`. The SDK's own retries are off (`maxRetries: 0`) so that `withRetries` is the only
  * retry loop and "at most 3 calls per request" holds; a circuit breaker sits behind it.
+ *
+ * HTTP goes through the SDK's supported path for Node: undici's `fetch` with an undici `Agent` as the
+ * dispatcher, which keeps connections to the provider alive between calls, decompresses answers,
+ * and can be swapped for undici's `ProxyAgent` where a proxy is needed.
  */
-import OpenAI from 'openai';
+import OpenAI, { type ClientOptions } from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { CheckStatus } from '../../../lib/contract';
 import type { LlmSettings } from '../config';
 import { type AppError, llmThrottled, llmUnavailable } from '../errors';
@@ -11,7 +16,6 @@ import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import { isTlsConfigErrorCode } from '../tls-errors';
 import { CircuitBreaker } from './circuit-breaker';
-import { createNodeFetch } from './node-fetch';
 import { DEFAULT_RETRY_POLICY, LlmCallFailed, type LlmFailureKind, type RetryPolicy, withRetries } from './retry';
 
 export interface ChatMessage {
@@ -81,7 +85,7 @@ export interface OpenAiGatewayOptions {
 
 export class OpenAiGateway implements LlmGateway, LlmProbe {
   private readonly client: OpenAI;
-  private readonly http: ReturnType<typeof createNodeFetch>;
+  private readonly dispatcher: Agent;
   private readonly model: string;
   private readonly settings: LlmSettings;
   private readonly logger: Logger;
@@ -92,14 +96,18 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
 
   constructor(options: OpenAiGatewayOptions) {
     const { settings } = options;
-    this.http = createNodeFetch();
+    // Keep-alive per origin: idle sockets live as long as the provider's Keep-Alive hint allows.
+    this.dispatcher = new Agent();
     this.client = new OpenAI({
       apiKey: settings.apiKey,
       baseURL: settings.baseUrl,
       timeout: settings.timeoutMs,
       // The only retry loop is ours (withRetries): at most 3 calls per request, all counted.
       maxRetries: 0,
-      fetch: this.http.fetch,
+      // undici's own fetch, as the SDK requires when an undici dispatcher is passed.
+      fetch: undiciFetch as unknown as typeof fetch,
+      // The cast only bridges two copies of undici's types (the package's and @types/node's undici-types).
+      fetchOptions: { dispatcher: this.dispatcher } as unknown as ClientOptions['fetchOptions'],
     });
     this.model = settings.model;
     this.settings = settings;
@@ -110,16 +118,22 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
   }
 
   async probe(): Promise<void> {
-    let res: Response;
+    let res: Awaited<ReturnType<typeof undiciFetch>>;
     try {
-      res = await this.http.fetch(`${this.settings.baseUrl}/models`, {
+      res = await undiciFetch(`${this.settings.baseUrl}/models`, {
         method: 'GET',
         headers: { authorization: `Bearer ${this.settings.apiKey}`, accept: 'application/json' },
         signal: AbortSignal.timeout(Math.min(PROBE_TIMEOUT_MS, this.settings.timeoutMs)),
+        dispatcher: this.dispatcher,
       });
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const timeout = e?.name === 'AbortError' || e?.name === 'TimeoutError';
+      // undici's fetch rejects with `TypeError('fetch failed')` and the socket's error as `cause`.
+      const e = ((err as { cause?: unknown })?.cause ?? err) as NodeJS.ErrnoException;
+      const timeout =
+        (err as Error)?.name === 'AbortError' ||
+        (err as Error)?.name === 'TimeoutError' ||
+        e?.name === 'AbortError' ||
+        e?.name === 'TimeoutError';
       const code = timeout ? 'ETIMEDOUT' : typeof e?.code === 'string' ? e.code : undefined;
       const why = timeout ? 'no answer within the probe timeout' : (e?.message ?? String(err));
       const kind: LlmProbeFailureKind = isTlsConfigErrorCode(code) ? 'misconfigured' : 'down';
@@ -148,7 +162,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
 
   /** Closes the keep-alive connections to the provider. */
   close(): void {
-    this.http.close();
+    void this.dispatcher.destroy().catch(() => undefined);
   }
 
   status(): CheckStatus {

@@ -1,13 +1,19 @@
 /**
- * Structured JSON logs, one object per line on stdout (CloudWatch Logs via the awslogs driver).
+ * Structured JSON logs, one object per line on stdout (CloudWatch Logs via the awslogs driver),
+ * written by pino (Fastify's own logger) to its asynchronous stdout destination.
  *
  * Rules the callers follow, and this module enforces where it can:
  * - every request-scoped line carries `request_id` (use `child({ request_id })`);
  * - a user message is never logged, only its length;
- * - a secret is never logged: the logger knows the current secret values and replaces any
- *   occurrence in a line with `[REDACTED]` as a last line of defence.
+ * - a secret is never logged: the logger knows the current secret values (read on every line, so
+ *   values installed by a rotation count) and replaces any occurrence in a line with `[REDACTED]`
+ *   as a last line of defence.
+ *
+ * The `Logger` interface keeps the message first (`info(msg, fields)`), as every caller writes it;
+ * pino's own order is `info(fields, msg)`.
  */
-import { LOG_LEVELS, type LogLevel } from '../../../lib/contract';
+import pino, { type DestinationStream } from 'pino';
+import type { LogLevel } from '../../../lib/contract';
 
 export type LogFields = Record<string, unknown>;
 
@@ -20,20 +26,31 @@ export interface Logger {
   child(bindings: LogFields): Logger;
 }
 
+/** Where log and EMF lines go: anything with `write(line)`, e.g. `stdoutDestination()`. */
+export type LineDestination = DestinationStream;
+
 export interface LoggerOptions {
   readonly level: LogLevel;
-  /** Where lines go; `process.stdout.write` by default. */
-  readonly write?: (line: string) => void;
+  /** Where lines go: `stdoutDestination()` by default; tests pass a function that collects lines. */
+  readonly write?: LineDestination | ((line: string) => void);
   /** Values that must never appear in a line (read on every write, so refreshed secrets count). */
   readonly secrets?: () => readonly string[];
   readonly base?: LogFields;
 }
 
-const RANK: Record<LogLevel, number> = Object.fromEntries(LOG_LEVELS.map((l, i) => [l, i])) as Record<LogLevel, number>;
+/**
+ * stdout (or another file descriptor) through sonic-boom without `sync`: the write syscall runs off
+ * the event loop (a pipe to the container's log driver that falls behind never blocks a request),
+ * at most one write is in flight, and the lines that arrive meanwhile are joined into the next one.
+ * Whatever is still queued is written synchronously on process exit (pino registers that for its
+ * destinations).
+ */
+export function stdoutDestination(fd = 1): LineDestination & { flush(cb?: (err?: Error) => void): void } {
+  return pino.destination({ dest: fd, sync: false });
+}
 
 /** Errors become `{name, message, code}`; a stack only at debug level (it can be long, never secret). */
-function serializeError(err: unknown, withStack: boolean): unknown {
-  if (!(err instanceof Error)) return err;
+function serializeError(err: Error, withStack: boolean): LogFields {
   const e = err as Error & { code?: unknown };
   return {
     name: e.name,
@@ -43,85 +60,87 @@ function serializeError(err: unknown, withStack: boolean): unknown {
   };
 }
 
-interface Shared {
-  readonly write: (line: string) => void;
-  readonly secrets: () => readonly string[];
-  readonly threshold: number;
-  readonly withStack: boolean;
-  /** The redaction forms of the current secrets, recomputed only when the list changes. */
-  cachedFor: readonly string[] | undefined;
-  forms: string[];
+/** A secret with quotes or backslashes appears JSON-escaped in a line. */
+function redactionForms(current: readonly string[]): string[] {
+  return [...new Set(current.filter((s) => s.length >= 4).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))];
 }
 
-function redactionForms(shared: Shared): string[] {
-  const current = shared.secrets();
-  if (current !== shared.cachedFor) {
-    shared.cachedFor = current;
-    // A secret with quotes or backslashes appears JSON-escaped in a line.
-    shared.forms = [
-      ...new Set(current.filter((s) => s.length >= 4).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])),
-    ];
-  }
-  return shared.forms;
+/** Replaces every current secret value in a serialized line; the forms are recomputed only when the list changes. */
+function redactor(secrets: () => readonly string[]): (line: string) => string {
+  let cachedFor: readonly string[] | undefined;
+  let forms: string[] = [];
+  return (line) => {
+    const current = secrets();
+    if (current !== cachedFor) {
+      cachedFor = current;
+      forms = redactionForms(current);
+    }
+    let out = line;
+    for (const form of forms) {
+      if (out.includes(form)) out = out.split(form).join('[REDACTED]');
+    }
+    return out;
+  };
 }
 
-/** Methods live on the prototype: a per-request child costs one small object, no closures. */
-class JsonLogger implements Logger {
-  constructor(
-    private readonly shared: Shared,
-    private readonly bindings: LogFields,
-  ) {}
+/** Adapts pino to the message-first interface. Methods on the prototype: a per-request child is one small object. */
+class PinoLogger implements Logger {
+  constructor(private readonly p: pino.Logger) {}
 
   debug(msg: string, fields?: LogFields): void {
-    this.emit('debug', msg, fields);
+    if (fields) this.p.debug(fields, msg);
+    else this.p.debug(msg);
   }
   info(msg: string, fields?: LogFields): void {
-    this.emit('info', msg, fields);
+    if (fields) this.p.info(fields, msg);
+    else this.p.info(msg);
   }
   warn(msg: string, fields?: LogFields): void {
-    this.emit('warn', msg, fields);
+    if (fields) this.p.warn(fields, msg);
+    else this.p.warn(msg);
   }
   error(msg: string, fields?: LogFields): void {
-    this.emit('error', msg, fields);
+    if (fields) this.p.error(fields, msg);
+    else this.p.error(msg);
   }
   isLevelEnabled(level: LogLevel): boolean {
-    return RANK[level] >= this.shared.threshold;
+    return this.p.isLevelEnabled(level);
   }
   child(bindings: LogFields): Logger {
-    return new JsonLogger(this.shared, { ...this.bindings, ...bindings });
-  }
-
-  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
-    const shared = this.shared;
-    if (RANK[level] < shared.threshold) return;
-    const record: LogFields = { time: new Date().toISOString(), level, msg, ...this.bindings };
-    if (fields) {
-      for (const key in fields) {
-        const value = fields[key];
-        record[key] = value instanceof Error ? serializeError(value, shared.withStack) : value;
-      }
-    }
-    let line = JSON.stringify(record);
-    for (const form of redactionForms(shared)) {
-      if (line.includes(form)) line = line.split(form).join('[REDACTED]');
-    }
-    shared.write(`${line}\n`);
+    return new PinoLogger(this.p.child(bindings));
   }
 }
 
-const NONE: readonly string[] = [];
-const noSecrets = () => NONE;
-
 export function createLogger(options: LoggerOptions): Logger {
-  const shared: Shared = {
-    write: options.write ?? ((line: string) => process.stdout.write(line)),
-    secrets: options.secrets ?? noSecrets,
-    threshold: RANK[options.level],
-    withStack: options.level === 'debug',
-    cachedFor: undefined,
-    forms: [],
-  };
-  return new JsonLogger(shared, options.base ?? {});
+  const withStack = options.level === 'debug';
+  const write = options.write ?? stdoutDestination();
+  const destination: LineDestination = typeof write === 'function' ? { write } : write;
+  const p = pino(
+    {
+      level: options.level,
+      // No pid/hostname: the log stream already names the task.
+      base: options.base ?? null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) => {
+          let out: LogFields | undefined;
+          for (const key in fields) {
+            const value = fields[key];
+            if (value instanceof Error) {
+              out ??= { ...fields };
+              out[key] = serializeError(value, withStack);
+            }
+          }
+          return out ?? fields;
+        },
+      },
+      ...(options.secrets ? { hooks: { streamWrite: redactor(options.secrets) } } : {}),
+    },
+    destination,
+  );
+  return new PinoLogger(p);
 }
 
 /** A logger that drops everything (unit tests that don't look at logs). */

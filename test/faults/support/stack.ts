@@ -10,7 +10,7 @@ import {
   type ServiceProcess,
   serviceEnvFor,
   startLocalStack,
-  startService,
+  startServiceProcess,
 } from '../../../scripts/harness';
 import { findSecrets, OutputCapture, SecretBook } from './logs';
 
@@ -50,7 +50,7 @@ export async function startFaultStack(options: LocalStackOptions = {}): Promise<
     serviceWith: async (overrides, drop = []) => {
       const env: Record<string, string> = { ...serviceEnvFor(stack, overrides) };
       for (const name of drop) delete env[name];
-      const svc = await startService({ env, onOutput: capture.sink });
+      const svc = await startServiceProcess({ env, onOutput: capture.sink });
       extra.push(svc);
       return svc;
     },

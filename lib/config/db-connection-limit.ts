@@ -1,7 +1,7 @@
 /**
  * RDS for PostgreSQL's default `max_connections`, estimated from the instance class, so the
- * "connections near the limit" alarm has a limit to be near. No imports: `lib/config/validate.ts`
- * uses it to refuse a class it cannot estimate.
+ * "connections near the limit" alarm has a limit to be near. Part of the stage config: validation
+ * refuses a class it cannot estimate (unless `dbMaxConnections` is set), and the alarm reads it.
  *
  * RDS sets `max_connections = LEAST({DBInstanceClassMemory/9531392}, 5000)`.
  * `DBInstanceClassMemory` is the class's memory minus what RDS keeps for the OS and its own

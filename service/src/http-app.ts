@@ -1,6 +1,6 @@
 /**
- * The HTTP application as a function of its dependencies. `server.ts` wires real Postgres, Redis
- * and the LLM; tests call `buildApp` with fakes and use `app.inject()`.
+ * The HTTP app as a function of its dependencies. `compose.ts` (the composition root) builds it
+ * over real Postgres, Redis and the LLM; tests call `buildHttpApp` with fakes and use `app.inject()`.
  */
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
@@ -10,7 +10,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
+import { ERROR_CODES, HEADERS, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
 import { AppError } from './errors';
 import { chatRoute } from './routes/chat';
 import { chatStreamRoute } from './routes/chat-stream';
@@ -18,9 +18,6 @@ import { installErrorHandlers } from './routes/error-handler';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import type { AppDeps } from './types';
-
-/** A caller's request id is echoed when it is a short, safe token; otherwise we make one. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -35,7 +32,7 @@ export function fastifyOptions(): FastifyServerOptions {
     trustProxy: (_address: string, hop: number) => hop === 0,
     genReqId: (req) => {
       const given = req.headers[HEADERS.requestId];
-      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
     // During the drain, requests on open keep-alive connections are answered normally (with
     // `Connection: close`), not with Fastify's automatic 503.
@@ -46,7 +43,7 @@ export function fastifyOptions(): FastifyServerOptions {
   };
 }
 
-export async function buildApp(
+export async function buildHttpApp(
   deps: AppDeps,
   options: FastifyServerOptions = fastifyOptions(),
 ): Promise<FastifyInstance> {

@@ -6,11 +6,12 @@
  * `fresh` sends prompts unique to the run, which no cache can hold. Blue and green share the cache,
  * so without `fresh` a green with a broken LLM path could pass on answers blue cached.
  *
- * The seeds' five scenarios (seeds/002, "Success Criteria") keep their users, request counts and
- * targets exactly: success rate, average latency, cache hit rate. The seeds measured "requests" per
- * concurrent user ("5 concurrent users, 4 requests each"), hence `per-vu-iterations`.
+ * The seeds' five scenarios (docs/loadtests.md, "The seeds' success criteria") keep their users,
+ * request counts and targets exactly: success rate, average latency, cache hit rate. The seeds
+ * counted "requests" per concurrent user ("5 concurrent users, 4 requests each"), hence
+ * `per-vu-iterations`.
  */
-import type { GateProfile } from '../../../lib/contract/gate';
+import type { GateProfile } from './gate';
 
 /** A k6 executor with its parameters; durations in seconds, rates per minute (k6 `timeUnit: '1m'`). */
 export type TrafficShape =
@@ -100,7 +101,7 @@ function seedsScenario<P extends GateProfile>(
     fresh: freshPrompts(freshRequests, maxDurationSeconds),
     // Every planned request must be answered: the seeds' counts are small and fixed.
     targets: { ...targets, minRequestShare: 1 },
-    rationale: `seeds/002 success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
+    rationale: `the seeds' success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
     gracefulStopSeconds: 30,
   };
 }
@@ -311,28 +312,4 @@ export function maxDurationSeconds(shape: TrafficShape): number {
     case 'ramping-arrival-rate':
       return shape.stages.reduce((sum, s) => sum + s.durationSeconds, 0);
   }
-}
-
-/**
- * A lower bound on the iterations one runner executes when k6 splits the run with
- * `--execution-segment` of the given fraction (1 when not split). k6 (v1.8.1, lib/executor) gives
- * each segment at least the floor of its share of the VUs; per-VU iterations follow the VUs, shared
- * iterations are split in proportion to the VUs the segment got (not to the fraction: 40 iterations
- * on 5 VUs split in halves run as 24 and 16), and arrival rates are scaled by the fraction.
- */
-export function segmentPlannedIterations(shape: TrafficShape, fraction: number): number {
-  if (fraction >= 1) return plannedIterations(shape);
-  switch (shape.executor) {
-    case 'per-vu-iterations':
-      return Math.floor(shape.vus * fraction) * shape.iterations;
-    case 'shared-iterations':
-      return Math.floor((shape.iterations * Math.floor(shape.vus * fraction)) / shape.vus);
-    default:
-      return Math.floor(plannedIterations(shape) * fraction);
-  }
-}
-
-/** An upper bound on the VUs one runner gets for the segment fraction. */
-export function segmentMaxVUs(shape: TrafficShape, fraction: number): number {
-  return fraction >= 1 ? maxVUs(shape) : Math.ceil(maxVUs(shape) * fraction);
 }

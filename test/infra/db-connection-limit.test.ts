@@ -2,7 +2,7 @@ import {
   estimateMaxConnections,
   instanceClassMemoryGiB,
   RDS_POSTGRES_MAX_CONNECTIONS_CAP,
-} from '../../lib/monitoring/db-connection-limit';
+} from '../../lib/config/db-connection-limit';
 
 describe('RDS PostgreSQL max_connections estimate', () => {
   test.each([

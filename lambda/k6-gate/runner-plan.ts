@@ -4,9 +4,9 @@
  * parameters): that is what makes RunTask idempotent here.
  */
 import type { RunTaskCommandInput } from '@aws-sdk/client-ecs';
-import { GATE_ENV, type GateProfile } from '../../lib/contract';
-import { type HookConfig, isGateProfile } from './config';
-import { CONFIGURED_HOOK_DETAILS, type HookEvent } from './event';
+import { GATE_ENV, type GateProfile, HOOK_DETAILS, isGateProfile } from '../../lib/contract';
+import type { HookConfig } from './config';
+import type { HookEvent } from './event';
 
 export interface GateInputs {
   readonly profile: GateProfile;
@@ -33,24 +33,22 @@ export class GateInputError extends Error {
  */
 export function resolveGateInputs(event: HookEvent, config: HookConfig): GateInputs {
   const details = event.hookDetails;
-  const rawProfile = details[CONFIGURED_HOOK_DETAILS.profile];
+  const rawProfile = details[HOOK_DETAILS.profile];
   let profile = config.defaultProfile;
   let profileSource: GateInputs['source']['profile'] = 'function';
   if (rawProfile !== undefined) {
     if (typeof rawProfile !== 'string' || !isGateProfile(rawProfile)) {
-      throw new GateInputError(
-        `hookDetails.${CONFIGURED_HOOK_DETAILS.profile}=${String(rawProfile)} is not a gate profile`,
-      );
+      throw new GateInputError(`hookDetails.${HOOK_DETAILS.profile}=${String(rawProfile)} is not a gate profile`);
     }
     profile = rawProfile;
     profileSource = 'hookDetails';
   }
-  const rawVersion = details[CONFIGURED_HOOK_DETAILS.expectedVersion];
+  const rawVersion = details[HOOK_DETAILS.expectedVersion];
   let expectedVersion = config.defaultExpectedVersion;
   let versionSource: GateInputs['source']['expectedVersion'] = expectedVersion ? 'function' : 'none';
   if (rawVersion !== undefined) {
     if (typeof rawVersion !== 'string' || rawVersion.trim() === '') {
-      throw new GateInputError(`hookDetails.${CONFIGURED_HOOK_DETAILS.expectedVersion} must be a non-empty string`);
+      throw new GateInputError(`hookDetails.${HOOK_DETAILS.expectedVersion} must be a non-empty string`);
     }
     expectedVersion = rawVersion.trim();
     versionSource = 'hookDetails';
@@ -64,7 +62,7 @@ export function resolveGateInputs(event: HookEvent, config: HookConfig): GateInp
 
 /** The operator's skip reason from the hook details, when one of at least 10 characters is set. */
 export function skipReason(event: HookEvent): string | undefined {
-  const raw = event.hookDetails[CONFIGURED_HOOK_DETAILS.skipReason];
+  const raw = event.hookDetails[HOOK_DETAILS.skipReason];
   return typeof raw === 'string' && raw.trim().length >= 10 ? raw.trim() : undefined;
 }
 
@@ -97,7 +95,7 @@ export function clientTokenFor(executionId: string, index: number): string {
   return `${executionId}-${index}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 64);
 }
 
-/** RUN_ID makes each runner's "never cacheable" prompts unique (contract: 1-48 of `[A-Za-z0-9_-]`). */
+/** RUN_ID makes each runner's "never cacheable" prompts unique; it fits the contract's `RUN_ID_PATTERN`. */
 export function runIdFor(executionId: string, index: number): string {
   return `g${executionId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}-${index}`;
 }

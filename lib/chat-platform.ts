@@ -66,8 +66,8 @@ export function buildChatPlatform(
     description: `${name('service')}: ECS cluster, ALB, staged rollout of the chat API, k6 gate`,
   });
 
-  // Alarm names are fixed strings, so the Service stack's deployment alarms name them without a
-  // reference to this stack (which depends on the Service and Data stacks).
+  // Depends on the Service and Data stacks. The alarms the ECS service names (and the alarm topic)
+  // are created in the Service stack, so nothing there names a resource of this stack.
   const monitoring = new MonitoringStack(scope, name('monitoring'), {
     env,
     stackName: name('monitoring'),

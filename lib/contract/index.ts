@@ -14,3 +14,4 @@ export * from './gate';
 export * from './gate-hook';
 export * from './http';
 export * from './metrics';
+export * from './version';

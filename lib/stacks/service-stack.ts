@@ -25,6 +25,7 @@ import {
 import { ExistingSecret } from '../constructs/existing-secret';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
+import { ServiceDns } from '../constructs/service-dns';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
 import { HOOK_DETAILS } from '../contract';
 import { alarmFacade } from '../monitoring/alarm-facade';
@@ -212,6 +213,11 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
+    // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
+    if (domainName && hostedZoneId && hostedZoneName) {
+      new ServiceDns(this, 'Dns', { domainName, hostedZoneId, hostedZoneName, loadBalancer: ingress.loadBalancer });
+    }
     this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
       value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
       description: 'Production URL (scheme, host, production port); the target of npm run gate',

@@ -15,3 +15,4 @@ export * from './gate-hook';
 export * from './http';
 export * from './metrics';
 export * from './server-timing';
+export * from './version';

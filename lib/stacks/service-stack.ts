@@ -6,8 +6,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { AlarmWithAnnotation } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
-import { physicalName, type StageConfig } from '../config';
+import { physicalName, type StageConfig, serviceDimension } from '../config';
+import { AlarmTopic } from '../constructs/alarm-topic';
 import { ApiFirewall } from '../constructs/api-firewall';
 import type { CacheCluster } from '../constructs/cache-cluster';
 import { ChatApiService } from '../constructs/chat-api-service';
@@ -22,8 +25,13 @@ import {
 import { ExistingSecret } from '../constructs/existing-secret';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
+import { ServiceDns } from '../constructs/service-dns';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
 import { HOOK_DETAILS } from '../contract';
+import { alarmFacade } from '../monitoring/alarm-facade';
+import { AlarmWiring } from '../monitoring/alarm-wiring';
+import { AppMetrics } from '../monitoring/app-metrics';
+import { monitorDeployment } from '../monitoring/deployment-section';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -68,6 +76,17 @@ export class ServiceStack extends Stack {
    * pipeline's post-deploy gate (`envFromCfnOutputs`) and of `npm run gate -- --target` by hand.
    */
   readonly serviceUrlOutput: CfnOutput;
+  /**
+   * The topic every alarm of the stage notifies. It lives here, not in the Monitoring stack, because
+   * the deployment alarms below notify it and this stack deploys first.
+   */
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * The alarms the service names in its deployment configuration (5xx rate, p95 latency, gate
+   * failed). Created in this stack, and the service `DependsOn` them, so they exist before the
+   * service on the first deploy whatever the stack order; the Monitoring stack's page includes them.
+   */
+  readonly deploymentAlarms: readonly AlarmWithAnnotation[];
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -189,6 +208,12 @@ export class ServiceStack extends Stack {
       scaling: config.service,
     }).service;
 
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      naming: config,
+      alarmEmails: config.monitoring.alarmEmails,
+    }).topic;
+    this.deploymentAlarms = this.createDeploymentAlarms(config, ingress);
+
     const gate = new K6GateHook(this, 'Gate', {
       config,
       appVersion: props.appVersion,
@@ -200,15 +225,54 @@ export class ServiceStack extends Stack {
       serviceName: physicalName(config, 'api'),
     });
     this.gateFunction = gate.function;
-    if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
+    const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;
+    this.orderServiceAfterWhatItNames(api.taskDefinition, hookRole);
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
+    // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
+    if (domainName && hostedZoneId && hostedZoneName) {
+      new ServiceDns(this, 'Dns', { domainName, hostedZoneId, hostedZoneName, loadBalancer: ingress.loadBalancer });
+    }
     this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
       value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
       description: 'Production URL (scheme, host, production port); the target of npm run gate',
     });
+  }
+
+  /** The deployment alarms, named exactly as deploymentSettings() lists them (alarm-names.ts). */
+  private createDeploymentAlarms(config: StageConfig, ingress: ServiceLoadBalancer): AlarmWithAnnotation[] {
+    const period = Duration.minutes(config.monitoring.periodMinutes);
+    const facade = alarmFacade(this, 'DeploymentAlarms', { config, period, topic: this.alarmTopic });
+    monitorDeployment(facade, {
+      wiring: new AlarmWiring(config),
+      period,
+      targets: ingress,
+      metrics: new AppMetrics(serviceDimension(config), period),
+    });
+    return facade.createdAlarms();
+  }
+
+  /**
+   * The ECS service is created only after everything it names exists and is usable: the deployment
+   * alarms (named by string, so CloudFormation would not order them by itself), and every policy of
+   * every role it hands to ECS (task and execution roles through the task definition, the load
+   * balancers' infrastructure role, the hook's invoke role). A role's policy is a resource of its own,
+   * and without the order ECS could first call the hook or move a listener rule before IAM allows it.
+   */
+  private orderServiceAfterWhatItNames(taskDefinition: ecs.TaskDefinition, hookRole?: iam.IRole): void {
+    const cfnService = this.service.node.defaultChild as ecs.CfnService;
+    for (const alarm of this.deploymentAlarms) cfnService.node.addDependency(alarm.alarm);
+    const roles = [
+      taskDefinition.taskRole,
+      taskDefinition.executionRole,
+      // aws-cdk-lib creates the load balancers' infrastructure role inside the service and does not expose it.
+      this.service.node.tryFindChild('GreenTargetRole'),
+      hookRole,
+    ];
+    for (const role of roles) if (role) cfnService.node.addDependency(role);
   }
 
   /**
@@ -217,7 +281,7 @@ export class ServiceStack extends Stack {
    * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
    * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
    */
-  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): void {
+  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): iam.IRole {
     const gateConfig = config.deployment.gate;
     // ECS invokes the function by its unqualified ARN: no `:*` for versions or aliases.
     const invokeRole = new iam.Role(this, 'GateHookInvokeRole', {
@@ -242,6 +306,7 @@ export class ServiceStack extends Stack {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
       Action: 'ROLLBACK',
     });
+    return invokeRole;
   }
 }
 

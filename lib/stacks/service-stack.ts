@@ -179,6 +179,22 @@ export class ServiceStack extends Stack {
       description: 'ALB to the chat API container port (both target groups)',
     });
 
+    // The relative gate's baseline: the runner reaches the serving revision's tasks directly (the
+    // production listener would mix both revisions during canary and linear steps). Only the runner.
+    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromGateRunner', {
+      groupId: serviceSecurityGroup.securityGroupId,
+      sourceSecurityGroupId: runner.securityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: API_CONTAINER_PORT,
+      toPort: API_CONTAINER_PORT,
+      description: 'k6 gate runner to the serving revision (the relative gate baseline)',
+    });
+    runner.securityGroup.addEgressRule(
+      serviceSecurityGroup,
+      ec2.Port.tcp(API_CONTAINER_PORT),
+      'the serving revision tasks (the relative gate baseline)',
+    );
+
     this.service = new ChatApiService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: api.taskDefinition,
@@ -205,6 +221,8 @@ export class ServiceStack extends Stack {
       runner,
       loadBalancer: ingress.loadBalancer,
       testListenerPort: config.ingress.testPort,
+      serviceContainerPort: API_CONTAINER_PORT,
+      serviceName: physicalName(config, 'api'),
     });
     this.gateFunction = gate.function;
     const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;

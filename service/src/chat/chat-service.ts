@@ -14,6 +14,7 @@ import { dependencyUnavailable } from '../errors';
 import type { ChatMessage, LlmGateway } from '../llm/llm-client';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
+import type { ServerTiming, TimedPart } from '../observability/server-timing';
 import { type ContextTurn, cacheKey } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
 
@@ -28,6 +29,13 @@ export interface ChatContext {
   readonly requestId: string;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
+  /** Receives the time spent per dependency, for the `Server-Timing` header. */
+  readonly timing?: ServerTiming;
+}
+
+/** Runs `operation`, adding its duration to `part` of the turn's timing when there is one. */
+function timed<T>(ctx: ChatContext, part: TimedPart, operation: () => Promise<T>): Promise<T> {
+  return ctx.timing ? ctx.timing.time(part, operation) : operation();
 }
 
 export interface ChatResult {
@@ -80,7 +88,9 @@ export class ChatService {
 
   async answer(input: ChatInput, ctx: ChatContext): Promise<ChatResult> {
     const lookup = await this.lookup(input, ctx);
-    const reply = lookup.cached ?? (await this.deps.llm.complete(this.messages(lookup.context, input.message), ctx));
+    const reply =
+      lookup.cached ??
+      (await timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), ctx)));
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
   }
@@ -103,16 +113,18 @@ export class ChatService {
       reply = lookup.cached;
     } else {
       let started = false;
-      reply = await this.deps.llm.stream(this.messages(lookup.context, input.message), {
-        ...ctx,
-        onDelta: (delta) => {
-          if (!started) {
-            started = true;
-            onStart(lookup.status);
-          }
-          onDelta(delta);
-        },
-      });
+      reply = await timed(ctx, 'llm', () =>
+        this.deps.llm.stream(this.messages(lookup.context, input.message), {
+          ...ctx,
+          onDelta: (delta) => {
+            if (!started) {
+              started = true;
+              onStart(lookup.status);
+            }
+            onDelta(delta);
+          },
+        }),
+      );
     }
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
@@ -129,7 +141,10 @@ export class ChatService {
     const sessionId = input.sessionId ?? randomUUID();
     let context: ContextTurn[] = [];
     if (input.sessionId !== undefined) {
-      context = await this.withDatabase(() => store.recentContext(sessionId, LIMITS.contextTurns), ctx);
+      context = await this.withDatabase(
+        () => timed(ctx, 'db', () => store.recentContext(sessionId, LIMITS.contextTurns)),
+        ctx,
+      );
     }
     const key = cacheKey({
       message: input.message,
@@ -150,7 +165,7 @@ export class ChatService {
       return { status: 'BYPASS', cached: null };
     }
     try {
-      const cached = await cache.get(key);
+      const cached = await timed(ctx, 'cache', () => cache.get(key));
       metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
       return { status: cached === null ? 'MISS' : 'HIT', cached };
     } catch (err) {
@@ -168,20 +183,22 @@ export class ChatService {
     const { store, cache, cacheHealth, settings } = this.deps;
     const save = this.withDatabase(
       () =>
-        store.saveTurn({
-          sessionId: lookup.sessionId,
-          userId: input.userId,
-          requestId: ctx.requestId,
-          userMessage: input.message,
-          reply,
-          cached: lookup.status === 'HIT',
-        }),
+        timed(ctx, 'db', () =>
+          store.saveTurn({
+            sessionId: lookup.sessionId,
+            userId: input.userId,
+            requestId: ctx.requestId,
+            userMessage: input.message,
+            reply,
+            cached: lookup.status === 'HIT',
+          }),
+        ),
       ctx,
     );
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
-        ? cache.set(lookup.key, reply, settings.cacheTtlSeconds).catch((err: unknown) => {
+        ? timed(ctx, 'cache', () => cache.set(lookup.key, reply, settings.cacheTtlSeconds)).catch((err: unknown) => {
             cacheHealth.reportFailure(err);
             ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
           })

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../../../lib/contract';
 import type { ChatContext, ChatInput } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
+import { ServerTiming } from '../observability/server-timing';
 import type { ChatRequestBody } from '../schemas/chat';
 
 export function toChatInput(body: ChatRequestBody): ChatInput {
@@ -38,6 +39,7 @@ export function chatContext(request: FastifyRequest, reply: FastifyReply): ChatC
   return {
     requestId: request.id,
     logger: request.logger,
+    timing: new ServerTiming(),
     get signal() {
       if (!controller) {
         const c = new AbortController();

@@ -1,6 +1,7 @@
 import { RemovalPolicies, type Stage } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { physicalName, type StageConfig } from './config';
+import { appVersionProblem, physicalName, type StageConfig, StageConfigError } from './config';
+import { isAppVersion } from './contract';
 import { DataStack } from './stacks/data-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -30,6 +31,9 @@ export function buildChatPlatform(
   config: StageConfig,
   options: ChatPlatformOptions,
 ): ChatPlatformStacks {
+  // The service would refuse this version at start (exit 78) after a deploy had begun: refuse it here.
+  if (!isAppVersion(options.appVersion))
+    throw new StageConfigError(config.stage, [appVersionProblem(options.appVersion)]);
   const env = { account: config.env.account, region: config.env.region };
   const name = (layer: string) => physicalName(config, layer);
 

@@ -131,7 +131,10 @@ export interface ServiceSettings {
 export interface IngressConfig {
   /** ACM certificate for the HTTPS listeners. Required in prod. */
   readonly certificateArn?: string;
-  /** Optional DNS name; when set with `hostedZoneId` and `hostedZoneName`, an alias record is created. */
+  /**
+   * Optional DNS name of the API; set with `hostedZoneId` and `hostedZoneName` (all three or none), it
+   * gets an alias A record to the load balancer (lib/constructs/service-dns.ts) and is `ServiceUrl`'s host.
+   */
   readonly domainName?: string;
   readonly hostedZoneId?: string;
   readonly hostedZoneName?: string;

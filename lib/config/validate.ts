@@ -3,7 +3,7 @@
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
  */
-import { GATE_PROFILES, isGateProfile } from '../contract';
+import { APP_VERSION_RULE, GATE_PROFILES, isGateProfile } from '../contract';
 import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
 import { estimateMaxConnections } from './db-connection-limit';
 import { checkLogRetention, Problems } from './problems';
@@ -33,6 +33,11 @@ export class StageConfigError extends Error {
     );
     this.name = 'StageConfigError';
   }
+}
+
+/** The problem a version the service would refuse at start makes, on every path that resolves one. */
+export function appVersionProblem(appVersion: string): string {
+  return `appVersion '${appVersion}' must be ${APP_VERSION_RULE}; pass -c appVersion=<version>.`;
 }
 
 const DEFAULT_REDIS_PORT = 6379;

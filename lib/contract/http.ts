@@ -28,6 +28,8 @@ export const HEADERS = {
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
+  /** On every chat answer: the turn's time split (`llm`, `db`, `cache`, `total`); see `server-timing.ts`. */
+  serverTiming: 'server-timing',
   /** `Bearer <JWT>` on every API route (everything except the health routes); redacted from every log that sees requests (WAF, service). */
   authorization: 'authorization',
   /** On every 401: `Bearer realm="chat-api"`, plus `error="invalid_token"` when a token was sent (RFC 6750). */

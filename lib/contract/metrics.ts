@@ -74,5 +74,7 @@ export const GATE_METRICS = {
     errorRatePercent: 'GateErrorRate',
     requests: 'GateRequests',
     cacheHitRatePercent: 'GateCacheHitRate',
+    /** Comparisons with the serving version that failed; absent when the run had no baseline. */
+    comparisonsFailed: 'GateComparisonsFailed',
   },
 } as const;

@@ -26,6 +26,7 @@ import { ExistingSecret } from '../constructs/existing-secret';
 import { IdentityProvider } from '../constructs/identity-provider';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
+import { ServiceDns } from '../constructs/service-dns';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
 import { HOOK_DETAILS } from '../contract';
 import { alarmFacade } from '../monitoring/alarm-facade';
@@ -200,6 +201,22 @@ export class ServiceStack extends Stack {
       description: 'ALB to the chat API container port (both target groups)',
     });
 
+    // The relative gate's baseline: the runner reaches the serving revision's tasks directly (the
+    // production listener would mix both revisions during canary and linear steps). Only the runner.
+    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromGateRunner', {
+      groupId: serviceSecurityGroup.securityGroupId,
+      sourceSecurityGroupId: runner.securityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: API_CONTAINER_PORT,
+      toPort: API_CONTAINER_PORT,
+      description: 'k6 gate runner to the serving revision (the relative gate baseline)',
+    });
+    runner.securityGroup.addEgressRule(
+      serviceSecurityGroup,
+      ec2.Port.tcp(API_CONTAINER_PORT),
+      'the serving revision tasks (the relative gate baseline)',
+    );
+
     this.service = new ChatApiService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: api.taskDefinition,
@@ -226,6 +243,8 @@ export class ServiceStack extends Stack {
       runner,
       loadBalancer: ingress.loadBalancer,
       testListenerPort: config.ingress.testPort,
+      serviceContainerPort: API_CONTAINER_PORT,
+      serviceName: physicalName(config, 'api'),
     });
     this.gateFunction = gate.function;
     const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;
@@ -249,6 +268,11 @@ export class ServiceStack extends Stack {
         value: identity.userClient.userPoolClientId,
         description: 'The app client users sign in with (SRP) to get an access token for the API',
       });
+    }
+    const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
+    // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
+    if (domainName && hostedZoneId && hostedZoneName) {
+      new ServiceDns(this, 'Dns', { domainName, hostedZoneId, hostedZoneName, loadBalancer: ingress.loadBalancer });
     }
     this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
       value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),

@@ -6,6 +6,8 @@
  * that reports problems goes to CloudWatch Logs.
  */
 import {
+  APP_VERSION_PATTERN,
+  APP_VERSION_RULE,
   AUTH_MODES,
   DB_SSL_MODES,
   type DbSslMode,
@@ -205,7 +207,7 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
 const VALIDATORS = {
   PORT: integer(0, 65535),
   HOST: pattern(/^[0-9A-Fa-f.:]{2,45}$|^localhost$/, 'an IP address to listen on (0.0.0.0, 127.0.0.1, ::)'),
-  APP_VERSION: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 visible ASCII characters (it is sent as a header)'),
+  APP_VERSION: pattern(APP_VERSION_PATTERN, APP_VERSION_RULE),
   SERVICE_NAME: pattern(/^[A-Za-z0-9._-]{1,255}$/, '1-255 characters of [A-Za-z0-9._-]'),
   DB_HOST: pattern(HOST, 'a host name or IP address'),
   DB_PORT: integer(1, 65535),

@@ -14,6 +14,7 @@ import { dependencyUnavailable, sessionNotFound } from '../errors';
 import type { ChatMessage, LlmCallOptions, LlmGateway } from '../llm/llm-client';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
+import type { ServerTiming, TimedPart } from '../observability/server-timing';
 import type { TokenQuota, TokenReservation } from '../quota/token-quota';
 import { type ContextTurn, cacheKey } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
@@ -32,6 +33,13 @@ export interface ChatContext {
   readonly requestId: string;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
+  /** Receives the time spent per dependency, for the `Server-Timing` header. */
+  readonly timing?: ServerTiming;
+}
+
+/** Runs `operation`, adding its duration to `part` of the turn's timing when there is one. */
+function timed<T>(ctx: ChatContext, part: TimedPart, operation: () => Promise<T>): Promise<T> {
+  return ctx.timing ? ctx.timing.time(part, operation) : operation();
 }
 
 export interface ChatResult {
@@ -100,7 +108,7 @@ export class ChatService {
     const reply =
       lookup.cached ??
       (await this.billed(input, lookup, ctx, (options) =>
-        this.deps.llm.complete(this.messages(lookup.context, input.message), options),
+        timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), options)),
       ));
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
@@ -125,16 +133,18 @@ export class ChatService {
     } else {
       let started = false;
       reply = await this.billed(input, lookup, ctx, (options) =>
-        this.deps.llm.stream(this.messages(lookup.context, input.message), {
-          ...options,
-          onDelta: (delta) => {
-            if (!started) {
-              started = true;
-              onStart(lookup.status);
-            }
-            onDelta(delta);
-          },
-        }),
+        timed(ctx, 'llm', () =>
+          this.deps.llm.stream(this.messages(lookup.context, input.message), {
+            ...options,
+            onDelta: (delta) => {
+              if (!started) {
+                started = true;
+                onStart(lookup.status);
+              }
+              onDelta(delta);
+            },
+          }),
+        ),
       );
     }
     await this.finish(input, ctx, lookup, reply);
@@ -191,7 +201,10 @@ export class ChatService {
     const sessionId = input.sessionId ?? randomUUID();
     let stored: ContextTurn[] = [];
     if (!newSession) {
-      const owned = await this.withDatabase(() => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns), ctx);
+      const owned = await this.withDatabase(
+        () => timed(ctx, 'db', () => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns)),
+        ctx,
+      );
       if (owned === null) throw sessionNotFound();
       stored = owned;
     }
@@ -221,7 +234,7 @@ export class ChatService {
       return { status: 'BYPASS', cached: null };
     }
     try {
-      const cached = await cache.get(key);
+      const cached = await timed(ctx, 'cache', () => cache.get(key));
       metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
       return { status: cached === null ? 'MISS' : 'HIT', cached };
     } catch (err) {
@@ -239,21 +252,23 @@ export class ChatService {
     const { store, cache, cacheHealth, settings } = this.deps;
     const save = this.withDatabase(
       () =>
-        store.saveTurn({
-          sessionId: lookup.sessionId,
-          owner: input.owner,
-          newSession: lookup.newSession,
-          requestId: ctx.requestId,
-          userMessage: input.message,
-          reply,
-          cached: lookup.status === 'HIT',
-        }),
+        timed(ctx, 'db', () =>
+          store.saveTurn({
+            sessionId: lookup.sessionId,
+            owner: input.owner,
+            newSession: lookup.newSession,
+            requestId: ctx.requestId,
+            userMessage: input.message,
+            reply,
+            cached: lookup.status === 'HIT',
+          }),
+        ),
       ctx,
     );
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
-        ? cache.set(lookup.key, reply, settings.cacheTtlSeconds).catch((err: unknown) => {
+        ? timed(ctx, 'cache', () => cache.set(lookup.key, reply, settings.cacheTtlSeconds)).catch((err: unknown) => {
             cacheHealth.reportFailure(err);
             ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
           })

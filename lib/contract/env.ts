@@ -103,14 +103,14 @@ export const SERVICE_ENV = {
     required: false,
     default: '240',
     description:
-      'API requests per minute allowed per principal (the token\'s `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.',
+      "API requests per minute allowed per principal (the token's `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.",
   },
   QUOTA_LLM_TOKENS_PER_MINUTE: {
     kind: 'plain',
     required: false,
     default: '50000',
     description:
-      'LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider\'s `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.',
+      "LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider's `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.",
   },
   LLM_MAX_OUTPUT_TOKENS: {
     kind: 'plain',

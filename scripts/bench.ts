@@ -198,14 +198,24 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   let drain: ChildProcess | undefined;
   try {
-    stack = await startLocalStack({ startService: false, durablePostgres: durable, llm: { latencyMs: LLM_DELAY_MS } });
+    stack = await startLocalStack({
+      startService: false,
+      durablePostgres: durable,
+      llm: { latencyMs: LLM_DELAY_MS },
+      // The bench measures the cache path against its floor; token checks are not part of either.
+      auth: 'off',
+    });
     const env = serviceEnvFor(stack, {
+      AUTH_MODE: 'off',
       APP_VERSION: 'bench',
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'info',
-      // The limiter still runs on every request; it just never trips under the bench's own load.
+      // The limiter and the quotas (one principal with auth off, counted in Redis) still run on
+      // every request; they just never trip under the bench's own load.
       RATE_LIMIT_PER_MINUTE: '1000000',
+      QUOTA_REQUESTS_PER_MINUTE: '1000000',
+      QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
       BENCH_BUNDLE: bundle,
     });
     // The service's stdout goes to a pipe drained by a separate fast reader (`wc -c`), like a

@@ -76,6 +76,21 @@ export interface LlmConfig {
    */
   readonly apiKeySecretName: string;
   readonly timeoutMs: number;
+  /** `max_tokens` on every completion: the most output one LLM call can be billed for. */
+  readonly maxOutputTokens: number;
+  /** Estimated input tokens per call (system prompt, earlier turns, the message); older turns are left out to fit. */
+  readonly contextBudgetTokens: number;
+}
+
+/**
+ * Per principal (the token's `sub`), per minute, counted in the shared cache so they hold at any
+ * task count (per task while the cache is down). The k6 gate's machine client is one principal:
+ * the smoke gate against the candidate and the baseline sends about 100 requests in its minute.
+ */
+export interface QuotaConfig {
+  readonly requestsPerPrincipalPerMinute: number;
+  /** LLM tokens in + out, as the provider bills them. docs/cost.md prices the worst case. */
+  readonly llmTokensPerPrincipalPerMinute: number;
 }
 
 /**
@@ -102,7 +117,9 @@ export interface ServiceSettings {
   readonly llm: LlmConfig;
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
+  /** Per-task flood guard per client address, checked in memory before authentication. */
   readonly rateLimitPerMinute: number;
+  readonly quotas: QuotaConfig;
   /**
    * How often each task re-reads the rotated DB and cache secrets. Well below the rotation period,
    * so alternating-users rotations never reach a task as a rejected login.
@@ -140,6 +157,32 @@ export interface FirewallConfig {
    * Sources inside the VPC (the k6 gate runner) are exempt.
    */
   readonly requestsPerIpPerFiveMinutes: number;
+}
+
+/**
+ * Who may call the chat API. By default each stage deploys its own Cognito user pool (a user app
+ * client, and a machine client with client credentials for the k6 gate); a stage may name an
+ * external OIDC issuer instead. Either way the service verifies every bearer token itself
+ * (docs/security.md).
+ */
+export interface AuthConfig {
+  /**
+   * An external OIDC issuer, exactly as in its tokens' `iss` (https).
+   * @default - a Cognito user pool for the stage
+   */
+  readonly issuer?: string;
+  /** With `issuer`: the accepted `aud` (or `client_id`) values, e.g. this API's client ids there. */
+  readonly audiences?: readonly string[];
+  /** With `issuer`: its JWKS. @default `<issuer>/.well-known/jwks.json` */
+  readonly jwksUrl?: string;
+  /**
+   * With `issuer` and the gate enabled: the gate's machine client there, its token endpoint and an
+   * existing Secrets Manager secret `{"clientId": "...", "clientSecret": "..."}` created before the
+   * first deploy (like the LLM key).
+   */
+  readonly gateClient?: { readonly tokenUrl: string; readonly secretName: string; readonly scope?: string };
+  /** Cognito: how long an access token is valid (5–1440 minutes). The gate fetches a new one per run. */
+  readonly accessTokenValidityMinutes: number;
 }
 
 export interface CanaryConfig {
@@ -278,6 +321,7 @@ export interface StageConfig {
   readonly cache: CacheConfig;
   readonly service: ServiceSettings;
   readonly ingress: IngressConfig;
+  readonly auth: AuthConfig;
   readonly deployment: DeploymentConfig;
   readonly monitoring: MonitoringConfig;
 }
@@ -321,6 +365,8 @@ const llm: LlmConfig = {
   model: 'gpt-4o-mini',
   apiKeySecretName: 'chat-platform/llm-api-key',
   timeoutMs: 30_000,
+  maxOutputTokens: 1024,
+  contextBudgetTokens: 6000,
 };
 
 const serviceDefaults = {
@@ -331,11 +377,15 @@ const serviceDefaults = {
   cacheTtlSeconds: 1800,
   promptVersion: 'v1',
   rateLimitPerMinute: 120,
+  quotas: { requestsPerPrincipalPerMinute: 240, llmTokensPerPrincipalPerMinute: 50_000 },
   rotationPollSeconds: 300,
   logLevel: 'info',
   targetCpuUtilizationPercent: 60,
   targetMemoryUtilizationPercent: 75,
 } as const satisfies Partial<ServiceSettings>;
+
+/** Every stage: its own Cognito user pool, one-hour access tokens. */
+const auth: AuthConfig = { accessTokenValidityMinutes: 60 };
 
 const gateDefaults: GateSettings = {
   enabled: true,
@@ -395,6 +445,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       firewall: { requestsPerIpPerFiveMinutes: 1000 },
       deletionProtection: false,
     },
+    auth,
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 5, gate: gateDefaults },
     monitoring: {
       alarmEmails: [],
@@ -447,6 +498,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       firewall: { requestsPerIpPerFiveMinutes: 1000 },
       deletionProtection: false,
     },
+    auth,
     deployment: { strategy: 'BLUE_GREEN', bakeTimeMinutes: 10, gate: { ...gateDefaults, profile: 'light' } },
     monitoring: {
       alarmEmails: [],
@@ -509,6 +561,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       firewall: { requestsPerIpPerFiveMinutes: 3000 },
       deletionProtection: true,
     },
+    auth,
     deployment: {
       strategy: 'BLUE_GREEN',
       bakeTimeMinutes: 15,

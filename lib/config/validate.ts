@@ -21,6 +21,7 @@ import {
   type StageConfig,
   type StageName,
 } from './stage-config';
+import { checkAuth } from './validate-auth';
 
 export class StageConfigError extends Error {
   constructor(
@@ -59,6 +60,7 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
   checkCache(problems, config.cache);
   checkService(problems, config.service);
   checkIngress(problems, config.ingress, target);
+  checkAuth(problems, config.auth, config.deployment.gate.enabled);
   checkDeployment(problems, config.deployment);
   checkMonitoring(problems, config.monitoring, config);
   if (config.stage === 'prod') checkProdSafety(problems, config);
@@ -147,6 +149,20 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     `service.llm.baseUrl '${service.llm.baseUrl}' must be an https:// URL: the API key and the prompts travel over it.`,
   );
   p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
+  const { quotas, llm } = service;
+  for (const [name, value] of [
+    ['quotas.requestsPerPrincipalPerMinute', quotas.requestsPerPrincipalPerMinute],
+    ['quotas.llmTokensPerPrincipalPerMinute', quotas.llmTokensPerPrincipalPerMinute],
+    ['llm.maxOutputTokens', llm.maxOutputTokens],
+    ['llm.contextBudgetTokens', llm.contextBudgetTokens],
+  ] as const) {
+    p(Number.isInteger(value) && value >= 1, `service.${name} ${value} must be a whole number >= 1.`);
+  }
+  // One call reserves its input budget plus its output cap: a quota below that refuses full calls.
+  p(
+    quotas.llmTokensPerPrincipalPerMinute >= llm.contextBudgetTokens + llm.maxOutputTokens,
+    `service.quotas.llmTokensPerPrincipalPerMinute (${quotas.llmTokensPerPrincipalPerMinute}) must be at least llm.contextBudgetTokens + llm.maxOutputTokens (${llm.contextBudgetTokens + llm.maxOutputTokens}), or one call with a full context never fits.`,
+  );
   p(
     service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
     `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,

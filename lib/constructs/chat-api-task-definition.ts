@@ -23,7 +23,10 @@ export const API_CONTAINER_NAME = 'api';
 /** The port the container listens on: the contract's PORT default, so PORT and the target groups agree. */
 export const API_CONTAINER_PORT = Number(SERVICE_ENV.PORT.default);
 
-/** Where the values of the plain variables come from. Tokens are fine; they resolve at deploy. */
+/**
+ * Where the values of the plain variables come from. Tokens are fine; they resolve at deploy.
+ * See `IdentityProvider` (./identity-provider) for the AUTH_* values.
+ */
 export interface ServiceEnvSources {
   readonly appVersion: string;
   readonly dbHost: string;
@@ -33,6 +36,10 @@ export interface ServiceEnvSources {
   readonly redisHost: string;
   readonly redisPort: number;
   readonly redisAuthSecretArn: string;
+  /** Who may call the API (an {@link IdentityProvider}'s issuer, audiences and JWKS). */
+  readonly authIssuer: string;
+  readonly authAudiences: readonly string[];
+  readonly authJwksUrl: string;
 }
 
 /** The Secrets Manager secrets behind the secret variables. */
@@ -73,12 +80,20 @@ export function plainServiceEnvironment(
     LLM_BASE_URL: service.llm.baseUrl,
     LLM_MODEL: service.llm.model,
     LLM_TIMEOUT_MS: String(service.llm.timeoutMs),
+    LLM_MAX_OUTPUT_TOKENS: String(service.llm.maxOutputTokens),
+    LLM_CONTEXT_BUDGET_TOKENS: String(service.llm.contextBudgetTokens),
     CACHE_TTL_SECONDS: String(service.cacheTtlSeconds),
     PROMPT_VERSION: service.promptVersion,
     RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
+    QUOTA_REQUESTS_PER_MINUTE: String(service.quotas.requestsPerPrincipalPerMinute),
+    QUOTA_LLM_TOKENS_PER_MINUTE: String(service.quotas.llmTokensPerPrincipalPerMinute),
     DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
     ROTATION_POLL_SECONDS: String(service.rotationPollSeconds),
     LOG_LEVEL: service.logLevel,
+    // Bearer tokens are always required in AWS: AUTH_MODE is local-only and never set here.
+    AUTH_ISSUER: s.authIssuer,
+    AUTH_AUDIENCE: s.authAudiences.join(','),
+    AUTH_JWKS_URL: s.authJwksUrl,
   };
 }
 

@@ -2,8 +2,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
+import { GATE_CLIENT_SECRET_JSON_KEYS, GATE_ENV } from '../contract';
+import type { GateClientSource } from './identity-provider';
 import { acknowledgeEcrAuthorization, repoImage } from './repo-image';
 
 /** The runner's container name; RunTask overrides its environment by this name. */
@@ -20,6 +23,12 @@ export interface K6RunnerProps {
    * appends k6 flags as the command.
    */
   readonly image?: ecs.ContainerImage;
+  /**
+   * The gate's machine client: `setup()` fetches a token from `tokenUrl` with the client credentials,
+   * which reach the container through ECS `secrets` (never a plain value).
+   * @default - no credentials (only a service with AUTH_MODE=off would accept the gate)
+   */
+  readonly gateClient?: GateClientSource;
 }
 
 /**
@@ -71,9 +80,37 @@ export class K6Runner extends Construct {
       containerName: K6_CONTAINER_NAME,
       image: props.image ?? repoImage({ file: 'loadtests/Dockerfile' }),
       essential: true,
-      // No environment here: the hook sets every gate input (GATE_ENV) per run with RunTask overrides.
+      // The hook sets every per-run gate input (GATE_ENV) with RunTask overrides; only how the gate
+      // authenticates is fixed here, the client credentials as ECS secrets.
+      ...(props.gateClient
+        ? {
+            environment: {
+              [GATE_ENV.tokenUrl]: props.gateClient.tokenUrl,
+              ...(props.gateClient.scope ? { [GATE_ENV.tokenScope]: props.gateClient.scope } : {}),
+            },
+            secrets: {
+              [GATE_ENV.clientId]: ecs.Secret.fromSecretsManager(
+                props.gateClient.secret,
+                GATE_CLIENT_SECRET_JSON_KEYS.clientId,
+              ),
+              [GATE_ENV.clientSecret]: ecs.Secret.fromSecretsManager(
+                props.gateClient.secret,
+                GATE_CLIENT_SECRET_JSON_KEYS.clientSecret,
+              ),
+            },
+          }
+        : {}),
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'k6' }),
     });
     acknowledgeEcrAuthorization(this.taskDefinition);
+    if (props.gateClient) {
+      NagSuppressions.addResourceSuppressions(this.taskDefinition, [
+        {
+          id: 'AwsSolutions-ECS2',
+          reason:
+            "The environment holds only the gate's token endpoint URL and OAuth scope; the client id and secret come through ECS secrets from Secrets Manager.",
+        },
+      ]);
+    }
   }
 }

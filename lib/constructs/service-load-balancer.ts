@@ -29,9 +29,30 @@ export interface ServiceLoadBalancerProps {
 const RULE_PRIORITY = 1;
 
 /**
+ * What the production rule forwards: exactly the contract's routes (five, the ALB's limit of values
+ * per condition). Anything else gets the listener's fixed 404 and never reaches a task. The health
+ * routes stay reachable for the pipeline's post-deploy gate; the target groups' own health checks go
+ * to the tasks directly and need no rule.
+ */
+export const PRODUCTION_PATHS: readonly string[] = [
+  ROUTES.chat,
+  ROUTES.chatStream,
+  ROUTES.cacheMetrics,
+  ROUTES.health,
+  ROUTES.ready,
+];
+
+/**
  * The ALB for blue/green, linear and canary deployments: a production listener and a test listener
  * whose default action forwards to a Lambda that answers the contract's 404, each with one rule whose only action is a weighted forward to
  * the blue and green target groups (ECS moves the weights during a deployment).
+ *
+ * Callers are authenticated by the service (bearer JWTs, `service/src/auth`), not by an ALB
+ * `authenticate-oidc`/`authenticate-cognito` action: the ECS developer guide's "Application Load
+ * Balancer resources for blue/green deployments"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html) has
+ * listed as a limitation that a deployment fails when a listener rule mixes forward and non-forward
+ * actions (redirect, fixed-response or authenticate). So each rule keeps its single forward action.
  *
  * The rules are deliberately static: no token that changes per deployment reaches them. ECS rewrites
  * their weights at run time and CloudFormation would write the template's weights back on any update
@@ -172,15 +193,16 @@ export class ServiceLoadBalancer extends Construct {
       { targetGroup: this.blueTargetGroup, weight: 100 },
       { targetGroup: this.greenTargetGroup, weight: 0 },
     ]);
-    const rule = (name: string, listener: elbv2.ApplicationListener) =>
+    const rule = (name: string, listener: elbv2.ApplicationListener, paths: readonly string[]) =>
       new elbv2.ApplicationListenerRule(this, name, {
         listener,
         priority: RULE_PRIORITY,
-        conditions: [elbv2.ListenerCondition.pathPatterns(['/*'])],
+        conditions: [elbv2.ListenerCondition.pathPatterns([...paths])],
         action: forward,
       });
-    this.productionRule = rule('ProductionRule', this.productionListener);
-    this.testRule = rule('TestRule', this.testListener);
+    this.productionRule = rule('ProductionRule', this.productionListener, PRODUCTION_PATHS);
+    // Only the k6 runner reaches the test listener.
+    this.testRule = rule('TestRule', this.testListener, ['/*']);
 
     if (ingress.allowedCidrs.some((c) => c === '0.0.0.0/0')) {
       NagSuppressions.addResourceSuppressions(this.securityGroup, [

@@ -34,6 +34,35 @@ export const GATE_ENV = {
    * two disagree.
    */
   executionSegment: 'EXECUTION_SEGMENT',
+  /**
+   * How the gate proves who it is (the chat API requires a bearer token). Either a ready token in
+   * `GATE_AUTH_TOKEN`, or the machine client's credentials: `setup()` then asks `GATE_TOKEN_URL` for a
+   * token by OAuth2 client credentials. Read from the process environment, never passed with `-e`
+   * (which k6 and the wrapper print), and never written to a log or a report.
+   */
+  authToken: 'GATE_AUTH_TOKEN',
+  tokenUrl: 'GATE_TOKEN_URL',
+  clientId: 'GATE_CLIENT_ID',
+  clientSecret: 'GATE_CLIENT_SECRET',
+  /** Optional OAuth2 scope of the token request, e.g. `chat-api/chat`. */
+  tokenScope: 'GATE_TOKEN_SCOPE',
+} as const;
+
+/**
+ * The OAuth2 scope the chat API's resource server defines and the gate's machine client is granted
+ * (the stage's Cognito user pool, and the local issuer of `npm run local`).
+ */
+export const API_OAUTH_SCOPE = {
+  resourceServer: 'chat-api',
+  scope: 'chat',
+  /** As it appears in a token request and in a token's `scope` claim. */
+  full: 'chat-api/chat',
+} as const;
+
+/** The JSON keys of the Secrets Manager secret that holds the gate's machine client. */
+export const GATE_CLIENT_SECRET_JSON_KEYS = {
+  clientId: 'clientId',
+  clientSecret: 'clientSecret',
 } as const;
 
 export const GATE_PROFILES = ['smoke', 'baseline', 'light', 'medium', 'heavy', 'stress', 'soak', 'spike'] as const;
@@ -73,6 +102,12 @@ export const GATE_EXIT_CODES = {
   k6NotFound: 127,
   /** Wrapper: bad command-line arguments. */
   usage: 64,
+  /**
+   * Wrapper: the gate could not authenticate before any load: credentials incomplete, the token
+   * endpoint refused or failed, or the target answered 401 to the gate's token (or to no token).
+   * (In AWS, `setup()` aborts for the same causes and k6 exits 108: a gate error either way.)
+   */
+  authFailed: 77,
   /** Wrapper: the gate could not be prepared (the k6 bundle failed to build) or the wrapper itself failed. */
   wrapperError: 70,
 } as const;

@@ -14,7 +14,7 @@ export const ROUTES = {
   health: '/health',
   /** Readiness: 200 (`ready`, `degraded`) or 503 (`not_ready`). The ALB health check. */
   ready: '/health/ready',
-  /** Cache counters since start ({@link CacheMetricsResponse}). */
+  /** Cache counters since start ({@link CacheMetricsResponse}). Needs a bearer token like the chat routes. */
   cacheMetrics: '/api/v1/metrics/cache',
 } as const;
 
@@ -30,9 +30,18 @@ export const HEADERS = {
   retryAfter: 'retry-after',
   /** On every chat answer: the turn's time split (`llm`, `db`, `cache`, `total`); see `server-timing.ts`. */
   serverTiming: 'server-timing',
-  /** The caller's bearer token: redacted from every log that sees requests (WAF, service). */
+  /** `Bearer <JWT>` on every API route (everything except the health routes); redacted from every log that sees requests (WAF, service). */
   authorization: 'authorization',
+  /** On every 401: `Bearer realm="chat-api"`, plus `error="invalid_token"` when a token was sent (RFC 6750). */
+  wwwAuthenticate: 'www-authenticate',
 } as const;
+
+/** The routes that answer without a token: the load balancer's health checks. */
+export const PUBLIC_ROUTES: readonly string[] = [ROUTES.health, ROUTES.ready];
+
+/** Why a request got 401: no bearer token, an expired one, or any other failed check (never more detail). */
+export const AUTH_FAILURE_REASONS = ['missing', 'expired', 'invalid'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 
 /** A caller's request id is echoed when it is a short, safe token; otherwise the server makes one. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -46,17 +55,29 @@ export const LIMITS = {
   maxMessageChars: 4000,
   /** A request body larger than this is answered 413 before it is buffered in full. */
   maxBodyBytes: 32 * 1024,
-  /** `session_id` and `user_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
+  /** `session_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
   maxIdChars: 128,
   idPattern: '^[A-Za-z0-9_-]{1,128}$',
-  /** How many earlier turns of a session are sent to the LLM as context. */
+  /**
+   * At most this many earlier turns of a session are read as context; LLM_CONTEXT_BUDGET_TOKENS
+   * may leave out the oldest of them.
+   */
   contextTurns: 6,
+  /**
+   * A request body must arrive within this long (Fastify's `requestTimeout`): a body is at most
+   * `maxBodyBytes`, so a slow client is answered 408 instead of holding a socket open.
+   */
+  requestTimeoutMs: 10_000,
 } as const;
 
+/**
+ * Omit `session_id` to start a conversation: the server issues the id and answers with it. A
+ * `session_id` the server never issued, or one another principal started, is a 404. The caller is the
+ * token's `sub`; a `user_id` in the body is ignored.
+ */
 export interface ChatRequest {
   readonly message: string;
   readonly session_id?: string;
-  readonly user_id?: string;
 }
 
 export interface ChatResponse {
@@ -106,9 +127,16 @@ export interface CacheMetricsResponse {
 
 export const ERROR_CODES = {
   badRequest: 'bad_request',
+  /** The request (headers and body) did not arrive within LIMITS.requestTimeoutMs. */
+  requestTimeout: 'request_timeout',
   payloadTooLarge: 'payload_too_large',
   notFound: 'not_found',
+  unauthorized: 'unauthorized',
   rateLimited: 'rate_limited',
+  /** The principal used its QUOTA_REQUESTS_PER_MINUTE. */
+  requestQuotaExceeded: 'request_quota_exceeded',
+  /** The principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
+  tokenQuotaExceeded: 'token_quota_exceeded',
   llmThrottled: 'llm_throttled',
   llmUnavailable: 'llm_unavailable',
   dependencyUnavailable: 'dependency_unavailable',
@@ -124,5 +152,7 @@ export interface ErrorResponse {
     readonly request_id: string;
     /** Field-level problems for 400s. */
     readonly details?: ReadonlyArray<{ readonly field: string; readonly problem: string }>;
+    /** On 401s only. */
+    readonly reason?: AuthFailureReason;
   };
 }

@@ -2,6 +2,7 @@ import { type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { buildChatPlatform, type ChatPlatformStacks } from '../chat-platform';
 import type { StageConfig } from '../config';
+import { gateClientSecretName } from '../constructs/identity-provider';
 import type { ServiceStack } from '../stacks/service-stack';
 
 export interface ChatPlatformStageProps extends StageProps {
@@ -21,6 +22,8 @@ export class ChatPlatformStage extends Stage {
   readonly service: ServiceStack;
   /** The production URL (scheme, host, production port) the post-deploy gate targets. */
   readonly serviceUrl: CfnOutput;
+  /** How the post-deploy gate authenticates: the token endpoint output and the client secret's name. */
+  readonly gateAuth?: { readonly tokenUrl: CfnOutput; readonly secretName: string; readonly scope?: string };
 
   constructor(scope: Construct, id: string, props: ChatPlatformStageProps) {
     super(scope, id, { ...props, env: { account: props.config.env.account, region: props.config.env.region } });
@@ -28,5 +31,11 @@ export class ChatPlatformStage extends Stage {
     this.stacks = buildChatPlatform(this, props.config, { appVersion: props.appVersion });
     this.service = this.stacks.service;
     this.serviceUrl = this.stacks.service.serviceUrlOutput;
+    const tokenUrl = this.stacks.service.gateTokenUrlOutput;
+    const secretName = gateClientSecretName(props.config, props.config.auth);
+    const tokenScope = this.stacks.service.identity.gateClient?.scope;
+    if (tokenUrl && secretName) {
+      this.gateAuth = { tokenUrl, secretName, ...(tokenScope ? { scope: tokenScope } : {}) };
+    }
   }
 }

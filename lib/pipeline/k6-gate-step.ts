@@ -2,7 +2,7 @@ import { type CfnOutput, Duration } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as pipelines from 'aws-cdk-lib/pipelines';
-import { GATE_ENV, GATE_REPORT_FILES, type GateProfile } from '../contract';
+import { GATE_CLIENT_SECRET_JSON_KEYS, GATE_ENV, GATE_REPORT_FILES, type GateProfile } from '../contract';
 import { PIPELINE_IMAGE_K6_BIN } from './build-image';
 
 /** Where `npm run gate` writes its reports in the step (`--out`), relative to the source root. */
@@ -58,6 +58,13 @@ export interface K6GateStepProps {
   readonly logGroup: logs.ILogGroup;
   /** @default 45 minutes: the longest profile (soak) runs 20 minutes, plus npm ci, setup() and the drain. */
   readonly timeout?: Duration;
+  /**
+   * The stage's gate machine client: its token endpoint (a stage output) and the Secrets Manager
+   * secret `{clientId, clientSecret}` by name, which CodeBuild injects as GATE_CLIENT_ID and
+   * GATE_CLIENT_SECRET (masked in its logs). The name resolves in the pipeline's account and region.
+   * @default - no credentials: the gate fails with exit 77 against a service that requires tokens
+   */
+  readonly auth?: { readonly tokenUrl: CfnOutput; readonly secretName: string; readonly scope?: string };
 }
 
 /**
@@ -72,8 +79,14 @@ export class K6GateStep extends pipelines.CodeBuildStep {
       projectName: props.projectName,
       installCommands: [NPM_CI],
       commands: [gateCommand(props.profile)],
-      env: { [GATE_STEP_ENV.appVersion]: props.appVersion },
-      envFromCfnOutputs: { [GATE_STEP_ENV.serviceUrl]: props.serviceUrl },
+      env: {
+        [GATE_STEP_ENV.appVersion]: props.appVersion,
+        ...(props.auth?.scope ? { [GATE_ENV.tokenScope]: props.auth.scope } : {}),
+      },
+      envFromCfnOutputs: {
+        [GATE_STEP_ENV.serviceUrl]: props.serviceUrl,
+        ...(props.auth ? { [GATE_ENV.tokenUrl]: props.auth.tokenUrl } : {}),
+      },
       primaryOutputDirectory: GATE_REPORT_DIR,
       buildEnvironment: {
         buildImage: props.buildImage,
@@ -81,6 +94,18 @@ export class K6GateStep extends pipelines.CodeBuildStep {
         environmentVariables: {
           K6_BIN: { value: PIPELINE_IMAGE_K6_BIN },
           [GATE_ENV.serviceName]: { value: props.metricsServiceName },
+          ...(props.auth
+            ? {
+                [GATE_ENV.clientId]: {
+                  type: codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER,
+                  value: `${props.auth.secretName}:${GATE_CLIENT_SECRET_JSON_KEYS.clientId}`,
+                },
+                [GATE_ENV.clientSecret]: {
+                  type: codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER,
+                  value: `${props.auth.secretName}:${GATE_CLIENT_SECRET_JSON_KEYS.clientSecret}`,
+                },
+              }
+            : {}),
         },
       },
       partialBuildSpec: codebuild.BuildSpec.fromObject({

@@ -132,6 +132,7 @@ export class PipelineStack extends Stack {
       projectName: `${pipelineName}-${stage.stage}-gate`,
       metricsServiceName: `${pipelineName}-${stage.stage}`,
       logGroup,
+      ...(app.gateAuth ? { auth: app.gateAuth } : {}),
     });
     const pre = stage.manualApproval
       ? [

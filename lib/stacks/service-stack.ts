@@ -23,6 +23,7 @@ import {
   HOOK_TIMEOUT_MARGIN_MINUTES,
 } from '../constructs/deployment-settings';
 import { ExistingSecret } from '../constructs/existing-secret';
+import { IdentityProvider } from '../constructs/identity-provider';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceDns } from '../constructs/service-dns';
@@ -76,6 +77,10 @@ export class ServiceStack extends Stack {
    * pipeline's post-deploy gate (`envFromCfnOutputs`) and of `npm run gate -- --target` by hand.
    */
   readonly serviceUrlOutput: CfnOutput;
+  /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
+  readonly identity: IdentityProvider;
+  /** `GateTokenUrl`: where the gate's machine client gets its token (the pipeline's post-deploy gate). */
+  readonly gateTokenUrlOutput?: CfnOutput;
   /**
    * The topic every alarm of the stage notifies. It lives here, not in the Monitoring stack, because
    * the deployment alarms below notify it and this stack deploys first.
@@ -99,7 +104,21 @@ export class ServiceStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
 
-    const runner = new K6Runner(this, 'K6Runner', { config, vpc, subnets: appSubnets });
+    // Who may call the API: the stage's Cognito user pool, or the external issuer its config names.
+    const identity = new IdentityProvider(this, 'Identity', {
+      naming: config,
+      auth: config.auth,
+      retainUsers: config.stage === 'prod',
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    });
+    this.identity = identity;
+
+    const runner = new K6Runner(this, 'K6Runner', {
+      config,
+      vpc,
+      subnets: appSubnets,
+      ...(identity.gateClient ? { gateClient: identity.gateClient } : {}),
+    });
     this.runnerLogGroup = runner.logGroup;
     this.runnerTaskDefinition = runner.taskDefinition;
     this.runnerSecurityGroup = runner.securityGroup;
@@ -145,6 +164,9 @@ export class ServiceStack extends Stack {
         redisHost: props.cache.host,
         redisPort: props.cache.port,
         redisAuthSecretArn: props.cache.authTokenSecret.secretArn,
+        authIssuer: identity.issuer,
+        authAudiences: identity.audiences,
+        authJwksUrl: identity.jwksUrl,
       },
       // The Data stack's secrets, imported by ARN without their key: CDK's key grant would otherwise
       // add this stack's roles to the Data stack's key policy, a dependency cycle. Decrypt is granted
@@ -231,6 +253,22 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'AuthIssuer', {
+      value: identity.issuer,
+      description: 'AUTH_ISSUER: the token issuer the API trusts',
+    });
+    if (identity.gateClient) {
+      this.gateTokenUrlOutput = new CfnOutput(this, 'GateTokenUrl', {
+        value: identity.gateClient.tokenUrl,
+        description: "The gate machine client's OAuth2 token endpoint (GATE_TOKEN_URL)",
+      });
+    }
+    if (identity.userClient) {
+      new CfnOutput(this, 'UserClientId', {
+        value: identity.userClient.userPoolClientId,
+        description: 'The app client users sign in with (SRP) to get an access token for the API',
+      });
+    }
     const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
     // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
     if (domainName && hostedZoneId && hostedZoneName) {

@@ -5,7 +5,10 @@
  *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e PROFILE=smoke loadtests/dist/gate.js
  *
  * Exit codes are k6's own: 0 every threshold held, 99 a threshold failed, 108 setup() aborted
- * (target not ready), 107 a bad input or script error.
+ * (target not ready, or the gate could not authenticate), 107 a bad input or script error.
+ *
+ * Credentials (GATE_AUTH_TOKEN, or GATE_TOKEN_URL + GATE_CLIENT_ID + GATE_CLIENT_SECRET) come from the
+ * process environment, never from `-e`, and the token never reaches a log or a report.
  */
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
@@ -25,6 +28,13 @@ import {
   metricRecords,
   type ReadinessAssessment,
 } from './lib/assess';
+import {
+  clientCredentialsRequest,
+  describeRejection,
+  type GateCredentials,
+  parseTokenResponse,
+  readGateCredentials,
+} from './lib/auth';
 import {
   comparisonMetrics,
   comparisonThresholds,
@@ -51,12 +61,14 @@ import { buildJUnit } from './lib/junit';
 import { GATE_K6_METRICS } from './lib/metrics';
 import { buildK6Options, CHAT_REQUEST_TIMEOUT_SECONDS } from './lib/options';
 import { resolvePlan } from './lib/plan';
-import { buildGateReport, type K6SummaryData, type SetupData } from './lib/report';
+import { buildGateReport, type K6SummaryData, type SetupData, withoutCredentials } from './lib/report';
 import { buildThresholds } from './lib/thresholds';
 import { renderVerdict } from './lib/verdict';
 
 // --- init: inputs, plan, options (a bad input throws here: k6 exits 107, never a pass) ----------
 const config = readGateConfig(__ENV);
+// From the process environment (ECS secrets in AWS); incomplete credentials throw here (107).
+const credentials: GateCredentials = readGateCredentials(__ENV);
 const plan = resolvePlan(GATE_PROFILE_SPECS[config.profile], config);
 // With a baseline, the comparisons' thresholds join the profile's (which still apply to the candidate).
 const designs = config.baselineUrl ? designComparisons(plan) : undefined;
@@ -110,12 +122,13 @@ function toResult(res: RefinedResponse<ResponseType | undefined>): HttpResult {
   };
 }
 
-function chatParams(request: { route: string; kind: string }, requestId: string) {
+function chatParams(request: { route: string; kind: string }, requestId: string, authorization: string | undefined) {
   return {
     headers: {
       'content-type': 'application/json',
       accept: request.route === 'stream' ? 'text/event-stream' : 'application/json',
       [HEADERS.requestId]: requestId,
+      ...(authorization ? { [HEADERS.authorization]: authorization } : {}),
     },
     tags: { name: request.route, kind: request.kind },
     timeout: `${CHAT_REQUEST_TIMEOUT_SECONDS}s`,
@@ -128,6 +141,47 @@ function chatUrl(route: string, base: string = config.baseUrl): string {
 
 function targetUrl(target: PairTarget): string {
   return target === 'baseline' ? (config.baselineUrl as string) : config.baseUrl;
+}
+
+/** Stops the run before any load: a gate that cannot authenticate has judged nothing (k6 exits 108). */
+function abort(reason: string): never {
+  console.error(`gate: ${reason}`);
+  exec.test.abort(reason);
+  throw new Error(reason); // not reached: abort() stops the run
+}
+
+/** `Bearer …` from GATE_AUTH_TOKEN, or from the token endpoint; a failure aborts as a gate error. */
+function obtainAuthorization(): string | undefined {
+  if (credentials.kind === 'none') return undefined;
+  if (credentials.kind === 'token') return `Bearer ${credentials.token}`;
+  const request = clientCredentialsRequest(credentials);
+  const res = http.post(request.url, request.body, {
+    headers: request.headers,
+    timeout: '10s',
+    tags: { name: 'token' },
+    responseType: 'text',
+  });
+  const parsed = parseTokenResponse(res.status, typeof res.body === 'string' ? res.body : null);
+  if (!parsed.ok) return abort(`gate auth error: ${parsed.problem} (${credentials.tokenUrl})`);
+  return `Bearer ${parsed.token}`;
+}
+
+/** One cheap authenticated call (no LLM): a 401 now means every request of the run would fail. */
+function verifyAuthorization(authorization: string | undefined): void {
+  const res = http.get(`${config.baseUrl}${ROUTES.cacheMetrics}`, {
+    headers: authorization ? { [HEADERS.authorization]: authorization } : {},
+    timeout: '10s',
+    tags: { name: 'auth-check' },
+  });
+  if (res.status !== 401) return;
+  let reason: string | undefined;
+  try {
+    const body = JSON.parse(String(res.body)) as { error?: { reason?: unknown } };
+    reason = typeof body.error?.reason === 'string' ? body.error.reason : undefined;
+  } catch {
+    reason = undefined;
+  }
+  abort(`gate auth error: ${describeRejection(credentials, reason)}`);
 }
 
 // --- setup: the target must be ready, the popular questions primed ------------------------------
@@ -146,6 +200,8 @@ export function setup(): SetupData {
     );
   }
   verifyExecutionSegment();
+  const authorization = obtainAuthorization();
+  verifyAuthorization(authorization);
   const baselineReadiness = config.baselineUrl ? checkBaseline(readiness) : undefined;
 
   const runId = config.runId ?? generateRunId(startedAtMs, Math.random);
@@ -154,11 +210,14 @@ export function setup(): SetupData {
     detail: r.detail,
     ...(r.version !== undefined ? { version: r.version } : {}),
   });
-  if (!baselineReadiness) return { runId, readiness: summary(readiness), primed: prime(runId), startedAtMs };
+  const bearer = authorization ? { bearerHeader: authorization } : {};
+  if (!baselineReadiness) {
+    return { runId, ...bearer, readiness: summary(readiness), primed: prime(runId, authorization), startedAtMs };
+  }
 
   // Each target primes its own copies of the popular questions (see pairing.ts), before any pair.
-  const primed = prime(runId, 'candidate');
-  const baselinePrimed = prime(runId, 'baseline');
+  const primed = prime(runId, authorization, 'candidate');
+  const baselinePrimed = prime(runId, authorization, 'baseline');
   // The boundary's pseudo-trials: zeros in each comparison's Rate, once per run (see stats.ts).
   for (const d of designs ?? []) {
     const worse = metrics[comparisonMetrics(d.spec.id).worse] as Rate;
@@ -166,6 +225,7 @@ export function setup(): SetupData {
   }
   return {
     runId,
+    ...bearer,
     readiness: summary(readiness),
     primed,
     startedAtMs,
@@ -227,7 +287,7 @@ function verifyExecutionSegment(): void {
 }
 
 /** Ask every popular question of this run once (in parallel, one retry), so the load can hit them. */
-function prime(runId: string, target?: PairTarget): SetupData['primed'] {
+function prime(runId: string, authorization: string | undefined, target?: PairTarget): SetupData['primed'] {
   let pending = primedQuestions(corpus, runId).map((q) => (target ? scopeMessage('popular', q, runId, target) : q));
   const base = target ? targetUrl(target) : config.baseUrl;
   const failures: string[] = [];
@@ -236,8 +296,8 @@ function prime(runId: string, target?: PairTarget): SetupData['primed'] {
       pending.map((message, i) => ({
         method: 'POST',
         url: chatUrl('chat', base),
-        body: JSON.stringify({ message, user_id: `gate-${runId}-setup` }),
-        params: chatParams({ route: 'chat', kind: 'prime' }, `gate-${runId}-prime-${round}-${i}`),
+        body: JSON.stringify({ message }),
+        params: chatParams({ route: 'chat', kind: 'prime' }, `gate-${runId}-prime-${round}-${i}`, authorization),
       })),
     );
     const next: string[] = [];
@@ -264,12 +324,14 @@ function prime(runId: string, target?: PairTarget): SetupData['primed'] {
 let session: SessionState | undefined; // per VU: k6 keeps module state for the VU's lifetime
 
 function send(request: PlannedRequest, data: SetupData, requestId: string): void {
-  const payload: Record<string, string> = {
-    message: request.message,
-    user_id: `gate-${data.runId}-vu${exec.vu.idInTest}`,
-  };
+  // The caller is the gate's principal (its token's sub); every session it starts is its own.
+  const payload: Record<string, string> = { message: request.message };
   if (request.sessionId) payload.session_id = request.sessionId;
-  const res = http.post(chatUrl(request.route), JSON.stringify(payload), chatParams(request, requestId));
+  const res = http.post(
+    chatUrl(request.route),
+    JSON.stringify(payload),
+    chatParams(request, requestId, data.bearerHeader),
+  );
   const result = toResult(res);
   const assessed = assessChatResponse(result, {
     route: request.route,
@@ -333,7 +395,7 @@ function sendPair(request: PlannedRequest, data: SetupData, requestId: string, s
         url: chatUrl(r.route, targetUrl(target)),
         body: JSON.stringify(payload),
         params: {
-          ...chatParams(r, `${requestId}-${target === 'baseline' ? 'b' : 'c'}`),
+          ...chatParams(r, `${requestId}-${target === 'baseline' ? 'b' : 'c'}`, data.bearerHeader),
           tags: { name: r.route, kind: r.kind, target },
         },
       };
@@ -397,7 +459,8 @@ export function fresh(data: SetupData): void {
 export default chat;
 
 // --- the end: reports and verdict ---------------------------------------------------------------
-export function handleSummary(data: K6SummaryData): Record<string, string> {
+export function handleSummary(summary: K6SummaryData): Record<string, string> {
+  const data = withoutCredentials(summary);
   const now = Date.now();
   const report = buildGateReport(data, { config, plan, thresholds, nowMs: now, ...(designs ? { designs } : {}) });
   const dir = config.outDir === '/' ? '' : config.outDir;

@@ -10,6 +10,7 @@ import { GATE_EXIT_CODES, GATE_REPORT_FILES } from '../../lib/contract/gate';
 import { bundleLoadtests, LOADTESTS_DIST } from '../../loadtests/bundle';
 import { generateRunId } from '../../loadtests/src/lib/corpus';
 import { parseGateArgs, USAGE } from './args';
+import { authPreflight } from './auth';
 import { buildK6Invocation, describeK6Exit, formatCommand, refusedEnvironment, validateGateInputs } from './k6-command';
 import { locateK6 } from './locate-k6';
 
@@ -57,6 +58,13 @@ export async function runGate(
     io.err(`gate: invalid gate input:\n  - ${problems.join('\n  - ')}\n\n${USAGE}`);
     return GATE_EXIT_CODES.usage;
   }
+
+  const auth = await authPreflight(parsed.options.target, env);
+  if (!auth.ok) {
+    io.err(`gate: authentication failed, no load was sent: ${auth.problem}`);
+    return GATE_EXIT_CODES.authFailed;
+  }
+  io.out(`gate: authenticating with ${auth.summary}`);
 
   const k6 = locateK6(env);
   if (!k6.found) {

@@ -52,7 +52,8 @@ async function main(): Promise<void> {
     n += 1;
     await store.saveTurn({
       sessionId: `floor-${process.pid}-${n}`,
-      userId: undefined,
+      owner: 'bench-floor',
+      newSession: true,
       requestId: `floor-${n}`,
       userMessage: (request.body as { message: string }).message,
       reply,
@@ -93,7 +94,8 @@ async function main(): Promise<void> {
       cache.raw.set(key, reply, 'EX', 60),
       store.saveTurn({
         sessionId: `floor-${process.pid}-${n}`,
-        userId: undefined,
+        owner: 'bench-floor',
+        newSession: true,
         requestId: `floor-${n}`,
         userMessage: message,
         reply,

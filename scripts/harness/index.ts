@@ -13,6 +13,15 @@ export {
 } from '../fake-llm/server';
 export { createTestCertificates, type TestCertificates } from './certs';
 export { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager';
+export {
+  createSigningKey,
+  LOCAL_API_SCOPE,
+  type LocalIssuer,
+  type MintOptions,
+  type SigningKey,
+  signJwt,
+  startLocalIssuer,
+} from './issuer';
 export { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 export { freePort, makeTempDir, waitFor } from './process';
 export { type RedisHandle, startRedis } from './redis';

@@ -87,8 +87,13 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
           PORT: '0',
           REDIS_PORT: String(cacheWrites.port),
           DB_PORT: String(postgresProxy.port),
-          // Calibration sends hundreds of gate runs from one address: measure the service, not its limiter.
+          // Calibration sends hundreds of gate runs from one address and one principal: measure the
+          // service, not its limiter or its quotas (both still run on every request).
           RATE_LIMIT_PER_MINUTE: '100000',
+          QUOTA_REQUESTS_PER_MINUTE: '1000000',
+          QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+          // The comparison is about versions, not callers: no issuer in this stack.
+          AUTH_MODE: 'off',
           ...options.serviceEnv,
         },
       );

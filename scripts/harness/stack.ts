@@ -1,13 +1,14 @@
 /**
  * The whole local system: Postgres (SSL, scram) with the app role from the bootstrap code, Redis
- * with TLS + AUTH, the fake LLM, optionally a fake Secrets Manager, and the service built from
- * source and started from env vars only. Used by `npm run local`, the integration tests, the bench,
- * and the k6 end-to-end and fault tests.
+ * with TLS + AUTH, the fake LLM, the local token issuer (JWKS over HTTPS), optionally a fake Secrets
+ * Manager, and the service built from source and started from env vars only. Used by `npm run local`,
+ * the integration tests, the bench, and the k6 end-to-end and fault tests.
  */
 import { SECRET_ENV_NAMES, type ServiceEnvName } from '../../lib/contract';
 import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
 import { createTestCertificates, type TestCertificates } from './certs';
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager';
+import { type LocalIssuer, startLocalIssuer } from './issuer';
 import { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 import { type RedisHandle, startRedis } from './redis';
 import { mask, randomSecret } from './secrets';
@@ -24,6 +25,8 @@ export interface ServiceEnvParts {
   readonly llmApiKey: string;
   readonly secretsManager?: FakeSecretsManager;
   readonly secretArns?: { readonly db?: string; readonly cache?: string };
+  /** The token issuer the service trusts (AUTH_ISSUER, AUTH_AUDIENCE). Without one, pass AUTH_MODE=off explicitly. */
+  readonly issuer?: LocalIssuer;
 }
 
 /**
@@ -55,6 +58,7 @@ export function serviceEnvFor(parts: ServiceEnvParts, overrides: Record<string, 
     ...(parts.secretArns?.db ? { DB_SECRET_ARN: parts.secretArns.db } : {}),
     ...(parts.secretArns?.cache ? { REDIS_AUTH_SECRET_ARN: parts.secretArns.cache } : {}),
     ...(parts.secretsManager && (parts.secretArns?.db || parts.secretArns?.cache) ? parts.secretsManager.sdkEnv : {}),
+    ...(parts.issuer ? parts.issuer.serviceEnv : {}),
     ...overrides,
   };
 }
@@ -83,6 +87,11 @@ export interface LocalStackOptions {
   readonly bundle?: string;
   /** Receives everything the service prints, unbounded (see `StartServiceProcessOptions.onOutput`). */
   readonly onServiceOutput?: (chunk: string) => void;
+  /**
+   * `issuer` (the default): start the local token issuer and require its tokens. `off`: no issuer,
+   * and the service runs with AUTH_MODE=off (only for runs that are not about who calls).
+   */
+  readonly auth?: 'issuer' | 'off';
 }
 
 export interface LocalStack extends ServiceEnvParts {
@@ -90,6 +99,8 @@ export interface LocalStack extends ServiceEnvParts {
   readonly url: string | undefined;
   readonly env: ServiceEnv;
   readonly service: ServiceProcess | undefined;
+  /** `Authorization` header value of a valid user token (a fresh `sub` unless given); `{}` with auth off. */
+  authHeaders(sub?: string): Record<string, string>;
   maskedEnv(): Record<string, string>;
   stop(): Promise<void>;
 }
@@ -112,6 +123,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       () => redis.stop(),
       () => llm.close(),
     );
+    let issuer: LocalIssuer | undefined;
+    if ((options.auth ?? 'issuer') === 'issuer') {
+      const started = await startLocalIssuer({ certs });
+      issuer = started;
+      stoppers.push(() => started.stop());
+    }
     const appRole = await postgres.bootstrapApp();
     const llmApiKey = `fake-llm-key-${randomSecret(24)}`;
     llm.configure({ apiKey: llmApiKey });
@@ -136,10 +153,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       llmApiKey,
       ...(secretsManager ? { secretsManager } : {}),
       ...(secretArns ? { secretArns } : {}),
+      ...(issuer ? { issuer } : {}),
     };
     const env = serviceEnvFor(parts, {
       APP_VERSION: options.appVersion ?? 'local',
       PORT: String(options.port ?? 0),
+      ...(issuer ? {} : { AUTH_MODE: 'off' }),
       ...options.serviceEnv,
     });
 
@@ -156,7 +175,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await svc.stop();
       });
     }
-    return { ...parts, url: service?.url, env, service, maskedEnv: () => maskEnv(env), stop };
+    const authHeaders = (sub?: string): Record<string, string> =>
+      issuer ? { authorization: `Bearer ${issuer.mint(sub === undefined ? {} : { sub })}` } : {};
+    return { ...parts, url: service?.url, env, service, authHeaders, maskedEnv: () => maskEnv(env), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -8,6 +8,7 @@
 import {
   APP_VERSION_PATTERN,
   APP_VERSION_RULE,
+  AUTH_MODES,
   DB_SSL_MODES,
   type DbSslMode,
   LOG_LEVELS,
@@ -42,7 +43,30 @@ export interface LlmSettings {
   readonly model: string;
   readonly apiKey: string;
   readonly timeoutMs: number;
+  /** `max_tokens` on every completion. */
+  readonly maxOutputTokens: number;
+  /** Estimated input tokens per call; the oldest context turns are left out to fit. */
+  readonly contextBudgetTokens: number;
 }
+
+/** Per principal (`sub`), per minute, shared by all tasks through the cache. */
+export interface QuotaSettings {
+  readonly requestsPerMinute: number;
+  readonly llmTokensPerMinute: number;
+}
+
+/**
+ * Who may call the API. `on`: every API route needs a bearer JWT from `issuer` whose `aud` (or
+ * Cognito `client_id`) is one of `audiences`, signed by a key from `jwksUrl`. `off`: local runs only.
+ */
+export type AuthSettings =
+  | {
+      readonly mode: 'on';
+      readonly issuer: string;
+      readonly audiences: readonly string[];
+      readonly jwksUrl: string;
+    }
+  | { readonly mode: 'off' };
 
 export interface ChatApiConfig {
   /** 0 asks the OS for a free port (tests); the bound port is logged. */
@@ -56,11 +80,14 @@ export interface ChatApiConfig {
   readonly llm: LlmSettings;
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
+  /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
+  readonly quotas: QuotaSettings;
   readonly drainTimeoutMs: number;
   /** Proactive re-read of the rotated secrets (when their ARNs are set). */
   readonly rotationPollMs: number;
   readonly logLevel: LogLevel;
+  readonly auth: AuthSettings;
 }
 
 export interface ConfigProblem {
@@ -121,15 +148,53 @@ const anyNonEmpty: Validator<string> = (raw) => ok(raw);
 const bool: Validator<boolean> = (raw) =>
   raw === 'true' ? ok(true) : raw === 'false' ? ok(false) : bad('must be true or false');
 
-const httpUrl: Validator<string> = (raw) => {
+/**
+ * Loopback hosts: the only ones the LLM may be reached on without TLS (the fake LLM in tests and
+ * local runs). The rule needs no flag, so no deployed setting can switch it off: a task never has a
+ * model on its own loopback interface.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The LLM key travels in every request's Authorization header: https, except to a loopback host. */
+const llmUrl: Validator<string> = (raw) => {
   try {
     const u = new URL(raw);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http(s) URL');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an https URL');
     if (u.username || u.password) return bad('must not embed credentials (use LLM_API_KEY)');
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+      return bad('must be an https URL (plain http only to a loopback host: 127.0.0.0/8, ::1, localhost)');
+    }
     return ok(raw.replace(/\/+$/, ''));
   } catch {
-    return bad('must be an http(s) URL');
+    return bad('must be an https URL');
   }
+};
+
+/**
+ * The token issuer and its key set are fetched and trusted over TLS only. The issuer is kept exactly
+ * as given: it is compared byte for byte with the `iss` claim.
+ */
+const httpsUrl: Validator<string> = (raw) => {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'https:') return bad('must be an https URL');
+    if (u.username || u.password || u.search || u.hash)
+      return bad('must be an https URL without credentials, query or fragment');
+    return ok(raw);
+  } catch {
+    return bad('must be an https URL');
+  }
+};
+
+const AUDIENCE = /^[\x21-\x2b\x2d-\x7e]{1,256}$/;
+const audienceList: Validator<string[]> = (raw) => {
+  const items = raw.split(',').map((a) => a.trim());
+  return items.length <= 20 && items.every((a) => AUDIENCE.test(a))
+    ? ok(items)
+    : bad('must be 1-20 comma-separated audiences or client ids (visible ASCII, no spaces)');
 };
 
 const HOST = /^[A-Za-z0-9.:[\]_-]{1,253}$/;
@@ -156,17 +221,25 @@ const VALIDATORS = {
   REDIS_TLS: bool,
   REDIS_AUTH_TOKEN: anyNonEmpty,
   REDIS_AUTH_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
-  LLM_BASE_URL: httpUrl,
+  LLM_BASE_URL: llmUrl,
   LLM_MODEL: pattern(/^\S{1,200}$/, '1-200 characters without spaces'),
   LLM_API_KEY: anyNonEmpty,
   LLM_TIMEOUT_MS: integer(100, 600_000),
   CACHE_TTL_SECONDS: integer(1, 30 * 24 * 3600),
   PROMPT_VERSION: pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of [A-Za-z0-9._-]'),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
+  QUOTA_REQUESTS_PER_MINUTE: integer(1, 1_000_000),
+  QUOTA_LLM_TOKENS_PER_MINUTE: integer(1, 1_000_000_000),
+  LLM_MAX_OUTPUT_TOKENS: integer(1, 1_000_000),
+  LLM_CONTEXT_BUDGET_TOKENS: integer(100, 2_000_000),
   // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
   DRAIN_TIMEOUT_MS: integer(0, 120_000),
   ROTATION_POLL_SECONDS: integer(1, 24 * 3600),
   LOG_LEVEL: oneOf(LOG_LEVELS),
+  AUTH_ISSUER: httpsUrl,
+  AUTH_AUDIENCE: audienceList,
+  AUTH_JWKS_URL: httpsUrl,
+  AUTH_MODE: oneOf(AUTH_MODES),
 } satisfies { readonly [K in ServiceEnvName]: Validator<unknown> };
 
 type Values = {
@@ -189,9 +262,16 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
     if (parsed.ok) values[name] = parsed.value;
     else problems.push({ name, problem: parsed.problem });
   }
+  const v = values as Values;
+  // Authentication is on unless switched off by name: without an issuer the service would answer
+  // everybody, so a missing one stops it like any other missing variable.
+  if (v.AUTH_MODE === 'on') {
+    const hint = 'missing (or set AUTH_MODE=off, for local runs only)';
+    if (raw.AUTH_ISSUER === undefined) problems.push({ name: 'AUTH_ISSUER', problem: hint });
+    if (raw.AUTH_AUDIENCE === undefined) problems.push({ name: 'AUTH_AUDIENCE', problem: hint });
+  }
   if (problems.length > 0) return { ok: false, problems };
 
-  const v = values as Values;
   return {
     ok: true,
     config: {
@@ -215,15 +295,37 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
         authToken: v.REDIS_AUTH_TOKEN,
         ...(v.REDIS_AUTH_SECRET_ARN === undefined ? {} : { authSecretArn: v.REDIS_AUTH_SECRET_ARN }),
       },
-      llm: { baseUrl: v.LLM_BASE_URL, model: v.LLM_MODEL, apiKey: v.LLM_API_KEY, timeoutMs: v.LLM_TIMEOUT_MS },
+      llm: {
+        baseUrl: v.LLM_BASE_URL,
+        model: v.LLM_MODEL,
+        apiKey: v.LLM_API_KEY,
+        timeoutMs: v.LLM_TIMEOUT_MS,
+        maxOutputTokens: v.LLM_MAX_OUTPUT_TOKENS,
+        contextBudgetTokens: v.LLM_CONTEXT_BUDGET_TOKENS,
+      },
       cacheTtlSeconds: v.CACHE_TTL_SECONDS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,
+      auth:
+        v.AUTH_MODE === 'off'
+          ? { mode: 'off' }
+          : {
+              mode: 'on',
+              issuer: v.AUTH_ISSUER,
+              audiences: v.AUTH_AUDIENCE,
+              jwksUrl: v.AUTH_JWKS_URL ?? defaultJwksUrl(v.AUTH_ISSUER),
+            },
     },
   };
+}
+
+/** Where an OIDC issuer (Cognito included) publishes its signing keys. */
+export function defaultJwksUrl(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
 }
 
 /** The secret values of a parsed config, so the logger can refuse to print them. */

@@ -30,6 +30,12 @@ export const badRequest = (message: string, details?: readonly FieldProblem[]) =
 
 export const payloadTooLarge = (message: string) => new AppError(413, ERROR_CODES.payloadTooLarge, message);
 
+/**
+ * A `session_id` the server never issued and one that another principal started get this same
+ * answer, so a caller cannot learn whether someone else's session exists.
+ */
+export const sessionNotFound = () => new AppError(404, ERROR_CODES.notFound, 'No such session.');
+
 export const dependencyUnavailable = (message: string, retryAfterSeconds = DEPENDENCY_RETRY_AFTER_SECONDS) =>
   new AppError(503, ERROR_CODES.dependencyUnavailable, message, { retryAfterSeconds });
 
@@ -37,6 +43,15 @@ export const llmThrottled = (retryAfterSeconds: number) =>
   new AppError(429, ERROR_CODES.llmThrottled, 'The language model provider is throttling requests; retry later.', {
     retryAfterSeconds,
   });
+
+/** The caller's QUOTA_LLM_TOKENS_PER_MINUTE is spent until the minute ends. */
+export const tokenQuotaExceeded = (tokensPerMinute: number, retryAfterSeconds: number) =>
+  new AppError(
+    429,
+    ERROR_CODES.tokenQuotaExceeded,
+    `This caller's quota of ${tokensPerMinute} LLM tokens per minute is used up; retry later.`,
+    { retryAfterSeconds },
+  );
 
 export const llmUnavailable = (retryAfterSeconds: number) =>
   new AppError(503, ERROR_CODES.llmUnavailable, 'The language model is unavailable; retry later.', {

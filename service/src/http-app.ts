@@ -3,6 +3,7 @@
  * over real Postgres, Redis and the LLM; tests call `buildHttpApp` with fakes and use `app.inject()`.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyInstance,
@@ -11,7 +12,9 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { ERROR_CODES, HEADERS, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
-import { AppError } from './errors';
+import { installAuthentication } from './auth/authenticate';
+import { AppError, errorBody } from './errors';
+import { installRequestQuota } from './quota/request-quota';
 import { chatRoute } from './routes/chat';
 import { chatStreamRoute } from './routes/chat-stream';
 import { installErrorHandlers } from './routes/error-handler';
@@ -21,6 +24,37 @@ import type { AppDeps } from './types';
 
 /** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** How often Node looks for requests past `requestTimeout`. */
+export const REQUEST_TIMEOUT_CHECK_MS = 1_000;
+
+/**
+ * Errors Node raises on a connection outside any route. A request that did not arrive within
+ * `requestTimeout` gets the contract's error body; the others (malformed framing, oversized headers)
+ * are answered as Fastify's default handler answers them.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let head: string;
+  let body: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    head = '408 Request Timeout';
+    body = JSON.stringify(errorBody(ERROR_CODES.requestTimeout, 'The request did not arrive in time.', randomUUID()));
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    head = '431 Request Header Fields Too Large';
+    body =
+      '{"error":"Request Header Fields Too Large","message":"Exceeded maximum allowed HTTP header size","statusCode":431}';
+  } else {
+    head = '400 Bad Request';
+    body = '{"error":"Bad Request","message":"Client Error","statusCode":400}';
+  }
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
 
 export function fastifyOptions(): FastifyServerOptions {
   return {
@@ -39,6 +73,22 @@ export function fastifyOptions(): FastifyServerOptions {
     return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A request (headers and a body of at most 32 KiB) that has not arrived within this long is
+    // answered 408 and its socket closed, so a stalled upload cannot hold a connection.
+    requestTimeout: LIMITS.requestTimeoutMs,
+    // Given to http.createServer too: Node fixes its timeout checks there. headersTimeout must not
+    // exceed requestTimeout (Node swaps the two when it does, and the body would get 66 s). Idle
+    // keep-alive connections are not requests: keepAliveTimeout alone governs them. Node checks
+    // every REQUEST_TIMEOUT_CHECK_MS (default 30 s), so a stalled body gets its 408 within
+    // requestTimeoutMs + 1 s. (FastifyServerOptions leaves `http` to Fastify's overloads.)
+    ...({
+      http: {
+        requestTimeout: LIMITS.requestTimeoutMs,
+        headersTimeout: LIMITS.requestTimeoutMs,
+        connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+      },
+    } as FastifyServerOptions),
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
   };
 }
@@ -108,9 +158,19 @@ export async function buildHttpApp(
       }),
   });
 
+  // After the rate limiter (so unauthenticated floods are limited too), before every route.
+  installAuthentication(app, {
+    authenticate: deps.authenticate,
+    onRejected: () => deps.metrics.increment('unauthenticated'),
+  });
+
   await app.register(healthRoutes(deps));
-  await app.register(metricsRoutes(deps));
-  await app.register(chatRoute(deps));
-  await app.register(chatStreamRoute(deps));
+  // The API routes, each request counted against its principal's quota after authentication.
+  await app.register(async (api) => {
+    if (deps.requestQuota) await installRequestQuota(api, deps.requestQuota);
+    await api.register(metricsRoutes(deps));
+    await api.register(chatRoute(deps));
+    await api.register(chatStreamRoute(deps));
+  });
   return app;
 }

@@ -1,18 +1,25 @@
 /** What `buildHttpApp` needs. Everything is injected, so tests can build the app with fakes. */
 import type { CacheStatus, ReadinessResponse } from '../../lib/contract';
+import type { Authenticator } from './auth/authenticate';
 import type { ChatService } from './chat/chat-service';
 import type { RequestTracker } from './drain';
 import type { Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
+import type { RequestQuotaOptions } from './quota/request-quota';
 
 export type ChatHandler = Pick<ChatService, 'answer' | 'answerStream'>;
 
 export interface AppDeps {
   readonly version: string;
+  /** The per-task flood guard per client address, before authentication. */
   readonly rateLimitPerMinute: number;
+  /** QUOTA_REQUESTS_PER_MINUTE per principal, after authentication; absent in tests that do not exercise it. */
+  readonly requestQuota?: RequestQuotaOptions;
   readonly logger: Logger;
   readonly metrics: EmfMetrics;
   readonly chat: ChatHandler;
+  /** Who is calling: bearer-token verification, or `allowEveryone` with AUTH_MODE=off. */
+  readonly authenticate: Authenticator;
   readonly readiness: () => ReadinessResponse;
   /** True from SIGTERM on: answers carry `Connection: close` and readiness is `not_ready`. */
   readonly isDraining: () => boolean;

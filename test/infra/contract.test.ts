@@ -8,6 +8,7 @@ import { serviceDimension } from '../../lib/config';
 import { API_CONTAINER_NAME, assertContractCoverage } from '../../lib/constructs/chat-api-task-definition';
 import {
   DB_SSL_MODES,
+  LOCAL_ONLY_ENV_NAMES,
   PLAIN_ENV_NAMES,
   SECRET_ENV_NAMES,
   SECRET_JSON_KEYS,
@@ -127,6 +128,10 @@ describe('the service reads exactly those names', () => {
     if (typeof value === 'string') return value;
     if (name.endsWith('_SECRET_ARN')) return 'arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-prod-x-AbCdEf';
     if (name.endsWith('_HOST')) return `${name.toLowerCase().replace('_host', '')}.chat-prod.internal`;
+    if (name === 'AUTH_ISSUER') return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123';
+    if (name === 'AUTH_JWKS_URL')
+      return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json';
+    if (name === 'AUTH_AUDIENCE') return '1example23456789userclient,2example23456789gateclient';
     throw new Error(`unexpected token for ${name}`);
   };
   const containerEnv = {
@@ -150,7 +155,9 @@ describe('the service reads exactly those names', () => {
     });
     const result = parseServiceConfig(recording);
     expect(sorted([...read])).toEqual(sorted(SERVICE_ENV_NAMES));
-    expect(sorted([...read])).toEqual(sorted([...Object.keys(environment), ...Object.keys(secrets)]));
+    // Local-only names (AUTH_MODE) are read, and never set by the task definition.
+    const deployable = [...read].filter((n) => !(LOCAL_ONLY_ENV_NAMES as readonly string[]).includes(n));
+    expect(sorted(deployable)).toEqual(sorted([...Object.keys(environment), ...Object.keys(secrets)]));
     expect(result.ok).toBe(true);
   });
 

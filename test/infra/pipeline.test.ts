@@ -17,7 +17,7 @@ import {
   resolvePipelineConfig,
   serviceDimension,
 } from '../../lib/config';
-import { GATE_REPORT_FILES } from '../../lib/contract';
+import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract';
 import { PIPELINE_IMAGE_DIR, PIPELINE_IMAGE_K6_BIN } from '../../lib/pipeline/build-image';
 import { GATE_REPORT_DIR, GATE_REPORT_GROUP, gateCommand } from '../../lib/pipeline/k6-gate-step';
 import { synthCommands } from '../../lib/pipeline/synth-step';
@@ -374,22 +374,34 @@ describe('no secret reaches a step as plaintext', () => {
     expect(scanTemplate(shipped().json)).toEqual([]);
   });
 
-  test('every CodeBuild project and action passes plain, non-secret values only', () => {
+  test('every CodeBuild project and action passes plain, non-secret values only; the gate client comes from Secrets Manager', () => {
     const p = shipped();
     const secretName = /(PASSWORD|TOKEN|SECRET|API_?KEY|CREDENTIAL|PRIVATE_KEY)/i;
+    // Where the gate asks for its token, and for which scope: not secrets (see test/support/secret-scan.ts).
+    const notSecret: readonly string[] = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope];
     const projects = Object.values(p.template.findResources('AWS::CodeBuild::Project')) as Json[];
     expect(projects.length).toBeGreaterThanOrEqual(4);
+    const fromSecretsManager: string[] = [];
     for (const project of projects) {
       for (const variable of project.Properties.Environment.EnvironmentVariables ?? []) {
+        if (variable.Type === 'SECRETS_MANAGER') {
+          // By secret name and JSON key: the value never passes through the template.
+          expect(variable.Value).toMatch(/^chat-(staging|prod)-gate-client:(clientId|clientSecret)$/);
+          fromSecretsManager.push(variable.Name);
+          continue;
+        }
         expect(variable.Type).toBe('PLAINTEXT');
-        expect(variable.Name).not.toMatch(secretName);
+        if (!notSecret.includes(variable.Name)) expect(variable.Name).not.toMatch(secretName);
       }
     }
+    expect(fromSecretsManager.sort()).toEqual(
+      [GATE_ENV.clientId, GATE_ENV.clientSecret, GATE_ENV.clientId, GATE_ENV.clientSecret].sort(),
+    );
     for (const stage of p.stages) {
       for (const action of codeBuildActions(stage)) {
         for (const [name, variable] of Object.entries(actionEnv(action))) {
           expect(variable.type).toBe('PLAINTEXT');
-          expect(name).not.toMatch(secretName);
+          if (!notSecret.includes(name)) expect(name).not.toMatch(secretName);
           // A literal or a pipeline variable (#{...}), never a resolved secret.
           expect(variable.value).not.toMatch(/\{\{resolve:/);
         }
@@ -397,9 +409,11 @@ describe('no secret reaches a step as plaintext', () => {
     }
   });
 
-  test('the gate steps are given exactly the URL and the version', () => {
+  test("the gate steps are given exactly the URL, the version and the stage's token endpoint", () => {
     for (const stageName of ['Staging', 'Prod']) {
-      expect(Object.keys(actionEnv(gateAction(shipped(), stageName))).sort()).toEqual(['APP_VERSION', 'SERVICE_URL']);
+      expect(Object.keys(actionEnv(gateAction(shipped(), stageName))).sort()).toEqual(
+        ['APP_VERSION', GATE_ENV.tokenUrl, 'SERVICE_URL'].sort(),
+      );
     }
   });
 });

@@ -11,11 +11,21 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GATE_EXIT_CODES, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { GATE_ENV, GATE_EXIT_CODES, GATE_REPORT_FILES } from '../../lib/contract/gate';
 import { locateK6 } from '../../scripts/gate/locate-k6';
-import { ensureServiceBuilt, type LocalStack, startLocalStack } from '../../scripts/harness';
+import { ensureServiceBuilt, type LocalIssuer, type LocalStack, startLocalStack } from '../../scripts/harness';
 
 const REPO = path.resolve(__dirname, '..', '..');
+
+/** The env `npm run local` writes to .local/gate.env: the local issuer's gate client. */
+function gateCredentials(stack: LocalStack): Record<string, string> {
+  const issuer = stack.issuer as LocalIssuer;
+  return {
+    [GATE_ENV.tokenUrl]: issuer.tokenUrl,
+    [GATE_ENV.clientId]: issuer.gateClient.clientId,
+    [GATE_ENV.clientSecret]: issuer.gateClient.clientSecret,
+  };
+}
 const APP_VERSION = 'e2e-1.0.0';
 
 const k6 = locateK6(process.env);
@@ -77,6 +87,8 @@ describeWithK6(
               HOME: work,
               K6_BIN: k6.found ? k6.path : '',
               SERVICE_NAME: 'chat-e2e',
+              // The gate's machine client at the local issuer: setup() fetches its token.
+              ...gateCredentials(stack),
             },
             timeout: 120_000,
             maxBuffer: 16 * 1024 * 1024,

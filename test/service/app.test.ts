@@ -19,6 +19,8 @@ import {
   ROUTES,
   SSE_EVENTS,
 } from '../../lib/contract';
+import type { Authenticator } from '../../service/src/auth/authenticate';
+import { AuthFailure } from '../../service/src/auth/token-verifier';
 import type { ChatInput } from '../../service/src/chat/chat-service';
 import { RequestTracker } from '../../service/src/drain';
 import { llmThrottled } from '../../service/src/errors';
@@ -35,15 +37,30 @@ interface Reply {
   json<T = Record<string, unknown>>(): T;
 }
 
-/** `app.inject()`'s shape, over a real socket. */
+/** The fake authenticator's valid token for principal `sub`. */
+const tokenOf = (sub: string) => `Bearer good.${sub}`;
+const DEFAULT_AUTH = { authorization: tokenOf('alice') };
+
+/** Accepts `Bearer good.<sub>`; `Bearer expired` is expired; anything else invalid. */
+const fakeAuthenticator: Authenticator = async (header) => {
+  if (header === undefined) throw new AuthFailure('missing', 'no header');
+  if (header === 'Bearer expired') throw new AuthFailure('expired', 'expired');
+  const m = /^Bearer good\.([a-z0-9-]+)$/.exec(header);
+  if (!m?.[1]) throw new AuthFailure('invalid', 'bad token');
+  return { sub: m[1], scopes: [] };
+};
+
+/** `app.inject()`'s shape, over a real socket. Sends a valid token unless `headers` has an authorization entry. */
 async function call(
   app: FastifyInstance,
   options: { method: string; url: string; headers?: Record<string, string>; payload?: string },
 ): Promise<Reply> {
   const { port } = app.server.address() as AddressInfo;
+  const headers = { ...DEFAULT_AUTH, ...options.headers };
+  if (headers.authorization === '') delete (headers as Record<string, string>).authorization;
   const res = await http(`http://127.0.0.1:${port}${options.url}`, {
     method: options.method,
-    ...(options.headers ? { headers: options.headers } : {}),
+    headers,
     ...(options.payload === undefined ? {} : { body: options.payload }),
   });
   return { statusCode: res.status, headers: res.headers, body: res.text, json: <T>() => JSON.parse(res.text) as T };
@@ -90,6 +107,7 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     logger: createLogger({ level: 'debug', write: logs.write }),
     metrics,
     chat,
+    authenticate: fakeAuthenticator,
     readiness: () => state.readiness,
     isDraining: () => state.draining,
     tracker: new RequestTracker(),
@@ -117,6 +135,59 @@ function expectErrorBody(res: { body: string; headers: Record<string, unknown> }
   return body;
 }
 
+describe('who may call what', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(() => h.app.close());
+
+  test('every API route answers 401 without a token, in the error shape, with WWW-Authenticate and reason missing', async () => {
+    for (const [method, url] of [
+      ['POST', ROUTES.chat],
+      ['POST', ROUTES.chatStream],
+      ['GET', ROUTES.cacheMetrics],
+    ] as const) {
+      const res = await call(h.app, {
+        method,
+        url,
+        headers: { authorization: '', 'content-type': 'application/json' },
+        ...(method === 'POST' ? { payload: JSON.stringify({ message: 'hi' }) } : {}),
+      });
+      expect(res.statusCode).toBe(401);
+      const body = expectErrorBody(res, ERROR_CODES.unauthorized);
+      expect(body.error.reason).toBe('missing');
+      expect(res.headers[HEADERS.wwwAuthenticate]).toBe('Bearer realm="chat-api"');
+    }
+    expect(h.calls).toHaveLength(0);
+  });
+
+  test('an expired or invalid token is 401 with error="invalid_token" and its reason, before the body is validated', async () => {
+    const expired = await post(h.app, { message: 123 }, { authorization: 'Bearer expired' });
+    expect(expired.statusCode).toBe(401);
+    expect(expectErrorBody(expired, ERROR_CODES.unauthorized).error.reason).toBe('expired');
+    expect(expired.headers[HEADERS.wwwAuthenticate]).toMatch(/^Bearer realm="chat-api", error="invalid_token"/);
+
+    for (const authorization of ['Bearer forged', 'Basic dXNlcjpwYXNz', 'bearer', 'Bearer good.alice extra']) {
+      const res = await post(h.app, { message: 'hi' }, { authorization });
+      expect(res.statusCode).toBe(401);
+      expect(expectErrorBody(res, ERROR_CODES.unauthorized).error.reason).toBe('invalid');
+    }
+    expect(h.calls).toHaveLength(0);
+    expect(h.logs.lines.join('\n')).not.toContain('forged');
+  });
+
+  test('the health routes answer without a token (the load balancer checks them)', async () => {
+    for (const url of [ROUTES.health, ROUTES.ready]) {
+      expect((await call(h.app, { method: 'GET', url, headers: { authorization: '' } })).statusCode).toBe(200);
+    }
+  });
+
+  test('the cache metrics answer a valid token', async () => {
+    expect((await call(h.app, { method: 'GET', url: ROUTES.cacheMetrics })).statusCode).toBe(200);
+  });
+});
+
 describe('chat API surface', () => {
   let h: Harness;
   beforeEach(async () => {
@@ -135,7 +206,8 @@ describe('chat API surface', () => {
     });
     expect(res.headers[HEADERS.appVersion]).toBe('9.9.9');
     expect(res.headers[HEADERS.cache]).toBe('MISS');
-    expect(h.calls).toEqual([{ message: 'hello', sessionId: 'abc_DEF-1', userId: 'u1' }]);
+    // The caller is the token's principal; a user_id in the body is ignored.
+    expect(h.calls).toEqual([{ message: 'hello', sessionId: 'abc_DEF-1', owner: 'alice' }]);
   });
 
   test('every response carries x-app-version and x-request-id, errors and 404s included', async () => {
@@ -182,7 +254,7 @@ describe('chat API surface', () => {
     const badIds = await post(h.app, { message: 'hi', session_id: 'has space', user_id: 'x'.repeat(129) });
     expect(badIds.statusCode).toBe(400);
     const fields = expectErrorBody(badIds, ERROR_CODES.badRequest).error.details?.map((d) => d.field);
-    expect(fields?.sort()).toEqual(['session_id', 'user_id']);
+    expect(fields).toEqual(['session_id']);
 
     const blank = await post(h.app, { message: ' \n\t ' });
     expect(blank.statusCode).toBe(400);

@@ -29,7 +29,9 @@ beforeEach(() => {
   stack.llm.configure({ failNext: null, latencyMs: 0, retryAfterSeconds: null });
 });
 
-const chat = (body: unknown) => postJson(`${url}${ROUTES.chat}`, body);
+/** One principal for the whole file, so a session started by one call can be continued by the next. */
+const auth = () => stack.authHeaders('chat-it-user');
+const chat = (body: unknown) => postJson(`${url}${ROUTES.chat}`, body, { headers: auth() });
 
 describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
   test('the service is ready only after proving the database, the cache and the LLM config', async () => {
@@ -63,7 +65,7 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
 
   test('a 200 means both messages are committed, in schema chat, owned by the schema owner role', async () => {
     const message = uniqueText('persist me');
-    const res = await chat({ message, user_id: 'user-42' });
+    const res = await chat({ message });
     expect(res.status).toBe(200);
     const { session_id, request_id, reply } = res.json<{ session_id: string; request_id: string; reply: string }>();
     const rows = await stack.postgres.query<{ role: string; content: string; request_id: string }>(
@@ -75,7 +77,7 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
       { role: 'assistant', content: reply, request_id },
     ]);
     const session = await stack.postgres.query('SELECT user_id FROM chat.sessions WHERE id = $1', [session_id]);
-    expect(session).toEqual([{ user_id: 'user-42' }]);
+    expect(session).toEqual([{ user_id: 'chat-it-user' }]);
     const owners = await stack.postgres.query<{ tablename: string; tableowner: string }>(
       "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'chat' ORDER BY tablename",
     );
@@ -111,7 +113,7 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
 
   test('the stream route sends tokens, then one done event, after persisting both messages', async () => {
     const message = uniqueText('stream this');
-    const res = await postJson(`${url}${ROUTES.chatStream}`, { message });
+    const res = await postJson(`${url}${ROUTES.chatStream}`, { message }, { headers: auth() });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(res.headers[HEADERS.cache]).toBe('MISS');
@@ -130,17 +132,20 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
     expect(rows).toHaveLength(2);
 
     // Now cached: the stream route answers the same question from the cache.
-    const hit = await postJson(`${url}${ROUTES.chatStream}`, { message });
+    const hit = await postJson(`${url}${ROUTES.chatStream}`, { message }, { headers: auth() });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
   });
 
   test('GET /api/v1/metrics/cache reports hits, misses and the hit rate since start', async () => {
-    const before = (await http(`${url}${ROUTES.cacheMetrics}`)).json<{ hits: number; misses: number }>();
+    const before = (await http(`${url}${ROUTES.cacheMetrics}`, { headers: auth() })).json<{
+      hits: number;
+      misses: number;
+    }>();
     const q = uniqueText('metrics');
     await chat({ message: q });
     await chat({ message: q });
     await chat({ message: q });
-    const after = (await http(`${url}${ROUTES.cacheMetrics}`)).json<{
+    const after = (await http(`${url}${ROUTES.cacheMetrics}`, { headers: auth() })).json<{
       hits: number;
       misses: number;
       bypassed: number;
@@ -181,16 +186,20 @@ describe('LLM failures reach clients as 429/503 with Retry-After, never a 500', 
     expect(stack.llm.stats().calls - before).toBe(1);
   });
 
-  test('LLM 500s and timeouts: 3 attempts, then 503 llm_unavailable with Retry-After', async () => {
-    for (const kind of ['error', 'timeout'] as const) {
-      stack.llm.configure({ failNext: { kind, count: 3 }, hangMs: 5_000 });
+  test('LLM 500s: 3 attempts; a timeout: 1 (it may have been billed); then 503 llm_unavailable with Retry-After', async () => {
+    for (const [kind, attempts] of [
+      ['error', 3],
+      ['timeout', 1],
+    ] as const) {
+      stack.llm.configure({ failNext: { kind, count: attempts }, hangMs: 5_000 });
       const before = stack.llm.stats().calls;
       const res = await chat({ message: uniqueText(kind) });
       expect({ kind, status: res.status, calls: stack.llm.stats().calls - before }).toEqual({
         kind,
         status: 503,
-        calls: 3,
+        calls: attempts,
       });
+      expect(stack.llm.config().failNext).toBeNull();
       expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThanOrEqual(1);
       expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmUnavailable);
       expect(res.text).not.toMatch(STACK_TRACE);
@@ -200,12 +209,13 @@ describe('LLM failures reach clients as 429/503 with Retry-After, never a 500', 
 
 describe('bad input over the wire', () => {
   test('400 for invalid JSON, 413 for an oversized body or message, all JSON, no stack traces', async () => {
-    const badJson = await http(`${url}${ROUTES.chat}`, { method: 'POST', body: '{"message":', headers: {} });
+    const badJson = await http(`${url}${ROUTES.chat}`, { method: 'POST', body: '{"message":', headers: auth() });
     expect(badJson.status).toBe(400);
     expect(badJson.json<ErrorResponse>().error.code).toBe(ERROR_CODES.badRequest);
 
     const bigBody = await http(`${url}${ROUTES.chat}`, {
       method: 'POST',
+      headers: auth(),
       body: JSON.stringify({ message: 'x'.repeat(LIMITS.maxBodyBytes * 2) }),
     });
     expect(bigBody.status).toBe(413);

@@ -13,6 +13,8 @@ const VALID: Record<string, string> = {
   LLM_BASE_URL: 'https://llm.example.com/v1/',
   LLM_MODEL: 'gpt-4o-mini',
   LLM_API_KEY: 'llm-key-value-789',
+  AUTH_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+  AUTH_AUDIENCE: 'user-client-id, gate-client-id',
 };
 
 describe('service config', () => {
@@ -61,6 +63,12 @@ describe('service config', () => {
       model: 'gpt-4o-mini',
       apiKey: 'llm-key-value-789',
       timeoutMs: 30_000,
+      maxOutputTokens: Number(SERVICE_ENV.LLM_MAX_OUTPUT_TOKENS.default),
+      contextBudgetTokens: Number(SERVICE_ENV.LLM_CONTEXT_BUDGET_TOKENS.default),
+    });
+    expect(c.quotas).toEqual({
+      requestsPerMinute: Number(SERVICE_ENV.QUOTA_REQUESTS_PER_MINUTE.default),
+      llmTokensPerMinute: Number(SERVICE_ENV.QUOTA_LLM_TOKENS_PER_MINUTE.default),
     });
     expect(c.cacheTtlSeconds).toBe(1800);
     expect(c.promptVersion).toBe('v1');
@@ -127,6 +135,78 @@ describe('service config', () => {
 
   test('readContractEnv returns one entry per contract name', () => {
     expect(Object.keys(readContractEnv(VALID))).toEqual([...SERVICE_ENV_NAMES]);
+  });
+
+  test('bearer tokens are required by default: issuer kept byte for byte, audiences split, JWKS URL derived', () => {
+    const result = parseServiceConfig(VALID);
+    expect(result.ok && result.config.auth).toEqual({
+      mode: 'on',
+      issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+      audiences: ['user-client-id', 'gate-client-id'],
+      jwksUrl: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json',
+    });
+    const explicit = parseServiceConfig({ ...VALID, AUTH_JWKS_URL: 'https://keys.example.com/jwks' });
+    expect(explicit.ok && explicit.config.auth.mode === 'on' && explicit.config.auth.jwksUrl).toBe(
+      'https://keys.example.com/jwks',
+    );
+  });
+
+  test('without AUTH_ISSUER (or AUTH_AUDIENCE) the service refuses to start, unless AUTH_MODE=off says so', () => {
+    const missing = parseServiceConfig({ ...VALID, AUTH_ISSUER: undefined, AUTH_AUDIENCE: '' });
+    expect(!missing.ok && missing.problems.map((p) => p.name)).toEqual(['AUTH_ISSUER', 'AUTH_AUDIENCE']);
+    expect(!missing.ok && describeProblems(missing.problems)).toMatch(/AUTH_ISSUER missing \(or set AUTH_MODE=off/);
+    const off = parseServiceConfig({ ...VALID, AUTH_ISSUER: undefined, AUTH_AUDIENCE: undefined, AUTH_MODE: 'off' });
+    expect(off.ok && off.config.auth).toEqual({ mode: 'off' });
+    const typo = parseServiceConfig({ ...VALID, AUTH_MODE: 'false' });
+    expect(!typo.ok && typo.problems.map((p) => p.name)).toEqual(['AUTH_MODE']);
+  });
+
+  test('the issuer and its keys are trusted over https only', () => {
+    for (const AUTH_ISSUER of ['http://issuer.example.com', 'https://u:p@issuer.example.com', 'issuer']) {
+      const r = parseServiceConfig({ ...VALID, AUTH_ISSUER });
+      expect(!r.ok && r.problems.map((p) => p.name)).toEqual(['AUTH_ISSUER']);
+    }
+    const jwks = parseServiceConfig({ ...VALID, AUTH_JWKS_URL: 'http://keys.example.com/jwks' });
+    expect(!jwks.ok && jwks.problems.map((p) => p.name)).toEqual(['AUTH_JWKS_URL']);
+    const aud = parseServiceConfig({ ...VALID, AUTH_AUDIENCE: 'a,,b' });
+    expect(!aud.ok && aud.problems.map((p) => p.name)).toEqual(['AUTH_AUDIENCE']);
+  });
+
+  test('the LLM key travels over https, except to a loopback host (the fake LLM in tests and local runs)', () => {
+    for (const LLM_BASE_URL of [
+      'http://llm.example.com/v1',
+      'http://10.0.0.5:8080/v1',
+      'http://127.0.0.1.nip.io/v1',
+      'http://localhost.example.com/v1',
+      'ftp://127.0.0.1/v1',
+    ]) {
+      const r = parseServiceConfig({ ...VALID, LLM_BASE_URL });
+      expect(!r.ok && r.problems.map((p) => p.name)).toEqual(['LLM_BASE_URL']);
+      expect(!r.ok && describeProblems(r.problems)).toContain('https');
+    }
+    for (const LLM_BASE_URL of [
+      'https://llm.example.com/v1',
+      'http://127.0.0.1:4000/v1',
+      'http://127.8.9.10/v1',
+      'http://localhost:4000/v1',
+      'http://[::1]:4000/v1',
+    ]) {
+      expect(parseServiceConfig({ ...VALID, LLM_BASE_URL }).ok).toBe(true);
+    }
+  });
+
+  test('quota and budget limits are positive integers', () => {
+    for (const name of [
+      'QUOTA_REQUESTS_PER_MINUTE',
+      'QUOTA_LLM_TOKENS_PER_MINUTE',
+      'LLM_MAX_OUTPUT_TOKENS',
+      'LLM_CONTEXT_BUDGET_TOKENS',
+    ]) {
+      for (const value of ['0', '-1', '1.5', 'many']) {
+        const r = parseServiceConfig({ ...VALID, [name]: value });
+        expect(!r.ok && r.problems.map((p) => p.name)).toEqual([name]);
+      }
+    }
   });
 
   test('every secret variable is required (no default could be a safe secret)', () => {

@@ -31,7 +31,9 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
 
   // A cached answer, so a request during the drain is quick.
   const cachedQuestion = uniqueText('cached');
-  expect((await postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion })).status).toBe(200);
+  expect(
+    (await postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { headers: stack.authHeaders() })).status,
+  ).toBe(200);
 
   // Two idle keep-alive connections, opened before the drain.
   const idle = new Agent({ keepAlive: true, maxSockets: 2 });
@@ -44,7 +46,13 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
   const busy = new Agent({ keepAlive: true, maxSockets: 5 });
   const inFlight: Array<Promise<HttpResult>> = [];
   for (let i = 0; i < 5; i++) {
-    inFlight.push(postJson(`${url}${ROUTES.chat}`, { message: uniqueText(`in flight ${i}`) }, { agent: busy }));
+    inFlight.push(
+      postJson(
+        `${url}${ROUTES.chat}`,
+        { message: uniqueText(`in flight ${i}`) },
+        { agent: busy, headers: stack.authHeaders() },
+      ),
+    );
   }
   const deadline = Date.now() + 5_000;
   while (stack.llm.stats().calls - callsBefore < 5 && Date.now() < deadline)
@@ -58,7 +66,7 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
   // Requests that arrive on the already-open connections are answered, and those connections close.
   const [ready, lateChat] = await Promise.all([
     http(`${url}${ROUTES.ready}`, { agent: idle }),
-    postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { agent: idle }),
+    postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { agent: idle, headers: stack.authHeaders() }),
   ]);
   expect(ready.status).toBe(503);
   expect(ready.json()).toMatchObject({ status: 'not_ready' });

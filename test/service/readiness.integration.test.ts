@@ -62,7 +62,11 @@ describe('readiness states', () => {
     try {
       const degraded = await svc.waitForReadiness('degraded');
       expect(degraded.checks).toEqual({ database: 'ok', cache: 'down', llm: 'ok' });
-      const res = await postJson(`${svc.url}${ROUTES.chat}`, { message: uniqueText('during cache outage') });
+      const res = await postJson(
+        `${svc.url}${ROUTES.chat}`,
+        { message: uniqueText('during cache outage') },
+        { headers: stack.authHeaders() },
+      );
       expect(res.status).toBe(200);
       expect(res.headers[HEADERS.cache]).toBe('BYPASS');
       expect(res.json().cached).toBe(false);
@@ -71,8 +75,8 @@ describe('readiness states', () => {
     }
     await svc.waitForReadiness('ready', 20_000);
     const q = uniqueText('after cache outage');
-    await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
-    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
+    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
+    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
   });
 
@@ -83,7 +87,11 @@ describe('readiness states', () => {
       const notReady = await svc.waitForReadiness('not_ready');
       expect(notReady.checks.database).toBe('down');
       expect((await svc.readiness()).status).toBe(503);
-      const res = await postJson(`${svc.url}${ROUTES.chat}`, { message: uniqueText('during db outage') });
+      const res = await postJson(
+        `${svc.url}${ROUTES.chat}`,
+        { message: uniqueText('during db outage') },
+        { headers: stack.authHeaders() },
+      );
       expect(res.status).toBe(503);
       expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThan(0);
       expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.dependencyUnavailable);
@@ -91,7 +99,15 @@ describe('readiness states', () => {
       await stack.postgres.bringUp();
     }
     await svc.waitForReadiness('ready', 20_000);
-    expect((await postJson(`${svc.url}${ROUTES.chat}`, { message: uniqueText('after db outage') })).status).toBe(200);
+    expect(
+      (
+        await postJson(
+          `${svc.url}${ROUTES.chat}`,
+          { message: uniqueText('after db outage') },
+          { headers: stack.authHeaders() },
+        )
+      ).status,
+    ).toBe(200);
   });
 
   test('wrong database password: not_ready, one loud line naming the database and what to check, never the password', async () => {
@@ -109,7 +125,7 @@ describe('readiness states', () => {
     expect(lines[0]?.msg).toMatch(/database authentication failed.*DB_USERNAME\/DB_PASSWORD/);
     expect(svc.output()).not.toContain(wrong);
     expect((await svc.readiness()).status).toBe(503);
-    const chat = await postJson(`${svc.url}${ROUTES.chat}`, { message: 'hello' });
+    const chat = await postJson(`${svc.url}${ROUTES.chat}`, { message: 'hello' }, { headers: stack.authHeaders() });
     expect(chat.status).toBe(503);
     await svc.stop();
   });
@@ -171,9 +187,15 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
   test('database: the app password changes in Postgres and in the secret; the same process recovers', async () => {
     const svc = stack.service as ServiceProcess;
     const pid = svc.pid;
-    expect((await postJson(`${svc.url}${ROUTES.chat}`, { message: uniqueText('before db rotation') })).status).toBe(
-      200,
-    );
+    expect(
+      (
+        await postJson(
+          `${svc.url}${ROUTES.chat}`,
+          { message: uniqueText('before db rotation') },
+          { headers: stack.authHeaders() },
+        )
+      ).status,
+    ).toBe(200);
 
     const next = randomSecret(32);
     await stack.postgres.setPassword(stack.appRole.username, next);
@@ -183,7 +205,11 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
 
     await svc.waitForLog((l) => l.event === 'credentials_refreshed' && l.dependency === 'database', 20_000);
     await svc.waitForReadiness('ready', 20_000);
-    const res = await postJson(`${svc.url}${ROUTES.chat}`, { message: uniqueText('after db rotation') });
+    const res = await postJson(
+      `${svc.url}${ROUTES.chat}`,
+      { message: uniqueText('after db rotation') },
+      { headers: stack.authHeaders() },
+    );
     expect(res.status).toBe(200);
     expect(svc.pid).toBe(pid);
     expect(stack.secretsManager?.reads('chat/db-app-user')).toBeGreaterThan(0);
@@ -199,8 +225,8 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
     await svc.waitForLog((l) => l.event === 'credentials_refreshed' && l.dependency === 'cache', 20_000);
     await svc.waitForReadiness('ready', 20_000);
     const q = uniqueText('after cache rotation');
-    await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
-    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
+    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
+    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
     expect(svc.output()).not.toContain(next);
   });

@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { formatServerTiming, HEADERS, parseServerTiming, ROUTES, SERVER_TIMING_METRICS } from '../../lib/contract';
+import { allowEveryone } from '../../service/src/auth';
 import type { ResponseCache } from '../../service/src/cache/redis-cache';
 import { ChatService } from '../../service/src/chat/chat-service';
 import type { ChatStore } from '../../service/src/db/chat-store';
@@ -46,12 +47,13 @@ describe('chat answers carry Server-Timing', () => {
 
   beforeAll(async () => {
     const store = {
-      recentContext: async () => {
+      ownedContext: async () => {
         await sleep(DB_MS);
         return [];
       },
       saveTurn: async () => {
         await sleep(DB_MS);
+        return true;
       },
     } as unknown as ChatStore;
     const cache: ResponseCache = {
@@ -81,7 +83,13 @@ describe('chat answers carry Server-Timing', () => {
       databaseHealth: { ...healthy, waitUsable: async () => true, recoverFrom: async () => false },
       cacheHealth: healthy,
       metrics,
-      settings: { promptVersion: 'v1', model: 'm', cacheTtlSeconds: 60 },
+      settings: {
+        promptVersion: 'v1',
+        model: 'm',
+        cacheTtlSeconds: 60,
+        contextBudgetTokens: 4_000,
+        maxOutputTokens: 256,
+      },
     });
     app = await buildHttpApp(
       {
@@ -90,6 +98,7 @@ describe('chat answers carry Server-Timing', () => {
         logger: createLogger({ level: 'error', write: () => undefined }),
         metrics,
         chat,
+        authenticate: allowEveryone,
         readiness: () => ({ status: 'ready', version: '1.0.0', checks: { database: 'ok', cache: 'ok', llm: 'ok' } }),
         isDraining: () => false,
         tracker: new RequestTracker(),

@@ -42,6 +42,9 @@ test('with no environment at all it exits non-zero with one line naming every re
       'LLM_BASE_URL',
       'LLM_MODEL',
       'LLM_API_KEY',
+      // Required unless AUTH_MODE=off: without them the API would answer everybody.
+      'AUTH_ISSUER',
+      'AUTH_AUDIENCE',
     ].sort(),
   );
   for (const name of line.invalid) expect(line.msg).toContain(name);
@@ -62,6 +65,8 @@ test('invalid values are named, never printed', () => {
     DB_SSL: 'verify-maybe',
     PORT: '99999',
     REDIS_TLS: 'on',
+    AUTH_ISSUER: 'https://issuer.example.com',
+    AUTH_AUDIENCE: 'chat-api',
   };
   const { code, stdout } = run(secretish);
   expect(code).toBe(78);
@@ -71,4 +76,27 @@ test('invalid values are named, never printed', () => {
   for (const value of ['Sup3rSecret', 'T0ken', 'sk-live', 'verify-maybe', '99999', '"on"']) {
     expect(stdout).not.toContain(value);
   }
+});
+
+test('an LLM_BASE_URL over plain http to a non-loopback host stops the start with exit 78 and one line', () => {
+  const { code, stdout } = run({
+    APP_VERSION: '1.0.0',
+    DB_HOST: 'db',
+    DB_NAME: 'chat',
+    DB_USERNAME: 'chat_app',
+    DB_PASSWORD: 'Sup3rSecretPassw0rd',
+    REDIS_HOST: 'cache',
+    REDIS_AUTH_TOKEN: 'T0kenT0kenT0ken',
+    LLM_BASE_URL: 'http://llm.example.com/v1',
+    LLM_MODEL: 'm',
+    LLM_API_KEY: 'sk-live-abcdef',
+    AUTH_MODE: 'off',
+  });
+  expect(code).toBe(78);
+  expect(stdout.trim().split('\n')).toHaveLength(1);
+  const line = JSON.parse(stdout) as { invalid: string[]; msg: string; event: string };
+  expect(line.event).toBe('config_invalid');
+  expect(line.invalid).toEqual(['LLM_BASE_URL']);
+  expect(line.msg).toContain('https');
+  expect(stdout).not.toContain('llm.example.com');
 });

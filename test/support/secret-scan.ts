@@ -2,7 +2,7 @@
  * Looks through a synthesized CloudFormation template for anything that could be a plaintext
  * secret. Used on every template of every stage; the scanner itself is tested with planted secrets.
  */
-import { SECRET_ENV_NAMES } from '../../lib/contract';
+import { GATE_ENV, SECRET_ENV_NAMES } from '../../lib/contract';
 
 export interface Finding {
   readonly path: string;
@@ -21,6 +21,8 @@ const SAFE_KEYS = new Set([
 ]);
 /** Environment variable names that would carry a secret (ARNs of secrets are fine). */
 const SECRET_ENV_NAME = /(PASSWORD|TOKEN|SECRET|API_?KEY|CREDENTIAL|PRIVATE_KEY)/;
+/** Names that match SECRET_ENV_NAME but hold no secret: where the gate asks for a token, and for what. */
+const NOT_SECRETS: readonly string[] = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope];
 const LITERAL_SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/AKIA[0-9A-Z]{16}/, 'an AWS access key id'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key'],
@@ -82,7 +84,10 @@ function checkNames(names: string[], path: string, findings: Finding[]): void {
     const contractSecret = (SECRET_ENV_NAMES as readonly string[]).includes(name);
     if (
       contractSecret ||
-      (SECRET_ENV_NAME.test(name) && !name.endsWith('_SECRET_ARN') && name !== 'NODE_EXTRA_CA_CERTS')
+      (SECRET_ENV_NAME.test(name) &&
+        !name.endsWith('_SECRET_ARN') &&
+        name !== 'NODE_EXTRA_CA_CERTS' &&
+        !NOT_SECRETS.includes(name))
     ) {
       findings.push({
         path: `${path}.${name}`,

@@ -50,11 +50,24 @@ export interface SetupData {
   readonly readiness: { readonly status: string; readonly version?: string; readonly detail: string };
   readonly primed: { readonly questions: number; readonly answered: number; readonly failures: readonly string[] };
   readonly startedAtMs: number;
+  /**
+   * `Bearer …` for every request, when the gate has credentials. The VUs get it through the setup
+   * data, so `handleSummary` removes it ({@link withoutCredentials}) before anything is written.
+   */
+  readonly bearerHeader?: string;
   /** With a baseline: its readiness and version, and how its priming went. */
   readonly baseline?: {
     readonly readiness: { readonly status: string; readonly version?: string; readonly detail: string };
     readonly primed: { readonly questions: number; readonly answered: number; readonly failures: readonly string[] };
   };
+}
+
+/** The summary data without the gate's token, so no report or printed summary can contain it. */
+export function withoutCredentials<T extends { readonly setup_data?: unknown }>(data: T): T {
+  const setup = data.setup_data;
+  if (!setup || typeof setup !== 'object' || !('bearerHeader' in setup)) return data;
+  const { bearerHeader: _dropped, ...rest } = setup as Record<string, unknown>;
+  return { ...data, setup_data: rest };
 }
 
 export type GateVerdictLabel = 'PASS' | 'FAIL' | 'ERROR';

@@ -10,19 +10,23 @@ import { randomUUID } from 'node:crypto';
 import { type CacheStatus, LIMITS } from '../../../lib/contract';
 import type { ResponseCache } from '../cache/redis-cache';
 import type { ChatStore } from '../db/chat-store';
-import { dependencyUnavailable } from '../errors';
-import type { ChatMessage, LlmGateway } from '../llm/llm-client';
+import { dependencyUnavailable, sessionNotFound } from '../errors';
+import type { ChatMessage, LlmCallOptions, LlmGateway } from '../llm/llm-client';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import type { ServerTiming, TimedPart } from '../observability/server-timing';
+import type { TokenQuota, TokenReservation } from '../quota/token-quota';
 import { type ContextTurn, cacheKey } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
+import { trimContextToBudget } from './token-budget';
 
 export interface ChatInput {
   /** Trimmed, validated. */
   readonly message: string;
+  /** An id the server issued to `owner` earlier; absent to start a new session. */
   readonly sessionId?: string;
-  readonly userId?: string;
+  /** The authenticated caller (`sub`): the owner of a new session, and the only one who may continue it. */
+  readonly owner: string;
 }
 
 export interface ChatContext {
@@ -72,12 +76,25 @@ export interface ChatServiceDeps {
   readonly databaseHealth: DatabaseGate;
   readonly cacheHealth: HealthGate;
   readonly metrics: EmfMetrics;
-  readonly settings: { readonly promptVersion: string; readonly model: string; readonly cacheTtlSeconds: number };
+  /** QUOTA_LLM_TOKENS_PER_MINUTE; absent in tests that do not exercise it. */
+  readonly tokenQuota?: Pick<TokenQuota, 'reserve'>;
+  readonly settings: {
+    readonly promptVersion: string;
+    readonly model: string;
+    readonly cacheTtlSeconds: number;
+    /** LLM_CONTEXT_BUDGET_TOKENS: estimated input tokens per call. */
+    readonly contextBudgetTokens: number;
+    /** LLM_MAX_OUTPUT_TOKENS: what one call may add to its input. */
+    readonly maxOutputTokens: number;
+  };
 }
 
 interface Lookup {
   readonly sessionId: string;
+  readonly newSession: boolean;
   readonly context: ContextTurn[];
+  /** Estimated input tokens of the LLM call this turn would make. */
+  readonly estimatedInputTokens: number;
   readonly key: string;
   readonly status: CacheStatus;
   readonly cached: string | null;
@@ -90,7 +107,9 @@ export class ChatService {
     const lookup = await this.lookup(input, ctx);
     const reply =
       lookup.cached ??
-      (await timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), ctx)));
+      (await this.billed(input, lookup, ctx, (options) =>
+        timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), options)),
+      ));
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
   }
@@ -113,21 +132,60 @@ export class ChatService {
       reply = lookup.cached;
     } else {
       let started = false;
-      reply = await timed(ctx, 'llm', () =>
-        this.deps.llm.stream(this.messages(lookup.context, input.message), {
-          ...ctx,
-          onDelta: (delta) => {
-            if (!started) {
-              started = true;
-              onStart(lookup.status);
-            }
-            onDelta(delta);
-          },
-        }),
+      reply = await this.billed(input, lookup, ctx, (options) =>
+        timed(ctx, 'llm', () =>
+          this.deps.llm.stream(this.messages(lookup.context, input.message), {
+            ...options,
+            onDelta: (delta) => {
+              if (!started) {
+                started = true;
+                onStart(lookup.status);
+              }
+              onDelta(delta);
+            },
+          }),
+        ),
       );
     }
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+  }
+
+  /**
+   * An LLM call within the principal's token quota: its worst case (estimated input plus
+   * LLM_MAX_OUTPUT_TOKENS) is reserved first, then settled to what the provider reported.
+   */
+  private async billed(
+    input: ChatInput,
+    lookup: Lookup,
+    ctx: ChatContext,
+    call: (options: LlmCallOptions) => Promise<string>,
+  ): Promise<string> {
+    const { tokenQuota, settings } = this.deps;
+    const reservation: TokenReservation | undefined = tokenQuota
+      ? await tokenQuota.reserve(input.owner, lookup.estimatedInputTokens + settings.maxOutputTokens)
+      : undefined;
+    let reported = 0;
+    let calls = 0;
+    let reply: string;
+    try {
+      reply = await call({
+        logger: ctx.logger,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        principal: input.owner,
+        onUsage: (u) => {
+          reported += u.promptTokens + u.completionTokens;
+          calls += 1;
+        },
+      });
+    } catch (err) {
+      // A failed call may have been billed without saying so: the reservation stands, unless the
+      // provider reported more.
+      if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
+      throw err;
+    }
+    reservation?.settle(calls > 0 ? reported : undefined);
+    return reply;
   }
 
   private async lookup(input: ChatInput, ctx: ChatContext): Promise<Lookup> {
@@ -138,14 +196,25 @@ export class ChatService {
       throw dependencyUnavailable('The database is unavailable; retry later.');
     }
 
+    // Session ids are issued here, never taken from a client: a given id must be one of the caller's.
+    const newSession = input.sessionId === undefined;
     const sessionId = input.sessionId ?? randomUUID();
-    let context: ContextTurn[] = [];
-    if (input.sessionId !== undefined) {
-      context = await this.withDatabase(
-        () => timed(ctx, 'db', () => store.recentContext(sessionId, LIMITS.contextTurns)),
+    let stored: ContextTurn[] = [];
+    if (!newSession) {
+      const owned = await this.withDatabase(
+        () => timed(ctx, 'db', () => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns)),
         ctx,
       );
+      if (owned === null) throw sessionNotFound();
+      stored = owned;
     }
+    // The key hashes the context actually sent, after the budget left out the oldest turns.
+    const { context, estimatedTokens } = trimContextToBudget(
+      SYSTEM_PROMPT,
+      stored,
+      input.message,
+      settings.contextBudgetTokens,
+    );
     const key = cacheKey({
       message: input.message,
       promptVersion: settings.promptVersion,
@@ -154,7 +223,7 @@ export class ChatService {
       context,
     });
     const { status, cached } = await this.cacheGet(key, ctx);
-    return { sessionId, context, key, status, cached };
+    return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, status, cached };
   }
 
   private async cacheGet(key: string, ctx: ChatContext): Promise<{ status: CacheStatus; cached: string | null }> {
@@ -186,7 +255,8 @@ export class ChatService {
         timed(ctx, 'db', () =>
           store.saveTurn({
             sessionId: lookup.sessionId,
-            userId: input.userId,
+            owner: input.owner,
+            newSession: lookup.newSession,
             requestId: ctx.requestId,
             userMessage: input.message,
             reply,
@@ -204,7 +274,8 @@ export class ChatService {
           })
         : undefined;
     try {
-      await save;
+      // The session was the caller's a moment ago; if it is gone now, nothing was written.
+      if (!(await save)) throw sessionNotFound();
     } finally {
       await remember;
     }

@@ -38,6 +38,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_session_recent ON ${SCHEMA}.messages (session_id, id DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'sessions are owned by the principal that started them',
+    // Sessions from before this migration have no owner, so no caller can reach them: their ids were
+    // chosen by clients and their user_id was whatever the body said.
+    sql: `
+      ALTER TABLE ${SCHEMA}.sessions ADD COLUMN owner_sub text;
+      COMMENT ON COLUMN ${SCHEMA}.sessions.owner_sub IS 'sub of the bearer token that started the session; only it may read or extend the session';
+      COMMENT ON COLUMN ${SCHEMA}.sessions.user_id IS 'the token sub (equal to owner_sub) since migration 2; before it, an unverified client value';
+    `,
+  },
 ];
 
 /** Any stable 64-bit number works; this one is "chat-mig" in ASCII. */

@@ -1,15 +1,18 @@
 /**
  * What the schema can't say: the trimmed message is non-empty, holds no NUL character and is within
- * LIMITS.maxMessageChars.
+ * LIMITS.maxMessageChars. The caller is the authenticated principal, never a field of the body.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LIMITS } from '../../../lib/contract';
+import type { Principal } from '../auth/authenticate';
 import type { ChatContext, ChatInput } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
 import { ServerTiming } from '../observability/server-timing';
 import type { ChatRequestBody } from '../schemas/chat';
 
-export function toChatInput(body: ChatRequestBody): ChatInput {
+export function toChatInput(body: ChatRequestBody, principal: Principal | null): ChatInput {
+  // The authentication hook runs before every chat route; no principal here is a wiring bug.
+  if (!principal) throw new Error('chat route reached without an authenticated principal');
   const message = body.message.trim();
   if (message.length === 0) {
     throw badRequest('Invalid request.', [{ field: 'message', problem: 'must not be empty' }]);
@@ -24,8 +27,8 @@ export function toChatInput(body: ChatRequestBody): ChatInput {
   }
   return {
     message,
+    owner: principal.sub,
     ...(body.session_id === undefined ? {} : { sessionId: body.session_id }),
-    ...(body.user_id === undefined ? {} : { userId: body.user_id }),
   };
 }
 

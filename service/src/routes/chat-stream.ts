@@ -26,7 +26,7 @@ export const chatStreamRoute =
       ROUTES.chatStream,
       { schema: { body: chatRequestSchema }, config: { chatRoute: true } },
       async (request, reply) => {
-        const input = toChatInput(request.body);
+        const input = toChatInput(request.body, request.principal);
         const raw = reply.raw;
         let started = false;
         const ctx = chatContext(request, reply);

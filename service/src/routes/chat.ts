@@ -13,7 +13,7 @@ export const chatRoute =
       ROUTES.chat,
       { schema: { body: chatRequestSchema, response: { 200: chatResponseSchema } }, config: { chatRoute: true } },
       async (request, reply) => {
-        const input = toChatInput(request.body);
+        const input = toChatInput(request.body, request.principal);
         const ctx = chatContext(request, reply);
         const result = await deps.chat.answer(input, ctx);
         reply.header(HEADERS.cache, result.cacheStatus);

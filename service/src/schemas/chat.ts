@@ -3,6 +3,9 @@
  * coercion: `"message": 123` is a 400, not the string "123") and the response schema with
  * fast-json-stringify.
  *
+ * `user_id` is not a field any more: the caller is the bearer token's `sub`, and an id a client could
+ * choose would let it act as someone else. A body that still sends one is accepted and the value ignored.
+ *
  * The message's length limit is not in the schema on purpose: an oversized message is a 413
  * (`payload_too_large`), not a 400, and it is measured after trimming.
  */
@@ -14,7 +17,6 @@ export const chatRequestSchema = {
   properties: {
     message: { type: 'string' },
     session_id: { type: 'string', pattern: LIMITS.idPattern },
-    user_id: { type: 'string', pattern: LIMITS.idPattern },
   },
 } as const;
 
@@ -29,8 +31,8 @@ export const chatResponseSchema = {
   },
 } as const;
 
+/** Other fields (a legacy `user_id` included) are ignored: the caller is the token's `sub`. */
 export interface ChatRequestBody {
   readonly message: string;
   readonly session_id?: string;
-  readonly user_id?: string;
 }

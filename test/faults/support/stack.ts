@@ -30,9 +30,32 @@ export interface FaultStack {
   stop(): Promise<void>;
 }
 
+/**
+ * The fault suites are about dependencies, load and hostile input, not about who calls: they run the
+ * service with AUTH_MODE=off, so every request (and every byte of the bad-input fuzzing) reaches the
+ * code under test instead of stopping at the 401. Authentication has its own suite
+ * (test/service/auth.integration.test.ts) against the local token issuer.
+ */
+const AUTH_OFF = { AUTH_MODE: 'off' } as const;
+
+/**
+ * With AUTH_MODE=off every request is one principal, so the quotas per principal are on (each
+ * request counted in the cache, falling back per task during the cache outages) but set far above
+ * what a scenario sends: the suites measure the dependencies, and their figures stay comparable.
+ */
+export const FAULT_QUOTAS = {
+  QUOTA_REQUESTS_PER_MINUTE: '1000000',
+  QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+} as const;
+
 export async function startFaultStack(options: LocalStackOptions = {}): Promise<FaultStack> {
   const capture = new OutputCapture();
-  const stack = await startLocalStack({ ...options, onServiceOutput: capture.sink });
+  const stack = await startLocalStack({
+    auth: 'off',
+    ...options,
+    serviceEnv: { ...FAULT_QUOTAS, ...options.serviceEnv },
+    onServiceOutput: capture.sink,
+  });
   const secrets = new SecretBook();
   secrets.add('DB_PASSWORD', stack.appRole.password);
   secrets.add('REDIS_AUTH_TOKEN', stack.redis.password);
@@ -48,7 +71,7 @@ export async function startFaultStack(options: LocalStackOptions = {}): Promise<
     secrets,
     extra,
     serviceWith: async (overrides, drop = []) => {
-      const env: Record<string, string> = { ...serviceEnvFor(stack, overrides) };
+      const env: Record<string, string> = { ...serviceEnvFor(stack, { ...AUTH_OFF, ...FAULT_QUOTAS, ...overrides }) };
       for (const name of drop) delete env[name];
       const svc = await startServiceProcess({ env, onOutput: capture.sink });
       extra.push(svc);

@@ -77,12 +77,13 @@ export function buildChatPlatform(
     description: `${name('monitoring')}: alarm topic, alarms, the service-degraded page, dashboard`,
   });
 
-  if (config.retainLogGroups) {
-    // Every log group of the stage, whichever construct made it (flow logs, tasks, Lambdas, the
-    // database's exports, WAF): one rule here instead of a flag threaded through each construct.
-    for (const stack of [network, data, service, monitoring]) {
-      RemovalPolicies.of(stack).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
-    }
+  // Every log group of the stage, whichever construct made it (flow logs, tasks, Lambdas, the
+  // database's exports, WAF, aws-cdk-lib's own custom-resource functions): one rule here instead of
+  // a flag threaded through each construct. Kept in prod; deleted with a throwaway stage.
+  for (const stack of [network, data, service, monitoring]) {
+    const logGroups = { applyToResourceTypes: ['AWS::Logs::LogGroup'] };
+    if (config.retainLogGroups) RemovalPolicies.of(stack).retain(logGroups);
+    else RemovalPolicies.of(stack).destroy(logGroups);
   }
 
   return { network, data, service, monitoring };

@@ -1,6 +1,7 @@
 import { RemovalPolicies, type Stage } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { physicalName, type StageConfig } from './config';
+import { appVersionProblem, physicalName, type StageConfig, StageConfigError } from './config';
+import { isAppVersion } from './contract';
 import { DataStack } from './stacks/data-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -30,6 +31,9 @@ export function buildChatPlatform(
   config: StageConfig,
   options: ChatPlatformOptions,
 ): ChatPlatformStacks {
+  // The service would refuse this version at start (exit 78) after a deploy had begun: refuse it here.
+  if (!isAppVersion(options.appVersion))
+    throw new StageConfigError(config.stage, [appVersionProblem(options.appVersion)]);
   const env = { account: config.env.account, region: config.env.region };
   const name = (layer: string) => physicalName(config, layer);
 
@@ -62,8 +66,8 @@ export function buildChatPlatform(
     description: `${name('service')}: ECS cluster, ALB, staged rollout of the chat API, k6 gate`,
   });
 
-  // Alarm names are fixed strings, so the Service stack's deployment alarms name them without a
-  // reference to this stack (which depends on the Service and Data stacks).
+  // Depends on the Service and Data stacks. The alarms the ECS service names (and the alarm topic)
+  // are created in the Service stack, so nothing there names a resource of this stack.
   const monitoring = new MonitoringStack(scope, name('monitoring'), {
     env,
     stackName: name('monitoring'),
@@ -73,12 +77,13 @@ export function buildChatPlatform(
     description: `${name('monitoring')}: alarm topic, alarms, the service-degraded page, dashboard`,
   });
 
-  if (config.retainLogGroups) {
-    // Every log group of the stage, whichever construct made it (flow logs, tasks, Lambdas, the
-    // database's exports, WAF): one rule here instead of a flag threaded through each construct.
-    for (const stack of [network, data, service, monitoring]) {
-      RemovalPolicies.of(stack).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
-    }
+  // Every log group of the stage, whichever construct made it (flow logs, tasks, Lambdas, the
+  // database's exports, WAF, aws-cdk-lib's own custom-resource functions): one rule here instead of
+  // a flag threaded through each construct. Kept in prod; deleted with a throwaway stage.
+  for (const stack of [network, data, service, monitoring]) {
+    const logGroups = { applyToResourceTypes: ['AWS::Logs::LogGroup'] };
+    if (config.retainLogGroups) RemovalPolicies.of(stack).retain(logGroups);
+    else RemovalPolicies.of(stack).destroy(logGroups);
   }
 
   return { network, data, service, monitoring };

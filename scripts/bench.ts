@@ -211,8 +211,11 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'info',
-      // The limiter still runs on every request; it just never trips under the bench's own load.
+      // The limiter and the quotas (one principal with auth off, counted in Redis) still run on
+      // every request; they just never trip under the bench's own load.
       RATE_LIMIT_PER_MINUTE: '1000000',
+      QUOTA_REQUESTS_PER_MINUTE: '1000000',
+      QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
       BENCH_BUNDLE: bundle,
     });
     // The service's stdout goes to a pipe drained by a separate fast reader (`wc -c`), like a

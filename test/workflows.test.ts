@@ -119,13 +119,16 @@ describe('the reusable gate workflow', () => {
   test('runs npm run gate with those inputs, and its exit code is the job result', () => {
     const step = job.steps.find((s: Json) => String(s.run ?? '').startsWith('npm run gate'));
     expect(step.run).toBe(
-      'npm run gate -- --target "$GATE_TARGET" --profile "$GATE_PROFILE" --expected-version "$GATE_EXPECTED_VERSION" --out reports',
+      // A shell expansion, not a template: --baseline is passed only when the input is set.
+      `npm run gate -- --target "$GATE_TARGET" \${GATE_BASELINE:+--baseline "$GATE_BASELINE"} --profile "$GATE_PROFILE" --expected-version "$GATE_EXPECTED_VERSION" --out reports`,
     );
     const input = (name: string) => `\${{ inputs.${name} }}`;
     expect(step.env).toEqual({
       GATE_TARGET: input('target-url'),
       GATE_PROFILE: input('profile'),
       GATE_EXPECTED_VERSION: input('expected-version'),
+      // Optional: with a serving version's URL the gate also compares against it; empty, fixed limits only.
+      GATE_BASELINE: input('baseline-url'),
     });
     expect(step['continue-on-error']).toBeUndefined();
     expect(step.run).not.toMatch(/\|\||;\s*true|set \+e/);

@@ -15,6 +15,8 @@ export interface HookConfig {
   readonly runnerLogGroup: string;
   readonly loadBalancerFullName: string;
   readonly testListenerPort: number;
+  /** Absent: no baseline is looked up, the gate judges fixed limits only. */
+  readonly serviceContainerPort?: number;
   readonly serviceName: string;
   readonly defaultProfile: GateProfile;
   readonly defaultExpectedVersion?: string;
@@ -54,6 +56,8 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
   const runnerLogGroup = required(HOOK_ENV.runnerLogGroup);
   const loadBalancerFullName = required(HOOK_ENV.loadBalancerFullName);
   const testListenerPort = integer(HOOK_ENV.testListenerPort, 1, 65535);
+  const rawContainerPort = env[HOOK_ENV.serviceContainerPort]?.trim();
+  const serviceContainerPort = rawContainerPort ? integer(HOOK_ENV.serviceContainerPort, 1, 65535) : undefined;
   const serviceName = required(HOOK_ENV.serviceName);
   const defaultProfile = required(HOOK_ENV.defaultProfile);
   if (defaultProfile && !isGateProfile(defaultProfile)) {
@@ -74,6 +78,7 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
     runnerLogGroup,
     loadBalancerFullName,
     testListenerPort,
+    ...(serviceContainerPort !== undefined ? { serviceContainerPort } : {}),
     serviceName,
     defaultProfile: defaultProfile as GateProfile,
     ...(defaultExpectedVersion ? { defaultExpectedVersion } : {}),

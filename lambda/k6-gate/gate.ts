@@ -4,6 +4,7 @@
  * into a hook status, gate metrics and exactly one verdict line. Decisions live in `decide.ts` and
  * `runner-plan.ts`; this module only talks to AWS.
  */
+
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeNetworkInterfacesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -15,6 +16,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { GATE_ENV, type GateVerdict } from '../../lib/contract';
+import { findBaseline } from './baseline';
 import type { HookConfig } from './config';
 import { classifyRunner, decide, type RunnerOutcome, type RunnerRef, type RunState, readRunState } from './decide';
 import { type HookEvent, type HookResponse, isRollback, parseHookEvent, RUN_STATE_KEY } from './event';
@@ -67,7 +69,13 @@ async function start(event: HookEvent, deps: GateDeps): Promise<HookResponse> {
   const { config } = deps;
   const inputs = resolveGateInputs(event, config);
   const addresses = await loadBalancerAddresses(deps);
-  const plans = planRunners(event, config, inputs, addresses);
+  // Canary and linear steps look it up too: each step compares the new revision with the old one.
+  const baseline = await findBaseline(event, {
+    ecs: deps.ecs,
+    clusterArn: config.clusterArn,
+    ...(config.serviceContainerPort !== undefined ? { containerPort: config.serviceContainerPort } : {}),
+  });
+  const plans = planRunners(event, config, inputs, addresses, baseline.kind === 'found' ? baseline.urls : []);
 
   const started: { plan: RunnerPlan; task: Task }[] = [];
   const failures: string[] = [];
@@ -108,6 +116,10 @@ async function start(event: HookEvent, deps: GateDeps): Promise<HookResponse> {
     profile: inputs.profile,
     expectedVersion: inputs.expectedVersion ?? null,
     inputSource: inputs.source,
+    baseline:
+      baseline.kind === 'found'
+        ? { revision: baseline.revisionArn, taskDefinition: baseline.taskDefinitionArn, urls: baseline.urls }
+        : { none: baseline.reason },
     tasks: runners,
   });
   return inProgress(state);

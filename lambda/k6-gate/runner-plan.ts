@@ -120,6 +120,8 @@ export function planRunners(
   config: HookConfig,
   inputs: GateInputs,
   addresses: readonly string[],
+  /** The serving revision's URLs (see `baseline.ts`); empty or absent: fixed limits only. */
+  baselineUrls: readonly string[] = [],
 ): RunnerPlan[] {
   const { segments, sequence } = executionSegments(config.parallelism);
   return segments.map((segment, index) => {
@@ -127,6 +129,9 @@ export function planRunners(
     const runId = runIdFor(event.executionId, index);
     const environment: Record<string, string> = {
       [GATE_ENV.baseUrl]: baseUrlFor(addresses, index, config.testListenerPort),
+      ...(baselineUrls.length > 0
+        ? { [GATE_ENV.baselineUrl]: baselineUrls[index % baselineUrls.length] as string }
+        : {}),
       [GATE_ENV.profile]: inputs.profile,
       [GATE_ENV.runId]: runId,
       [GATE_ENV.serviceName]: config.serviceName,

@@ -76,6 +76,21 @@ export interface LlmConfig {
    */
   readonly apiKeySecretName: string;
   readonly timeoutMs: number;
+  /** `max_tokens` on every completion: the most output one LLM call can be billed for. */
+  readonly maxOutputTokens: number;
+  /** Estimated input tokens per call (system prompt, earlier turns, the message); older turns are left out to fit. */
+  readonly contextBudgetTokens: number;
+}
+
+/**
+ * Per principal (the token's `sub`), per minute, counted in the shared cache so they hold at any
+ * task count (per task while the cache is down). The k6 gate's machine client is one principal:
+ * the smoke gate against the candidate and the baseline sends about 100 requests in its minute.
+ */
+export interface QuotaConfig {
+  readonly requestsPerPrincipalPerMinute: number;
+  /** LLM tokens in + out, as the provider bills them. docs/cost.md prices the worst case. */
+  readonly llmTokensPerPrincipalPerMinute: number;
 }
 
 /**
@@ -102,7 +117,9 @@ export interface ServiceSettings {
   readonly llm: LlmConfig;
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
+  /** Per-task flood guard per client address, checked in memory before authentication. */
   readonly rateLimitPerMinute: number;
+  readonly quotas: QuotaConfig;
   /**
    * How often each task re-reads the rotated DB and cache secrets. Well below the rotation period,
    * so alternating-users rotations never reach a task as a rejected login.
@@ -114,7 +131,10 @@ export interface ServiceSettings {
 export interface IngressConfig {
   /** ACM certificate for the HTTPS listeners. Required in prod. */
   readonly certificateArn?: string;
-  /** Optional DNS name; when set with `hostedZoneId` and `hostedZoneName`, an alias record is created. */
+  /**
+   * Optional DNS name of the API; set with `hostedZoneId` and `hostedZoneName` (all three or none), it
+   * gets an alias A record to the load balancer (lib/constructs/service-dns.ts) and is `ServiceUrl`'s host.
+   */
   readonly domainName?: string;
   readonly hostedZoneId?: string;
   readonly hostedZoneName?: string;
@@ -345,6 +365,8 @@ const llm: LlmConfig = {
   model: 'gpt-4o-mini',
   apiKeySecretName: 'chat-platform/llm-api-key',
   timeoutMs: 30_000,
+  maxOutputTokens: 1024,
+  contextBudgetTokens: 6000,
 };
 
 const serviceDefaults = {
@@ -355,6 +377,7 @@ const serviceDefaults = {
   cacheTtlSeconds: 1800,
   promptVersion: 'v1',
   rateLimitPerMinute: 120,
+  quotas: { requestsPerPrincipalPerMinute: 240, llmTokensPerPrincipalPerMinute: 50_000 },
   rotationPollSeconds: 300,
   logLevel: 'info',
   targetCpuUtilizationPercent: 60,

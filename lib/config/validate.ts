@@ -3,7 +3,7 @@
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
  */
-import { GATE_PROFILES, isGateProfile } from '../contract';
+import { APP_VERSION_RULE, GATE_PROFILES, isGateProfile } from '../contract';
 import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
 import { estimateMaxConnections } from './db-connection-limit';
 import { checkLogRetention, Problems } from './problems';
@@ -33,6 +33,11 @@ export class StageConfigError extends Error {
     );
     this.name = 'StageConfigError';
   }
+}
+
+/** The problem a version the service would refuse at start makes, on every path that resolves one. */
+export function appVersionProblem(appVersion: string): string {
+  return `appVersion '${appVersion}' must be ${APP_VERSION_RULE}; pass -c appVersion=<version>.`;
 }
 
 const DEFAULT_REDIS_PORT = 6379;
@@ -144,6 +149,20 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     `service.llm.baseUrl '${service.llm.baseUrl}' must be an https:// URL: the API key and the prompts travel over it.`,
   );
   p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
+  const { quotas, llm } = service;
+  for (const [name, value] of [
+    ['quotas.requestsPerPrincipalPerMinute', quotas.requestsPerPrincipalPerMinute],
+    ['quotas.llmTokensPerPrincipalPerMinute', quotas.llmTokensPerPrincipalPerMinute],
+    ['llm.maxOutputTokens', llm.maxOutputTokens],
+    ['llm.contextBudgetTokens', llm.contextBudgetTokens],
+  ] as const) {
+    p(Number.isInteger(value) && value >= 1, `service.${name} ${value} must be a whole number >= 1.`);
+  }
+  // One call reserves its input budget plus its output cap: a quota below that refuses full calls.
+  p(
+    quotas.llmTokensPerPrincipalPerMinute >= llm.contextBudgetTokens + llm.maxOutputTokens,
+    `service.quotas.llmTokensPerPrincipalPerMinute (${quotas.llmTokensPerPrincipalPerMinute}) must be at least llm.contextBudgetTokens + llm.maxOutputTokens (${llm.contextBudgetTokens + llm.maxOutputTokens}), or one call with a full context never fits.`,
+  );
   p(
     service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
     `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,

@@ -52,7 +52,7 @@ export function deploymentSettings(config: StageConfig): DeploymentSettings {
     // Always explicit: without it ECS keeps blue and green running (double capacity) for its default
     // bake time, which is hours. The deployment alarms can still roll back during the bake.
     bakeTime: Duration.minutes(d.bakeTimeMinutes),
-    // The alarms are created by the Monitoring stack under these fixed names (no cross-stack reference).
+    // The alarms are created under these fixed names in the Service stack, which orders the service after them.
     deploymentAlarms: { alarmNames: deploymentAlarmNames(config), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
     // Blue keeps serving until green is proven: the service never runs below its desired count.
     minHealthyPercent: 100,

@@ -70,7 +70,7 @@ export class ExistingSecret extends Construct {
           {
             id: 'AwsSolutions-IAM4',
             reason:
-              "aws-cdk-lib's AwsCustomResource function uses AWSLambdaBasicExecutionRole for its own logs; its only other permission is DescribeSecret on the one LLM key secret.",
+              "aws-cdk-lib's AwsCustomResource function (one per stack) uses AWSLambdaBasicExecutionRole for its own logs; its other permissions are the calls its custom resources make: DescribeSecret on the one LLM key secret and, with the Cognito identity provider, DescribeUserPoolClient on this stage's user pool.",
             appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
           },
         ],

@@ -19,6 +19,10 @@ export interface K6GateHookProps {
   readonly runner: K6Runner;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly testListenerPort: number;
+  /** The service's container port: the relative gate reaches the serving revision's tasks on it. */
+  readonly serviceContainerPort: number;
+  /** The service the hook serves: it describes that service's revisions to find the baseline. */
+  readonly serviceName: string;
 }
 
 /**
@@ -53,6 +57,7 @@ export class K6GateHook extends Construct {
         [HOOK_ENV.runnerLogGroup]: runner.logGroup.logGroupName,
         [HOOK_ENV.loadBalancerFullName]: props.loadBalancer.loadBalancerFullName,
         [HOOK_ENV.testListenerPort]: String(props.testListenerPort),
+        [HOOK_ENV.serviceContainerPort]: String(props.serviceContainerPort),
         [HOOK_ENV.serviceName]: serviceDimension(config),
         [HOOK_ENV.defaultProfile]: gate.profile,
         [HOOK_ENV.defaultExpectedVersion]: props.appVersion,
@@ -93,6 +98,18 @@ export class K6GateHook extends Construct {
         conditions: inCluster,
       }),
       new iam.PolicyStatement({
+        sid: 'FindTheServingRevision',
+        // The relative gate's baseline: which task definition each revision of this service runs.
+        actions: ['ecs:DescribeServiceRevisions'],
+        resources: [
+          stack.formatArn({
+            service: 'ecs',
+            resource: 'service-revision',
+            resourceName: `${cluster.clusterName}/${props.serviceName}/*`,
+          }),
+        ],
+      }),
+      new iam.PolicyStatement({
         sid: 'FindTheLoadBalancerAddresses',
         actions: ['ec2:DescribeNetworkInterfaces'],
         resources: ['*'],
@@ -112,8 +129,12 @@ export class K6GateHook extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'Wildcards only where AWS offers no narrower resource: tasks of this cluster (task IDs are unknown until RunTask), ListTasks (cluster condition), DescribeNetworkInterfaces (no resource-level permissions) and PutMetricData (namespace condition).',
-          appliesTo: ['Resource::*', { regex: '/^Resource::arn:.+:ecs:.+:task\\/.+\\/\\*$/g' }],
+            'Wildcards only where AWS offers no narrower resource: tasks of this cluster (task IDs are unknown until RunTask), revisions of this one service (revision IDs are unknown until ECS creates them), ListTasks (cluster condition), DescribeNetworkInterfaces (no resource-level permissions) and PutMetricData (namespace condition).',
+          appliesTo: [
+            'Resource::*',
+            { regex: '/^Resource::arn:.+:ecs:.+:task\\/.+\\/\\*$/g' },
+            { regex: '/^Resource::arn:.+:ecs:.+:service-revision\\/.+\\/.+\\/\\*$/g' },
+          ],
         },
       ],
       true,

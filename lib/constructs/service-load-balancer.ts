@@ -1,11 +1,14 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as elbv2Targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
-import { ERROR_CODES, ROUTES } from '../contract';
+import { ROUTES } from '../contract';
+import { ChatFunction } from './chat-function';
 import { SUBNET_GROUPS } from './chat-vpc';
 
 export interface ServiceLoadBalancerProps {
@@ -41,7 +44,7 @@ export const PRODUCTION_PATHS: readonly string[] = [
 
 /**
  * The ALB for blue/green, linear and canary deployments: a production listener and a test listener
- * whose default action is a fixed 404, each with one rule whose only action is a weighted forward to
+ * whose default action forwards to a Lambda that answers the contract's 404, each with one rule whose only action is a weighted forward to
  * the blue and green target groups (ECS moves the weights during a deployment).
  *
  * Callers are authenticated by the service (bearer JWTs, `service/src/auth`), not by an ALB
@@ -142,10 +145,22 @@ export class ServiceLoadBalancer extends Construct {
     this.blueTargetGroup = targetGroup('BlueTargetGroup');
     this.greenTargetGroup = targetGroup('GreenTargetGroup');
 
-    const notFound = elbv2.ListenerAction.fixedResponse(404, {
-      contentType: 'application/json',
-      messageBody: JSON.stringify({ error: { code: ERROR_CODES.notFound, message: 'no route' } }),
+    // Each listener's default answers the contract's 404 through a forward to a Lambda target, not
+    // a fixed-response action: every action on these listeners is a forward, the shape the ECS
+    // blue/green guide accepts under any reading of its "mix of forward and non-forward actions"
+    // limitation (lambda/not-found/index.ts; docs/deployments.md, "Listener shape").
+    const notFoundFunction = new ChatFunction(this, 'NotFound', {
+      functionDir: 'not-found',
+      description: `${physicalName(config, 'alb')}: the contract's 404 for paths no listener rule forwards`,
+      timeout: Duration.seconds(3),
+      memorySize: 128,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     });
+    const notFoundTargetGroup = new elbv2.ApplicationTargetGroup(this, 'NotFoundTargetGroup', {
+      targetType: elbv2.TargetType.LAMBDA,
+      targets: [new elbv2Targets.LambdaTarget(notFoundFunction.function)],
+    });
+    const notFound = elbv2.ListenerAction.forward([notFoundTargetGroup]);
     const https = ingress.certificateArn !== undefined;
     this.productionListener = this.loadBalancer.addListener('Production', {
       port: ingress.productionPort,

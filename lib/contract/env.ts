@@ -76,7 +76,11 @@ export const SERVICE_ENV = {
     description:
       'When set, the AUTH token is re-read from Secrets Manager every ROTATION_POLL_SECONDS and after WRONGPASS/NOAUTH.',
   },
-  LLM_BASE_URL: { kind: 'plain', required: true, description: 'OpenAI-compatible base URL (…/v1).' },
+  LLM_BASE_URL: {
+    kind: 'plain',
+    required: true,
+    description: 'OpenAI-compatible base URL (…/v1); https, except on a loopback host (127.0.0.0/8, ::1, localhost).',
+  },
   LLM_MODEL: { kind: 'plain', required: true, description: 'Model name sent to the LLM.' },
   LLM_API_KEY: { kind: 'secret', required: true, description: 'LLM provider key.' },
   LLM_TIMEOUT_MS: { kind: 'plain', required: false, default: '30000', description: 'Per-call LLM timeout.' },
@@ -91,7 +95,35 @@ export const SERVICE_ENV = {
     kind: 'plain',
     required: false,
     default: '120',
-    description: 'Requests per minute allowed per client (by X-Forwarded-For / source address).',
+    description:
+      'Per-task flood guard: requests per minute allowed per client address (the one the ALB appended to X-Forwarded-For), checked in memory before authentication.',
+  },
+  QUOTA_REQUESTS_PER_MINUTE: {
+    kind: 'plain',
+    required: false,
+    default: '240',
+    description:
+      "API requests per minute allowed per principal (the token's `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.",
+  },
+  QUOTA_LLM_TOKENS_PER_MINUTE: {
+    kind: 'plain',
+    required: false,
+    default: '50000',
+    description:
+      "LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider's `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.",
+  },
+  LLM_MAX_OUTPUT_TOKENS: {
+    kind: 'plain',
+    required: false,
+    default: '1024',
+    description: 'Sent as `max_tokens` on every completion: the most output tokens one LLM call can be billed for.',
+  },
+  LLM_CONTEXT_BUDGET_TOKENS: {
+    kind: 'plain',
+    required: false,
+    default: '6000',
+    description:
+      'Estimated input tokens per LLM call (system prompt, earlier turns, the message): the oldest turns are left out until the estimate fits.',
   },
   ROTATION_POLL_SECONDS: {
     kind: 'plain',

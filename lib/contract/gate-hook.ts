@@ -15,6 +15,8 @@ export const HOOK_ENV = {
   /** `app/<name>/<id>`: its network interfaces are described `ELB app/<name>/<id>`. */
   loadBalancerFullName: 'LOAD_BALANCER_FULL_NAME',
   testListenerPort: 'TEST_LISTENER_PORT',
+  /** The service's container port: the relative gate reaches the serving revision's tasks on it. */
+  serviceContainerPort: 'SERVICE_CONTAINER_PORT',
   serviceName: 'SERVICE_NAME',
   defaultProfile: 'DEFAULT_PROFILE',
   defaultExpectedVersion: 'DEFAULT_EXPECTED_VERSION',

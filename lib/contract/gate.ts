@@ -7,6 +7,11 @@
 export const GATE_ENV = {
   /** Base URL of the version under test, e.g. `http://127.0.0.1:8080` or the ALB test listener. */
   baseUrl: 'BASE_URL',
+  /**
+   * Base URL of the version serving now. When set, the gate sends every question to both, in the
+   * same window, and compares the candidate with it; when absent it judges fixed limits only.
+   */
+  baselineUrl: 'BASELINE_URL',
   /** One of {@link GATE_PROFILES}; `smoke` when absent. */
   profile: 'PROFILE',
   /** When set, every answer must carry this `x-app-version`, or the gate fails. */

@@ -24,14 +24,13 @@ export const HEADERS = {
   appVersion: 'x-app-version',
   /** `HIT`, `MISS` or `BYPASS` on every chat answer. */
   cache: 'x-cache',
-  /** Echoed on every response; accepted from the caller when it is a safe token. */
+  /** Echoed on every response; accepted from the caller when it matches {@link REQUEST_ID_PATTERN}. */
   requestId: 'x-request-id',
   /** On every 429 and 503, in whole seconds. */
   retryAfter: 'retry-after',
-  /**
-   * `Bearer <JWT>` on every API route (everything except the health routes); redacted from every log
-   * that sees requests (WAF, service).
-   */
+  /** On every chat answer: the turn's time split (`llm`, `db`, `cache`, `total`); see `server-timing.ts`. */
+  serverTiming: 'server-timing',
+  /** `Bearer <JWT>` on every API route (everything except the health routes); redacted from every log that sees requests (WAF, service). */
   authorization: 'authorization',
   /** On every 401: `Bearer realm="chat-api"`, plus `error="invalid_token"` when a token was sent (RFC 6750). */
   wwwAuthenticate: 'www-authenticate',
@@ -43,6 +42,9 @@ export const PUBLIC_ROUTES: readonly string[] = [ROUTES.health, ROUTES.ready];
 /** Why a request got 401: no bearer token, an expired one, or any other failed check (never more detail). */
 export const AUTH_FAILURE_REASONS = ['missing', 'expired', 'invalid'] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** A caller's request id is echoed when it is a short, safe token; otherwise the server makes one. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export const CACHE_STATUSES = ['HIT', 'MISS', 'BYPASS'] as const;
 export type CacheStatus = (typeof CACHE_STATUSES)[number];
@@ -56,8 +58,16 @@ export const LIMITS = {
   /** `session_id`: 1..128 characters of `[A-Za-z0-9_-]` (anything else is 400). */
   maxIdChars: 128,
   idPattern: '^[A-Za-z0-9_-]{1,128}$',
-  /** How many earlier turns of a session are sent to the LLM as context. */
+  /**
+   * At most this many earlier turns of a session are read as context; LLM_CONTEXT_BUDGET_TOKENS
+   * may leave out the oldest of them.
+   */
   contextTurns: 6,
+  /**
+   * A request body must arrive within this long (Fastify's `requestTimeout`): a body is at most
+   * `maxBodyBytes`, so a slow client is answered 408 instead of holding a socket open.
+   */
+  requestTimeoutMs: 10_000,
 } as const;
 
 /**
@@ -117,10 +127,16 @@ export interface CacheMetricsResponse {
 
 export const ERROR_CODES = {
   badRequest: 'bad_request',
+  /** The request (headers and body) did not arrive within LIMITS.requestTimeoutMs. */
+  requestTimeout: 'request_timeout',
   payloadTooLarge: 'payload_too_large',
   notFound: 'not_found',
   unauthorized: 'unauthorized',
   rateLimited: 'rate_limited',
+  /** The principal used its QUOTA_REQUESTS_PER_MINUTE. */
+  requestQuotaExceeded: 'request_quota_exceeded',
+  /** The principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
+  tokenQuotaExceeded: 'token_quota_exceeded',
   llmThrottled: 'llm_throttled',
   llmUnavailable: 'llm_unavailable',
   dependencyUnavailable: 'dependency_unavailable',

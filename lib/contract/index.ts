@@ -14,3 +14,5 @@ export * from './gate';
 export * from './gate-hook';
 export * from './http';
 export * from './metrics';
+export * from './server-timing';
+export * from './version';

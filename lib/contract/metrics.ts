@@ -39,6 +39,21 @@ export const SERVICE_METRICS = {
     authFailures: 'AuthFailures',
     /** Count of rejected credentials healed by re-reading the secret (a rotation), not alarmed. */
     credentialRefreshes: 'CredentialRefreshes',
+    /** LLM input tokens billed, from the provider's `usage.prompt_tokens` (summed; per call it is the Sum / LlmCalls). */
+    llmTokensIn: 'LlmTokensIn',
+    /** LLM output tokens billed, from the provider's `usage.completion_tokens`. */
+    llmTokensOut: 'LlmTokensOut',
+    /** Count of LLM calls whose answer carried no `usage` (their reservation is billed to the quota instead). */
+    llmUsageMissing: 'LlmUsageMissing',
+    /** Count of requests answered 429 because the principal used its QUOTA_REQUESTS_PER_MINUTE. */
+    quotaRequestsRejected: 'QuotaRequestsRejected',
+    /** Count of requests answered 429 because the principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
+    quotaTokensRejected: 'QuotaTokensRejected',
+    /**
+     * Count of quota decisions taken by the per-task fallback because the cache was unusable: the
+     * quotas then hold per task, not across tasks.
+     */
+    quotaFallback: 'QuotaFallback',
     /** Count of API requests answered 401 (no, expired or invalid bearer token). Callers' mistakes: not alarmed. */
     unauthenticated: 'Unauthenticated',
   },
@@ -59,5 +74,7 @@ export const GATE_METRICS = {
     errorRatePercent: 'GateErrorRate',
     requests: 'GateRequests',
     cacheHitRatePercent: 'GateCacheHitRate',
+    /** Comparisons with the serving version that failed; absent when the run had no baseline. */
+    comparisonsFailed: 'GateComparisonsFailed',
   },
 } as const;

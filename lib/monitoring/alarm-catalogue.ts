@@ -3,8 +3,9 @@
  * comparison, missing-data treatment and why, how many periods must breach, and the one sentence
  * that tells the person paged what is wrong. Each entry is built by the builder of its kind
  * (alarm-policy.ts), which fills in what the kind shares, so an entry states only what is special
- * about it. The Monitoring stack wires these to metrics, docs/monitoring.md is generated from
- * them, and the runbook test checks one runbook per ID.
+ * about it. The Monitoring stack wires these to metrics (the Service stack wires the three
+ * deployment alarms), docs/monitoring.md is generated from them, and the runbook test checks one
+ * runbook per ID.
  */
 import { physicalName, type StageConfig } from '../config';
 import { estimateMaxConnections } from '../config/db-connection-limit';

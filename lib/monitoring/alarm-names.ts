@@ -1,9 +1,9 @@
 import { physicalName, type StageConfig } from '../config';
 
 /**
- * Alarm names are fixed `<app>-<stage>-<id>` strings. The Service stack names its deployment
- * (rollback) alarms from here without referencing the Monitoring stack, which depends on it;
- * the Monitoring stack creates the alarms with exactly these names.
+ * Alarm names are fixed `<app>-<stage>-<id>` strings. The ECS service names its deployment
+ * (rollback) alarms from here; the Service stack creates those three alarms with exactly these
+ * names (deployment-section.ts) and orders the service after them, the Monitoring stack all others.
  */
 export const DEPLOYMENT_ALARM_IDS = {
   /** ALB 5xx as a share of requests, summed over both target groups. */

@@ -2,7 +2,6 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { MonitoringFacade } from 'cdk-monitoring-constructs';
 import { physicalName } from '../config';
-import { ALARM_IDS } from './alarm-names';
 import type { AlarmWiring } from './alarm-wiring';
 import type { AppMetrics } from './app-metrics';
 
@@ -19,8 +18,9 @@ export function monitorGate(facade: MonitoringFacade, props: GateSectionProps): 
     humanReadableName: `${physicalName(wiring.config, 'gate')}: k6 gate results`,
     metricGroups: [
       {
-        title: 'Gate failed or errored (alarmed; rolls back)',
-        metrics: [wiring.alarmed(ALARM_IDS.gateFailed, metrics.gateFailedOrErrored())],
+        // Alarmed in the Service stack (deployment-section.ts): the ECS service names that alarm.
+        title: 'Gate failed or errored (deployment alarm; rolls back)',
+        metrics: [metrics.gateFailedOrErrored()],
       },
       {
         title: 'Gate p95 latency ms / error rate %',

@@ -34,8 +34,9 @@ export function monitorService(facade: MonitoringFacade, props: ServiceSectionPr
         metrics: [alb.requests('blue'), alb.requests('green'), alb.loadBalancer5xx()],
       },
       {
-        title: '5xx rate % (alarmed)',
-        metrics: [wiring.alarmed(ALARM_IDS.serverErrorRate, alb.serverErrorRatePercent(minRequestsPerPeriod))],
+        // Alarmed in the Service stack (deployment-section.ts): the ECS service names that alarm.
+        title: '5xx rate % (deployment alarm)',
+        metrics: [alb.serverErrorRatePercent(minRequestsPerPeriod)],
       },
       {
         title: '5xx count',
@@ -49,9 +50,10 @@ export function monitorService(facade: MonitoringFacade, props: ServiceSectionPr
     humanReadableName: `${name}: latency`,
     metricGroups: [
       {
+        // p95 is alarmed in the Service stack (deployment-section.ts): the ECS service names that alarm.
         title: 'p95 / p99 ms, worse of blue and green (alarmed)',
         metrics: [
-          wiring.alarmed(ALARM_IDS.p95Latency, alb.latencyMs('p95', minRequestsPerPeriod)),
+          alb.latencyMs('p95', minRequestsPerPeriod),
           wiring.alarmed(ALARM_IDS.p99Latency, alb.latencyMs('p99', minRequestsPerPeriod)),
         ],
       },

@@ -32,10 +32,13 @@ function artifactFindings(bucket: s3.IBucket): AppliesTo[] {
 const ARTIFACT_REASON =
   "aws-cdk-lib's grant on the pipeline's own artifact bucket and its key: artifacts are objects under per-execution keys, so object actions need <bucket>/*; no other bucket or key is reachable.";
 
-/** A CodeBuild project's default grants: its own log group and report groups named after it. */
+/** A CodeBuild project's default grants: its own log group and report groups named after it (the account is a token, or a literal id once the pipeline's account is known). */
 const PROJECT_DEFAULTS: AppliesTo[] = [
-  { regex: '/^Resource::arn:aws:logs:[a-z0-9-]+:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]+>:\\*$/' },
-  { regex: '/^Resource::arn:aws:codebuild:[a-z0-9-]+:<AWS::AccountId>:report-group\\/<[A-Za-z0-9]+>-\\*$/' },
+  {
+    regex:
+      '/^Resource::arn:aws:logs:[a-z0-9-]+:(<AWS::AccountId>|\\d{12}):log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]+>:\\*$/',
+  },
+  { regex: '/^Resource::arn:aws:codebuild:[a-z0-9-]+:(<AWS::AccountId>|\\d{12}):report-group\\/<[A-Za-z0-9]+>-\\*$/' },
 ];
 const PROJECT_DEFAULTS_REASON =
   "aws-cdk-lib's default grant for a CodeBuild project: log streams of /aws/codebuild/<this project> and report groups named <this project>-*, where CodeBuild creates the k6 JUnit report group.";
@@ -93,12 +96,20 @@ export function acknowledgePipelineFindings({
     ]);
   }
 
+  // The synth assumes the bootstrap lookup role of any stage's account (synth-step.ts).
+  acknowledgeRole(pipeline.synthProject.role, [
+    [
+      ['Resource::arn:<AWS::Partition>:iam::*:role/*'],
+      "The synth step answers context lookups through the CDK bootstrap's read-only lookup role, in whichever account a stage deploys to; IAM can only name it by pattern, and the statement is conditioned on the aws-cdk:bootstrap-role = lookup tag, so no other role is assumable.",
+    ],
+  ]);
+
   // Self-mutation runs `cdk deploy` of this stack with the bootstrap roles.
   acknowledgeRole(roleOf(pipeline.selfMutationProject), [
     artifacts,
     projectDefaults,
     [
-      ['Resource::arn:*:iam::<AWS::AccountId>:role/*'],
+      ['Resource::arn:*:iam::<AWS::AccountId>:role/*', { regex: '/^Resource::arn:\\*:iam::\\d{12}:role\\/\\*$/' }],
       "CDK Pipelines' self-mutation assumes the CDK bootstrap roles, which it can only name by pattern; the statement is conditioned on the aws-cdk:bootstrap-role tag, so no other role is assumable.",
     ],
     [
@@ -114,8 +125,11 @@ export function acknowledgePipelineFindings({
       artifacts,
       [
         [
-          { regex: '/^Resource::arn:aws:logs:[a-z0-9-]+:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/\\*$/' },
-          { regex: '/^Resource::arn:aws:codebuild:[a-z0-9-]+:<AWS::AccountId>:report-group\\/\\*$/' },
+          {
+            regex:
+              '/^Resource::arn:aws:logs:[a-z0-9-]+:(<AWS::AccountId>|\\d{12}):log-group:\\/aws\\/codebuild\\/\\*$/',
+          },
+          { regex: '/^Resource::arn:aws:codebuild:[a-z0-9-]+:(<AWS::AccountId>|\\d{12}):report-group\\/\\*$/' },
           'Resource::*',
         ],
         "CDK Pipelines' shared asset-publishing role serves one generated CodeBuild project per asset, whose names are not known when the role is written; it only assumes the bootstrap file or image publishing role.",

@@ -1,5 +1,6 @@
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { PIPELINE_IMAGE_K6_BIN } from './build-image';
@@ -25,6 +26,21 @@ export interface SynthStepProps {
   readonly logGroup: logs.ILogGroup;
 }
 
+/**
+ * The synth may need context lookups that no committed `cdk.context.json` answers: with an account
+ * known, the VPC's explicit availability zones are checked against `availability-zones:account=…`.
+ * The CDK CLI answers a lookup by assuming the bootstrap's lookup role, which the CodeBuild role
+ * may assume only by its `aws-cdk:bootstrap-role = lookup` tag (the form the aws-cdk-lib pipelines
+ * README gives under "Context Lookups"). The lookup role is read-only by design.
+ */
+export const ASSUME_LOOKUP_ROLE = new iam.PolicyStatement({
+  sid: 'AssumeCdkLookupRole',
+  actions: ['sts:AssumeRole'],
+  // Any account: a stage may deploy into its own account, whose lookup role the synth must read.
+  resources: [`arn:${Aws.PARTITION}:iam::*:role/*`],
+  conditions: { StringEquals: { 'iam:ResourceTag/aws-cdk:bootstrap-role': 'lookup' } },
+});
+
 /** `npm ci`, `npm test`, `cdk synth` in the pinned build image; its output is `cdk.out`. */
 export class SynthStep extends pipelines.CodeBuildStep {
   constructor(id: string, props: SynthStepProps) {
@@ -42,6 +58,7 @@ export class SynthStep extends pipelines.CodeBuildStep {
       },
       logging: { cloudWatch: { logGroup: props.logGroup } },
       timeout: Duration.minutes(60),
+      rolePolicyStatements: [ASSUME_LOOKUP_ROLE],
     });
   }
 }

@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig } from '../config';
 import { CacheCluster } from '../constructs/cache-cluster';
@@ -52,5 +53,24 @@ export class DataStack extends Stack {
       serviceSecurityGroup: props.serviceSecurityGroup,
       encryptionKey: this.encryptionKey,
     });
+
+    if (config.database.deletionProtection) this.protectData();
+  }
+
+  /**
+   * What survives a delete or a replacement of the data, on `cdk deploy` AND under CDK Pipelines,
+   * whose CloudFormation actions ignore the stack's termination protection (aws-cdk issue 17871):
+   * resource policies are part of the template, so they hold on both paths. The database keeps
+   * `DeletionProtection` and a final snapshot (chat-database.ts), the key is retained (above); here
+   * the credentials the snapshot needs are retained and the cache leaves a final snapshot.
+   */
+  private protectData(): void {
+    // The master secret: the instance's generated DatabaseSecret (its `secret` is the attachment).
+    const masterSecret = this.database.instance.node.tryFindChild('Secret') as secretsmanager.Secret | undefined;
+    if (!masterSecret) throw new Error('The database instance has no generated master secret to retain.');
+    for (const secret of [masterSecret, this.database.appUserSecret, this.cache.authTokenSecret]) {
+      secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
+    this.cache.replicationGroup.applyRemovalPolicy(RemovalPolicy.SNAPSHOT);
   }
 }

@@ -5,11 +5,11 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { DefaultDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } from 'cdk-monitoring-constructs';
+import { type AlarmWithAnnotation, DefaultDashboardFactory, type MonitoringFacade } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
 import { physicalName, type StageConfig, serviceDimension } from '../config';
-import { AlarmTopic } from '../constructs/alarm-topic';
 import { SERVICE_DEGRADED } from '../monitoring/alarm-catalogue';
+import { alarmFacade } from '../monitoring/alarm-facade';
 import { alarmName } from '../monitoring/alarm-names';
 import { AlarmWiring, PAGE_TAG } from '../monitoring/alarm-wiring';
 import { AppMetrics } from '../monitoring/app-metrics';
@@ -36,6 +36,10 @@ export interface MonitoredService {
   readonly runnerLogGroup: logs.ILogGroup;
   /** The name of the WAF WebACL in front of the load balancer. */
   readonly webAclName: string;
+  /** The topic every alarm notifies (created with the deployment alarms, which notify it too). */
+  readonly alarmTopic: sns.ITopic;
+  /** The alarms the ECS service names for rollback; created beside it, paged on from here. */
+  readonly deploymentAlarms: readonly AlarmWithAnnotation[];
 }
 
 export interface MonitoringStackProps extends StackProps {
@@ -45,13 +49,13 @@ export interface MonitoringStackProps extends StackProps {
 }
 
 /**
- * Monitoring: the alarm topic, every alarm (with fixed names, so the Service stack's deployment
- * alarms can name three of them without a reference to this stack), the composite page and the
- * stage's dashboard. The alarm policies are in lib/monitoring/alarm-catalogue.ts; this stack wires
+ * Monitoring: every alarm but the three deployment alarms (the Service stack creates those, and the
+ * alarm topic, so they exist before the service that names them), the composite page over both and
+ * the stage's dashboard. The alarm policies are in lib/monitoring/alarm-catalogue.ts; this stack wires
  * them to metrics, section by section.
  */
 export class MonitoringStack extends Stack {
-  readonly topic: sns.Topic;
+  readonly topic: sns.ITopic;
   readonly monitoring: MonitoringFacade;
   readonly serviceDegraded: cloudwatch.CompositeAlarm;
   readonly dashboardName: string;
@@ -64,10 +68,7 @@ export class MonitoringStack extends Stack {
     const app = new AppMetrics(serviceDimension(config), period);
     this.dashboardName = physicalName(config, 'dashboard');
 
-    this.topic = new AlarmTopic(this, 'AlarmTopic', {
-      naming: config,
-      alarmEmails: config.monitoring.alarmEmails,
-    }).topic;
+    this.topic = service.alarmTopic;
     this.monitoring = this.createFacade(config, period);
     this.createDbAuthFailureFilter(config);
 
@@ -79,7 +80,7 @@ export class MonitoringStack extends Stack {
     monitorGate(this.monitoring, { wiring, metrics: app });
     monitorEdge(this.monitoring, { wiring, period, webAclName: service.webAclName, region: this.region });
     this.monitoring.addWidget(this.recentLogsWidget(service));
-    this.serviceDegraded = this.createServiceDegraded(config);
+    this.serviceDegraded = this.createServiceDegraded(config, service.deploymentAlarms);
 
     new CfnOutput(this, 'AlarmTopicArn', { value: this.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.dashboardName });
@@ -87,13 +88,10 @@ export class MonitoringStack extends Stack {
 
   /** Every alarm notifies the topic on ALARM and on OK; the dashboard is named `<app>-<stage>-dashboard`. */
   private createFacade(config: StageConfig, period: Duration): MonitoringFacade {
-    return new MonitoringFacade(this, 'Monitoring', {
-      metricFactoryDefaults: { period },
-      alarmFactoryDefaults: {
-        alarmNamePrefix: `${config.appName}-${config.stage}`,
-        actionsEnabled: true,
-        action: new SnsAlarmActionStrategy({ onAlarmTopic: this.topic, onOkTopic: this.topic }),
-      },
+    return alarmFacade(this, 'Monitoring', {
+      config,
+      period,
+      topic: this.topic,
       dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
         dashboardNamePrefix: this.dashboardName,
         createDashboard: true,
@@ -120,17 +118,26 @@ export class MonitoringStack extends Stack {
     });
   }
 
-  /** The page: see SERVICE_DEGRADED in alarm-catalogue.ts for the rule and why. */
-  private createServiceDegraded(config: StageConfig): cloudwatch.CompositeAlarm {
-    const composite = this.monitoring.createCompositeAlarmUsingTag(PAGE_TAG, {
+  /**
+   * The page: see SERVICE_DEGRADED in alarm-catalogue.ts for the rule and why. Its members are this
+   * stack's paging alarms and the Service stack's (by ARN, an import: that stack deploys first).
+   */
+  private createServiceDegraded(
+    config: StageConfig,
+    deploymentAlarms: readonly AlarmWithAnnotation[],
+  ): cloudwatch.CompositeAlarm {
+    const members = [
+      ...deploymentAlarms.filter((a) => a.customTags?.includes(PAGE_TAG)),
+      ...this.monitoring.createdAlarmsWithTag(PAGE_TAG),
+    ];
+    if (members.length === 0) throw new Error('No alarm is tagged for the service-degraded composite.');
+    return this.monitoring.createAlarmFactory('Composite').addCompositeAlarm(members, {
       alarmNameOverride: alarmName(config, SERVICE_DEGRADED.id),
       alarmDescription: SERVICE_DEGRADED.sentence(config),
       runbookLink: runbookLink(config, SERVICE_DEGRADED.id),
       disambiguator: 'Critical',
       actionsEnabled: true,
     });
-    if (!composite) throw new Error('No alarm is tagged for the service-degraded composite.');
-    return composite;
   }
 
   private readMeWidget(config: StageConfig): cloudwatch.TextWidget {

@@ -4,8 +4,15 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { Construct } from 'constructs';
-import { PipelineConfigError, type ResolvedPipeline, type ResolvedPipelineStage, type StageName } from '../config';
+import {
+  appVersionProblem,
+  PipelineConfigError,
+  type ResolvedPipeline,
+  type ResolvedPipelineStage,
+  type StageName,
+} from '../config';
 import { PipelineArtifactBucket } from '../constructs/pipeline-artifact-bucket';
+import { isAppVersion } from '../contract';
 import { pipelineBuildImage } from '../pipeline/build-image';
 import { ChatPlatformStage } from '../pipeline/chat-platform-stage';
 import { K6GateStep } from '../pipeline/k6-gate-step';
@@ -31,9 +38,6 @@ export interface PipelineStackProps extends StackProps {
   readonly stageAspects?: readonly IAspect[];
 }
 
-/** The service's own rule for APP_VERSION (service/src/config.ts): it is sent as a header. */
-const APP_VERSION = /^[\x21-\x7e]{1,128}$/;
-
 /** `Staging`, `Prod`: a stage's ID in the pipeline, and the prefix of its stack names. */
 export function pipelineStageId(stage: StageName): string {
   return `${stage.charAt(0).toUpperCase()}${stage.slice(1)}`;
@@ -57,10 +61,8 @@ export class PipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config } = props.pipeline;
-    if (!APP_VERSION.test(props.appVersion)) {
-      throw new PipelineConfigError([
-        `appVersion '${props.appVersion}' must be 1-128 visible ASCII characters (the service sends it as x-app-version); pass -c appVersion=<version>.`,
-      ]);
+    if (!isAppVersion(props.appVersion)) {
+      throw new PipelineConfigError([appVersionProblem(props.appVersion)]);
     }
 
     this.source = pipelines.CodePipelineSource.connection(

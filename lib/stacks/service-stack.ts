@@ -6,11 +6,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { NagSuppressions } from 'cdk-nag';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { AlarmWithAnnotation } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
-import { physicalName, type StageConfig } from '../config';
+import { physicalName, type StageConfig, serviceDimension } from '../config';
+import { AlarmTopic } from '../constructs/alarm-topic';
 import { ApiFirewall } from '../constructs/api-firewall';
 import type { CacheCluster } from '../constructs/cache-cluster';
+import { ChatApiService } from '../constructs/chat-api-service';
 import { API_CONTAINER_NAME, API_CONTAINER_PORT, ChatApiTaskDefinition } from '../constructs/chat-api-task-definition';
 import type { ChatDatabase } from '../constructs/chat-database';
 import { SUBNET_GROUPS } from '../constructs/chat-vpc';
@@ -23,8 +26,13 @@ import { ExistingSecret } from '../constructs/existing-secret';
 import { IdentityProvider } from '../constructs/identity-provider';
 import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
+import { ServiceDns } from '../constructs/service-dns';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
 import { HOOK_DETAILS } from '../contract';
+import { alarmFacade } from '../monitoring/alarm-facade';
+import { AlarmWiring } from '../monitoring/alarm-wiring';
+import { AppMetrics } from '../monitoring/app-metrics';
+import { monitorDeployment } from '../monitoring/deployment-section';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -73,6 +81,17 @@ export class ServiceStack extends Stack {
   readonly identity: IdentityProvider;
   /** `GateTokenUrl`: where the gate's machine client gets its token (the pipeline's post-deploy gate). */
   readonly gateTokenUrlOutput?: CfnOutput;
+  /**
+   * The topic every alarm of the stage notifies. It lives here, not in the Monitoring stack, because
+   * the deployment alarms below notify it and this stack deploys first.
+   */
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * The alarms the service names in its deployment configuration (5xx rate, p95 latency, gate
+   * failed). Created in this stack, and the service `DependsOn` them, so they exist before the
+   * service on the first deploy whatever the stack order; the Monitoring stack's page includes them.
+   */
+  readonly deploymentAlarms: readonly AlarmWithAnnotation[];
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -182,45 +201,40 @@ export class ServiceStack extends Stack {
       description: 'ALB to the chat API container port (both target groups)',
     });
 
-    this.service = new ecs.FargateService(this, 'Service', {
+    // The relative gate's baseline: the runner reaches the serving revision's tasks directly (the
+    // production listener would mix both revisions during canary and linear steps). Only the runner.
+    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromGateRunner', {
+      groupId: serviceSecurityGroup.securityGroupId,
+      sourceSecurityGroupId: runner.securityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: API_CONTAINER_PORT,
+      toPort: API_CONTAINER_PORT,
+      description: 'k6 gate runner to the serving revision (the relative gate baseline)',
+    });
+    runner.securityGroup.addEgressRule(
+      serviceSecurityGroup,
+      ec2.Port.tcp(API_CONTAINER_PORT),
+      'the serving revision tasks (the relative gate baseline)',
+    );
+
+    this.service = new ChatApiService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: api.taskDefinition,
       serviceName: physicalName(config, 'api'),
-      securityGroups: [serviceSecurityGroup],
-      vpcSubnets: appSubnets,
-      assignPublicIp: false,
-      // No desiredCount: CloudFormation then leaves the running count alone on updates, so a deploy
-      // never scales a busy service back down (and green starts at the current size). On create ECS
-      // starts 1 task and autoscaling raises it to minTaskCount at once.
-      healthCheckGracePeriod: Duration.seconds(60),
-      ...deploymentSettings(config),
-    });
-    this.service
-      .loadBalancerTarget({
-        containerName: API_CONTAINER_NAME,
-        containerPort: API_CONTAINER_PORT,
-        alternateTarget: new ecs.AlternateTarget('GreenTarget', {
-          alternateTargetGroup: ingress.greenTargetGroup,
-          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.productionRule),
-          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(ingress.testRule),
-        }),
-      })
-      .attachToApplicationTargetGroup(ingress.blueTargetGroup);
+      securityGroup: serviceSecurityGroup,
+      subnets: appSubnets,
+      containerName: API_CONTAINER_NAME,
+      containerPort: API_CONTAINER_PORT,
+      targets: ingress,
+      deployment: deploymentSettings(config),
+      scaling: config.service,
+    }).service;
 
-    const scaling = this.service.autoScaleTaskCount({
-      minCapacity: config.service.minTaskCount,
-      maxCapacity: config.service.maxTaskCount,
-    });
-    scaling.scaleOnCpuUtilization('Cpu', {
-      targetUtilizationPercent: config.service.targetCpuUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
-    scaling.scaleOnMemoryUtilization('Memory', {
-      targetUtilizationPercent: config.service.targetMemoryUtilizationPercent,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.minutes(5),
-    });
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      naming: config,
+      alarmEmails: config.monitoring.alarmEmails,
+    }).topic;
+    this.deploymentAlarms = this.createDeploymentAlarms(config, ingress);
 
     const gate = new K6GateHook(this, 'Gate', {
       config,
@@ -229,11 +243,13 @@ export class ServiceStack extends Stack {
       runner,
       loadBalancer: ingress.loadBalancer,
       testListenerPort: config.ingress.testPort,
+      serviceContainerPort: API_CONTAINER_PORT,
+      serviceName: physicalName(config, 'api'),
     });
     this.gateFunction = gate.function;
-    if (config.deployment.gate.enabled) this.attachGate(config, gate, props.appVersion);
+    const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;
+    this.orderServiceAfterWhatItNames(api.taskDefinition, hookRole);
 
-    this.acknowledgeCdkManagedRoles();
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
@@ -253,10 +269,48 @@ export class ServiceStack extends Stack {
         description: 'The app client users sign in with (SRP) to get an access token for the API',
       });
     }
+    const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
+    // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
+    if (domainName && hostedZoneId && hostedZoneName) {
+      new ServiceDns(this, 'Dns', { domainName, hostedZoneId, hostedZoneName, loadBalancer: ingress.loadBalancer });
+    }
     this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
       value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
       description: 'Production URL (scheme, host, production port); the target of npm run gate',
     });
+  }
+
+  /** The deployment alarms, named exactly as deploymentSettings() lists them (alarm-names.ts). */
+  private createDeploymentAlarms(config: StageConfig, ingress: ServiceLoadBalancer): AlarmWithAnnotation[] {
+    const period = Duration.minutes(config.monitoring.periodMinutes);
+    const facade = alarmFacade(this, 'DeploymentAlarms', { config, period, topic: this.alarmTopic });
+    monitorDeployment(facade, {
+      wiring: new AlarmWiring(config),
+      period,
+      targets: ingress,
+      metrics: new AppMetrics(serviceDimension(config), period),
+    });
+    return facade.createdAlarms();
+  }
+
+  /**
+   * The ECS service is created only after everything it names exists and is usable: the deployment
+   * alarms (named by string, so CloudFormation would not order them by itself), and every policy of
+   * every role it hands to ECS (task and execution roles through the task definition, the load
+   * balancers' infrastructure role, the hook's invoke role). A role's policy is a resource of its own,
+   * and without the order ECS could first call the hook or move a listener rule before IAM allows it.
+   */
+  private orderServiceAfterWhatItNames(taskDefinition: ecs.TaskDefinition, hookRole?: iam.IRole): void {
+    const cfnService = this.service.node.defaultChild as ecs.CfnService;
+    for (const alarm of this.deploymentAlarms) cfnService.node.addDependency(alarm.alarm);
+    const roles = [
+      taskDefinition.taskRole,
+      taskDefinition.executionRole,
+      // aws-cdk-lib creates the load balancers' infrastructure role inside the service and does not expose it.
+      this.service.node.tryFindChild('GreenTargetRole'),
+      hookRole,
+    ];
+    for (const role of roles) if (role) cfnService.node.addDependency(role);
   }
 
   /**
@@ -265,7 +319,7 @@ export class ServiceStack extends Stack {
    * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
    * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
    */
-  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): void {
+  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): iam.IRole {
     const gateConfig = config.deployment.gate;
     // ECS invokes the function by its unqualified ARN: no `:*` for versions or aliases.
     const invokeRole = new iam.Role(this, 'GateHookInvokeRole', {
@@ -290,26 +344,7 @@ export class ServiceStack extends Stack {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
       Action: 'ROLLBACK',
     });
-  }
-
-  private acknowledgeCdkManagedRoles(): void {
-    const greenTargetRole = this.service.node.tryFindChild('GreenTargetRole');
-    if (greenTargetRole) {
-      NagSuppressions.addResourceSuppressions(
-        greenTargetRole,
-        [
-          {
-            id: 'AwsSolutions-IAM4',
-            reason:
-              'The ECS infrastructure role for blue/green load balancing uses the AWS-maintained AmazonECSInfrastructureRolePolicyForLoadBalancers, which ECS documents for this role (it edits listener rules and target groups).',
-            appliesTo: [
-              'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers',
-            ],
-          },
-        ],
-        true,
-      );
-    }
+    return invokeRole;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   assessChatResponse,
   assessReadiness,
   type HttpResult,
+  headerValue,
   type MetricRecord,
   metricRecords,
   type ReadinessAssessment,
@@ -34,6 +35,15 @@ import {
   parseTokenResponse,
   readGateCredentials,
 } from './lib/auth';
+import {
+  comparisonMetrics,
+  comparisonThresholds,
+  designComparisons,
+  type PairSide,
+  PERCENTILE_GRID,
+  pairRecords,
+} from './lib/compare/comparisons';
+import { type PairTarget, pairOrder, scopeMessage } from './lib/compare/pairing';
 import { parseExecutionSegment, readGateConfig, segmentFraction } from './lib/config';
 import {
   type Corpus,
@@ -60,12 +70,18 @@ const config = readGateConfig(__ENV);
 // From the process environment (ECS secrets in AWS); incomplete credentials throw here (107).
 const credentials: GateCredentials = readGateCredentials(__ENV);
 const plan = resolvePlan(GATE_PROFILE_SPECS[config.profile], config);
-const thresholds = buildThresholds(plan);
+// With a baseline, the comparisons' thresholds join the profile's (which still apply to the candidate).
+const designs = config.baselineUrl ? designComparisons(plan) : undefined;
+const thresholds = [...buildThresholds(plan), ...(designs ? comparisonThresholds(designs) : [])];
 const corpus: Corpus = corpusJson;
 
-export const options: Options = buildK6Options(plan, thresholds);
+const k6Options = buildK6Options(plan, thresholds);
+export const options: Options = designs
+  ? // Order statistics for the intervals of the paired differences come from a dense percentile grid.
+    { ...k6Options, summaryTrendStats: [...new Set([...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID])] }
+  : k6Options;
 
-const metrics = {
+const metrics: Record<string, Counter | Rate | Trend> = {
   [GATE_K6_METRICS.requests]: new Counter(GATE_K6_METRICS.requests),
   [GATE_K6_METRICS.success]: new Rate(GATE_K6_METRICS.success),
   [GATE_K6_METRICS.latency]: new Trend(GATE_K6_METRICS.latency, true),
@@ -74,10 +90,23 @@ const metrics = {
   [GATE_K6_METRICS.versionMatch]: new Rate(GATE_K6_METRICS.versionMatch),
   [GATE_K6_METRICS.versionChecked]: new Counter(GATE_K6_METRICS.versionChecked),
 };
+for (const d of designs ?? []) {
+  const m = comparisonMetrics(d.spec.id);
+  metrics[m.worse] = new Rate(m.worse);
+  metrics[m.pairs] = new Counter(m.pairs);
+  if (d.spec.kind === 'latency') {
+    metrics[m.diff] = new Trend(m.diff);
+    metrics[m.baseline] = new Trend(m.baseline, true);
+    metrics[m.candidate] = new Trend(m.candidate, true);
+  } else {
+    metrics[m.baseline] = new Counter(m.baseline);
+    metrics[m.candidate] = new Counter(m.candidate);
+  }
+}
 
 function record(records: readonly MetricRecord[]): void {
   for (const r of records) {
-    const metric = metrics[r.metric as keyof typeof metrics];
+    const metric = metrics[r.metric];
     if (!metric) throw new Error(`no k6 metric named ${r.metric}`);
     metric.add(typeof r.value === 'boolean' ? (r.value ? 1 : 0) : r.value, r.tags);
   }
@@ -106,8 +135,12 @@ function chatParams(request: { route: string; kind: string }, requestId: string,
   };
 }
 
-function chatUrl(route: string): string {
-  return `${config.baseUrl}${route === 'stream' ? ROUTES.chatStream : ROUTES.chat}`;
+function chatUrl(route: string, base: string = config.baseUrl): string {
+  return `${base}${route === 'stream' ? ROUTES.chatStream : ROUTES.chat}`;
+}
+
+function targetUrl(target: PairTarget): string {
+  return target === 'baseline' ? (config.baselineUrl as string) : config.baseUrl;
 }
 
 /** Stops the run before any load: a gate that cannot authenticate has judged nothing (k6 exits 108). */
@@ -154,7 +187,7 @@ function verifyAuthorization(authorization: string | undefined): void {
 // --- setup: the target must be ready, the popular questions primed ------------------------------
 export function setup(): SetupData {
   const startedAtMs = Date.now();
-  const readiness = waitForReadiness();
+  const readiness = waitForReadiness(config.baseUrl);
   if (!readiness.ready) {
     const reason = `target not ready at ${config.baseUrl}${ROUTES.ready}: ${readiness.detail}`;
     console.error(`gate: ${reason}`);
@@ -169,26 +202,68 @@ export function setup(): SetupData {
   verifyExecutionSegment();
   const authorization = obtainAuthorization();
   verifyAuthorization(authorization);
+  const baselineReadiness = config.baselineUrl ? checkBaseline(readiness) : undefined;
 
   const runId = config.runId ?? generateRunId(startedAtMs, Math.random);
+  const summary = (r: ReadinessAssessment) => ({
+    status: r.status,
+    detail: r.detail,
+    ...(r.version !== undefined ? { version: r.version } : {}),
+  });
+  const bearer = authorization ? { bearerHeader: authorization } : {};
+  if (!baselineReadiness) {
+    return { runId, ...bearer, readiness: summary(readiness), primed: prime(runId, authorization), startedAtMs };
+  }
+
+  // Each target primes its own copies of the popular questions (see pairing.ts), before any pair.
+  const primed = prime(runId, authorization, 'candidate');
+  const baselinePrimed = prime(runId, authorization, 'baseline');
+  // The boundary's pseudo-trials: zeros in each comparison's Rate, once per run (see stats.ts).
+  for (const d of designs ?? []) {
+    const worse = metrics[comparisonMetrics(d.spec.id).worse] as Rate;
+    for (let i = 0; i < d.boundary.pseudoTrials; i++) worse.add(0, { pseudo: 'true' });
+  }
   return {
     runId,
-    ...(authorization ? { bearerHeader: authorization } : {}),
-    readiness: {
-      status: readiness.status,
-      detail: readiness.detail,
-      ...(readiness.version !== undefined ? { version: readiness.version } : {}),
-    },
-    primed: prime(runId, authorization),
+    ...bearer,
+    readiness: summary(readiness),
+    primed,
     startedAtMs,
+    baseline: { readiness: summary(baselineReadiness), primed: baselinePrimed },
   };
 }
 
+/**
+ * The baseline must be ready and must be another version: one that answers with the candidate's
+ * version means the URLs were swapped or both point at the same tasks, and the comparison would
+ * prove nothing. That is a gate error (the run aborts, exit 108), never a pass.
+ */
+function checkBaseline(candidate: ReadinessAssessment): ReadinessAssessment {
+  const baseline = waitForReadiness(config.baselineUrl as string);
+  let reason: string | undefined;
+  if (!baseline.ready) reason = `baseline not ready at ${config.baselineUrl}${ROUTES.ready}: ${baseline.detail}`;
+  else if (config.expectedVersion !== undefined && baseline.version === config.expectedVersion) {
+    reason = `the baseline ${config.baselineUrl} answers with the candidate's version ${config.expectedVersion}: the URLs are swapped or point at the same target`;
+  } else if (
+    config.expectedVersion === undefined &&
+    baseline.version !== undefined &&
+    baseline.version === candidate.version
+  ) {
+    reason = `the baseline ${config.baselineUrl} and the candidate ${config.baseUrl} both answer as version ${baseline.version}: they are the same target, or pass ${GATE_ENV.expectedVersion}`;
+  }
+  if (reason) {
+    console.error(`gate: ${reason}`);
+    exec.test.abort(reason);
+    throw new Error(reason); // not reached
+  }
+  return baseline;
+}
+
 /** Three looks, a second apart: fail fast, but not on one dropped packet. */
-function waitForReadiness(): ReadinessAssessment {
+function waitForReadiness(base: string): ReadinessAssessment {
   let last: ReadinessAssessment | undefined;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const res = http.get(`${config.baseUrl}${ROUTES.ready}`, { timeout: '5s', tags: { name: 'ready' } });
+    const res = http.get(`${base}${ROUTES.ready}`, { timeout: '5s', tags: { name: 'ready' } });
     last = assessReadiness(toResult(res));
     if (last.ready) return last;
     if (attempt < 3) sleep(1);
@@ -212,14 +287,15 @@ function verifyExecutionSegment(): void {
 }
 
 /** Ask every popular question of this run once (in parallel, one retry), so the load can hit them. */
-function prime(runId: string, authorization: string | undefined): SetupData['primed'] {
-  let pending = primedQuestions(corpus, runId);
+function prime(runId: string, authorization: string | undefined, target?: PairTarget): SetupData['primed'] {
+  let pending = primedQuestions(corpus, runId).map((q) => (target ? scopeMessage('popular', q, runId, target) : q));
+  const base = target ? targetUrl(target) : config.baseUrl;
   const failures: string[] = [];
   for (let round = 1; round <= 2 && pending.length > 0; round++) {
     const responses = http.batch(
       pending.map((message, i) => ({
         method: 'POST',
-        url: chatUrl('chat'),
+        url: chatUrl('chat', base),
         body: JSON.stringify({ message }),
         params: chatParams({ route: 'chat', kind: 'prime' }, `gate-${runId}-prime-${round}-${i}`, authorization),
       })),
@@ -273,6 +349,87 @@ function send(request: PlannedRequest, data: SetupData, requestId: string): void
   if (request.kind !== 'fresh') session = nextSession(session, request, assessed.sessionId);
 }
 
+// --- paired load: the same question to both targets, at once, in an order drawn per pair --------
+let baselineSession: SessionState | undefined; // per VU, like `session`
+
+function toPairSide(result: HttpResult, success: boolean, cacheStatus: string, route: PairSide['route']): PairSide {
+  const timing = headerValue(result.headers, HEADERS.serverTiming);
+  return {
+    success,
+    cacheStatus,
+    durationMs: result.durationMs,
+    route,
+    ...(timing !== undefined ? { serverTiming: timing } : {}),
+  };
+}
+
+function sendPair(request: PlannedRequest, data: SetupData, requestId: string, sequence: string): void {
+  const order = pairOrder(data.runId, sequence);
+  const planned: Record<PairTarget, PlannedRequest> = {
+    candidate: { ...request, message: scopeMessage(request.kind, request.message, data.runId, 'candidate') },
+    baseline: {
+      ...request,
+      message: scopeMessage(request.kind, request.message, data.runId, 'baseline'),
+      ...(request.sessionId ? { sessionId: baselineSession?.id ?? request.sessionId } : {}),
+    },
+  };
+  if (request.kind === 'followup' && !baselineSession) {
+    // The baseline has no conversation to continue: it opens one, like the candidate's first turn did.
+    planned.baseline = {
+      ...planned.baseline,
+      kind: 'tail',
+      message: scopeMessage('tail', request.message, data.runId, 'baseline'),
+    };
+    delete (planned.baseline as { sessionId?: string }).sessionId;
+  }
+  const responses = http.batch(
+    order.map((target) => {
+      const r = planned[target];
+      const payload: Record<string, string> = {
+        message: r.message,
+        user_id: `gate-${data.runId}-vu${exec.vu.idInTest}`,
+      };
+      if (r.sessionId) payload.session_id = r.sessionId;
+      return {
+        method: 'POST',
+        url: chatUrl(r.route, targetUrl(target)),
+        body: JSON.stringify(payload),
+        params: {
+          ...chatParams(r, `${requestId}-${target === 'baseline' ? 'b' : 'c'}`, data.bearerHeader),
+          tags: { name: r.route, kind: r.kind, target },
+        },
+      };
+    }),
+  );
+  const sides = {} as Record<PairTarget, PairSide>;
+  order.forEach((target, i) => {
+    const result = toResult(responses[i] as RefinedResponse<ResponseType | undefined>);
+    const r = planned[target];
+    const id = `${requestId}-${target === 'baseline' ? 'b' : 'c'}`;
+    const assessed = assessChatResponse(result, {
+      route: r.route,
+      requestId: id,
+      ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+    });
+    if (target === 'candidate') {
+      // The profile's fixed thresholds and checks judge the candidate alone, as without a baseline.
+      const names = Object.keys(assessed.checks);
+      if (names.length > 0) {
+        check(result, Object.fromEntries(names.map((name) => [name, () => assessed.checks[name] === true])), {
+          kind: r.kind,
+          route: r.route,
+        });
+      }
+      record(metricRecords(r, result, assessed, config.expectedVersion));
+      if (r.kind !== 'fresh') session = nextSession(session, r, assessed.sessionId);
+    } else if (r.kind !== 'fresh') {
+      baselineSession = nextSession(baselineSession, r, assessed.sessionId);
+    }
+    sides[target] = toPairSide(result, assessed.success, assessed.cacheStatus, r.route);
+  });
+  record(pairRecords({ kind: request.kind, baseline: sides.baseline, candidate: sides.candidate }));
+}
+
 /** The main scenario: the chat mix. */
 export function chat(data: SetupData): void {
   const request = planChatRequest({
@@ -282,17 +439,21 @@ export function chat(data: SetupData): void {
     vuIteration: exec.vu.iterationInScenario,
     ...(session ? { session } : {}),
   });
-  send(request, data, `gate-${data.runId}-${exec.scenario.name}-${exec.scenario.iterationInTest}`);
+  const requestId = `gate-${data.runId}-${exec.scenario.name}-${exec.scenario.iterationInTest}`;
+  if (config.baselineUrl) sendPair(request, data, requestId, `${exec.scenario.name}-${exec.scenario.iterationInTest}`);
+  else send(request, data, requestId);
 }
 
 /** The `fresh` scenario: prompts unique to this run, which no cache can hold. */
 export function fresh(data: SetupData): void {
   const sequence = exec.scenario.iterationInTest;
-  send(
-    { kind: 'fresh', route: freshRoute(sequence), message: freshPrompt(corpus, data.runId, sequence) },
-    data,
-    `gate-${data.runId}-fresh-${sequence}`,
-  );
+  const request: PlannedRequest = {
+    kind: 'fresh',
+    route: freshRoute(sequence),
+    message: freshPrompt(corpus, data.runId, sequence),
+  };
+  if (config.baselineUrl) sendPair(request, data, `gate-${data.runId}-fresh-${sequence}`, `fresh-${sequence}`);
+  else send(request, data, `gate-${data.runId}-fresh-${sequence}`);
 }
 
 export default chat;
@@ -301,7 +462,7 @@ export default chat;
 export function handleSummary(summary: K6SummaryData): Record<string, string> {
   const data = withoutCredentials(summary);
   const now = Date.now();
-  const report = buildGateReport(data, { config, plan, thresholds, nowMs: now });
+  const report = buildGateReport(data, { config, plan, thresholds, nowMs: now, ...(designs ? { designs } : {}) });
   const dir = config.outDir === '/' ? '' : config.outDir;
   return {
     [`${dir}/${GATE_REPORT_FILES.json}`]: `${JSON.stringify({ gate: report, k6: data }, null, 2)}\n`,

@@ -7,7 +7,10 @@
  * - configurable latency; injectable 429 / 500 / timeouts by rate (0..1) or as "the next N calls";
  * - control endpoints: `GET /__fake/state`, `POST /__fake/config` (a partial FakeLlmConfig),
  *   `POST /__fake/reset` (zeroes the counters); the same from code via the returned handle;
- * - counts every call, so tests can count retries.
+ * - counts every call, so tests can count retries, and records each call's `max_tokens`;
+ * - answers with `usage` (a deterministic count: about 4 bytes per prompt token, one token per word
+ *   of the reply), also as the last chunk of a stream that asks for it (`stream_options.include_usage`),
+ *   and cuts the reply at `max_tokens` words (`finish_reason: "length"`).
  *
  * CLI: `tsx scripts/fake-llm/server.ts [--port 0] [--latency-ms 50] [--rate-429 0.1] ...`
  */
@@ -68,6 +71,8 @@ export interface FakeLlm {
    * Counted since start or the last `resetStats()`; the newest 50,000 prompts are kept.
    */
   callsFor(prompt: string): number;
+  /** What each of those calls asked for, oldest first. */
+  recordedFor(prompt: string): readonly RecordedCall[];
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -98,7 +103,40 @@ const zeroStats = (): FakeLlmStats => ({
 interface ChatBody {
   model?: unknown;
   stream?: unknown;
+  stream_options?: { include_usage?: unknown };
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
   messages?: Array<{ role?: unknown; content?: unknown }>;
+}
+
+/** One chat-completions call as the fake received it. */
+export interface RecordedCall {
+  /** `max_tokens` (or `max_completion_tokens`), null when the call sent neither. */
+  readonly maxTokens: number | null;
+  readonly stream: boolean;
+  /** Messages in the call, system prompt and context included. */
+  readonly messages: number;
+  /** The `usage` the fake answered with; null while unanswered, or when it answered with a fault. */
+  readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
+}
+
+/** The fake's token count for a prompt: 4 bytes of message text per token, plus 4 per message. */
+export function fakePromptTokens(body: ChatBody): number {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  return messages.reduce(
+    (sum, m) => sum + 4 + Math.ceil(Buffer.byteLength(typeof m.content === 'string' ? m.content : '', 'utf8') / 4),
+    0,
+  );
+}
+
+/** The reply's tokens, as the fake streams them: one per word (with its trailing space). */
+export function fakeReplyTokens(reply: string): string[] {
+  return reply.match(/\S+\s*/g) ?? [reply];
+}
+
+function requestedMaxTokens(body: ChatBody): number | null {
+  const value = body.max_tokens ?? body.max_completion_tokens;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
 }
 
 /** The last user message of a chat-completions body ('' when there is none). */
@@ -175,7 +213,7 @@ export async function startFakeLlmServer(
 ): Promise<FakeLlm> {
   let config: FakeLlmConfig = { ...DEFAULT_FAKE_LLM_CONFIG, ...validatePatch(initial) };
   let stats = zeroStats();
-  const promptCalls = new Map<string, number>();
+  const promptCalls = new Map<string, RecordedCall[]>();
   const MAX_PROMPTS = 50_000;
   const random = options.random ?? Math.random;
   const sockets = new Set<Socket>();
@@ -221,9 +259,18 @@ export async function startFakeLlmServer(
       return;
     }
     const prompt = lastUserMessage(body);
-    promptCalls.set(prompt, (promptCalls.get(prompt) ?? 0) + 1);
-    if (promptCalls.size > MAX_PROMPTS) promptCalls.delete(promptCalls.keys().next().value as string);
     const stream = body.stream === true;
+    const maxTokens = requestedMaxTokens(body);
+    const recorded = promptCalls.get(prompt) ?? [];
+    const call: { -readonly [K in keyof RecordedCall]: RecordedCall[K] } = {
+      maxTokens,
+      stream,
+      messages: Array.isArray(body.messages) ? body.messages.length : 0,
+      usage: null,
+    };
+    recorded.push(call);
+    promptCalls.set(prompt, recorded);
+    if (promptCalls.size > MAX_PROMPTS) promptCalls.delete(promptCalls.keys().next().value as string);
     if (stream) stats.streams += 1;
     const fault = pickFault();
     const delay = config.latencyMs + (config.jitterMs > 0 ? Math.floor(random() * config.jitterMs) : 0);
@@ -254,7 +301,18 @@ export async function startFakeLlmServer(
         return;
       }
       stats.ok += 1;
-      const reply = fakeReply(body);
+      const allTokens = fakeReplyTokens(fakeReply(body));
+      const truncated = maxTokens !== null && allTokens.length > maxTokens;
+      const tokens = truncated ? allTokens.slice(0, maxTokens ?? 0) : allTokens;
+      const reply = tokens.join('');
+      const finishReason = truncated ? 'length' : 'stop';
+      const promptTokens = fakePromptTokens(body);
+      const usage = {
+        prompt_tokens: promptTokens,
+        completion_tokens: tokens.length,
+        total_tokens: promptTokens + tokens.length,
+      };
+      call.usage = { promptTokens, completionTokens: tokens.length };
       const id = `chatcmpl-fake-${randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
       const model = typeof body.model === 'string' ? body.model : FAKE_LLM_MODEL;
@@ -264,8 +322,8 @@ export async function startFakeLlmServer(
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+          choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: finishReason }],
+          usage,
         });
         return;
       }
@@ -283,8 +341,13 @@ export async function startFakeLlmServer(
           choices: [{ index: 0, delta, finish_reason: finish }],
         })}\n\n`;
       res.write(chunk({ role: 'assistant' }, null));
-      for (const token of reply.match(/\S+\s*/g) ?? [reply]) res.write(chunk({ content: token }, null));
-      res.write(chunk({}, 'stop'));
+      for (const token of tokens) res.write(chunk({ content: token }, null));
+      res.write(chunk({}, finishReason));
+      if (body.stream_options?.include_usage === true) {
+        res.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`,
+        );
+      }
       res.end('data: [DONE]\n\n');
     });
   };
@@ -348,7 +411,8 @@ export async function startFakeLlmServer(
     },
     config: () => ({ ...config }),
     stats: () => ({ ...stats }),
-    callsFor: (prompt) => promptCalls.get(prompt) ?? 0,
+    callsFor: (prompt) => promptCalls.get(prompt)?.length ?? 0,
+    recordedFor: (prompt) => (promptCalls.get(prompt) ?? []).map((c) => ({ ...c })),
     resetStats: () => {
       stats = zeroStats();
       promptCalls.clear();

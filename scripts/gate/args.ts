@@ -14,6 +14,8 @@ import {
 
 export interface GateCliOptions {
   readonly target: string;
+  /** The version serving now, compared with the target in the same window; absent: fixed limits only. */
+  readonly baseline?: string;
   readonly profile: GateProfile;
   readonly expectedVersion?: string;
   /** Where k6 writes k6-summary.json and k6-junit.xml. */
@@ -28,11 +30,13 @@ export type ParsedArgs =
 
 export const DEFAULT_OUT_DIR = 'reports/gate';
 
-export const USAGE = `usage: npm run gate -- --target URL [--profile NAME] [--expected-version V] [--out DIR] [--run-id ID]
+export const USAGE = `usage: npm run gate -- --target URL [--baseline URL] [--profile NAME] [--expected-version V] [--out DIR] [--run-id ID]
 
 Runs the bundled k6 gate (loadtests/dist/gate.js) with k6 from K6_BIN or PATH.
 
   --target URL            base URL of the version under test, e.g. http://127.0.0.1:8080 (required)
+  --baseline URL          the version serving now: every question goes to both, in the same window,
+                          and the target must not be slower or fail more than it (paired tests)
   --profile NAME          ${GATE_PROFILES.join(' | ')} (default ${DEFAULT_GATE_PROFILE})
   --expected-version V    fail unless every answer carries x-app-version V
   --out DIR               where k6-summary.json and k6-junit.xml go (default ${DEFAULT_OUT_DIR})
@@ -54,6 +58,7 @@ export function parseGateArgs(argv: readonly string[]): ParsedArgs {
       allowPositionals: false,
       options: {
         target: { type: 'string' },
+        baseline: { type: 'string' },
         profile: { type: 'string' },
         'expected-version': { type: 'string' },
         out: { type: 'string' },
@@ -78,6 +83,26 @@ export function parseGateArgs(argv: readonly string[]): ParsedArgs {
     return { kind: 'error', message: `--target ${target} must be an http:// or https:// URL` };
   }
 
+  let baseline: string | undefined;
+  if (typeof values.baseline === 'string') {
+    baseline = values.baseline.trim().replace(/\/+$/, '');
+    let baselineUrl: URL | undefined;
+    try {
+      baselineUrl = new URL(baseline);
+    } catch {
+      return { kind: 'error', message: `--baseline ${values.baseline} is not a URL` };
+    }
+    if (baselineUrl.protocol !== 'http:' && baselineUrl.protocol !== 'https:') {
+      return { kind: 'error', message: `--baseline ${baseline} must be an http:// or https:// URL` };
+    }
+    if (baseline === target.replace(/\/+$/, '')) {
+      return {
+        kind: 'error',
+        message: '--baseline is the same URL as --target: a version compared with itself proves nothing',
+      };
+    }
+  }
+
   const profile = typeof values.profile === 'string' ? values.profile.trim() : DEFAULT_GATE_PROFILE;
   if (!isGateProfile(profile)) {
     return { kind: 'error', message: `--profile ${profile} is not a profile; use one of ${GATE_PROFILES.join(', ')}` };
@@ -100,6 +125,7 @@ export function parseGateArgs(argv: readonly string[]): ParsedArgs {
     kind: 'run',
     options: {
       target: target.replace(/\/+$/, ''),
+      ...(baseline ? { baseline } : {}),
       profile,
       ...(typeof expectedVersion === 'string' ? { expectedVersion: expectedVersion.trim() } : {}),
       outDir: out,

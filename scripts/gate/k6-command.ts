@@ -52,6 +52,7 @@ export function buildK6Invocation(
 ): K6Invocation {
   const gateEnv: Record<string, string> = {
     [GATE_ENV.baseUrl]: options.target,
+    ...(options.baseline !== undefined ? { [GATE_ENV.baselineUrl]: options.baseline } : {}),
     [GATE_ENV.profile]: options.profile,
     ...(options.expectedVersion !== undefined ? { [GATE_ENV.expectedVersion]: options.expectedVersion } : {}),
     [GATE_ENV.runId]: options.runId,

@@ -1,8 +1,8 @@
 /**
  * The whole local system: Postgres (SSL, scram) with the app role from the bootstrap code, Redis
  * with TLS + AUTH, the fake LLM, the local token issuer (JWKS over HTTPS), optionally a fake Secrets
- * Manager, and the service built from source and started from env vars only. Used by `npm run
- * local`, the integration tests, the bench, and the k6 end-to-end and fault tests.
+ * Manager, and the service built from source and started from env vars only. Used by `npm run local`,
+ * the integration tests, the bench, and the k6 end-to-end and fault tests.
  */
 import { SECRET_ENV_NAMES, type ServiceEnvName } from '../../lib/contract';
 import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';

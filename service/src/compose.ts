@@ -10,6 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { LIMITS } from '../../lib/contract';
 import { createServiceAuth } from './auth';
 import type { RedisCache } from './cache/redis-cache';
 import { ChatService } from './chat/chat-service';
@@ -19,9 +20,10 @@ import type { Database } from './db/database';
 import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import type { DependencyMonitor } from './health/dependency-monitor';
 import { readinessSnapshot } from './health/readiness';
-import { buildHttpApp, KEEP_ALIVE_TIMEOUT_MS } from './http-app';
+import { buildHttpApp } from './http-app';
 import type { LineDestination, Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
+import { wireQuotas } from './quota';
 import type { SecretReader } from './secrets/secret-source';
 import {
   type MonitorCadence,
@@ -75,8 +77,8 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
   const cache = wireCache(config, deps);
   const llm = wireLlm(config, deps);
   const secretWatch = secrets.watch([database.watched, cache.watched]);
-  // Who may call: bearer tokens against the issuer's keys, or nobody checked (AUTH_MODE=off, local only).
   const auth = createServiceAuth(config.auth, logger);
+  const quotas = wireQuotas(config, { cache: cache.cache, cacheHealth: cache.monitor, metrics });
 
   const chat = new ChatService({
     store: database.store,
@@ -85,7 +87,14 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
     databaseHealth: database.monitor,
     cacheHealth: cache.monitor,
     metrics,
-    settings: { promptVersion: config.promptVersion, model: config.llm.model, cacheTtlSeconds: config.cacheTtlSeconds },
+    tokenQuota: quotas.tokenQuota,
+    settings: {
+      promptVersion: config.promptVersion,
+      model: config.llm.model,
+      cacheTtlSeconds: config.cacheTtlSeconds,
+      contextBudgetTokens: config.llm.contextBudgetTokens,
+      maxOutputTokens: config.llm.maxOutputTokens,
+    },
   });
 
   let draining = false;
@@ -93,6 +102,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
   const app = await buildHttpApp({
     version: config.appVersion,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    requestQuota: quotas.requestQuota,
     logger,
     metrics,
     chat,
@@ -112,11 +122,11 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
   const { port, url } = await listen(app, config, logger);
 
   metrics.start();
+  auth.start();
   database.monitor.start();
   cache.monitor.start();
   llm.monitor.start();
   secretWatch.start();
-  auth.start();
 
   let shutdownPromise: Promise<DrainResult> | undefined;
   const shutdown = (): Promise<DrainResult> => {
@@ -192,8 +202,9 @@ async function listen(
   config: ChatApiConfig,
   logger: Logger,
 ): Promise<{ port: number; url: string }> {
-  // Node requires headersTimeout > keepAliveTimeout, or idle keep-alive sockets get cut early.
-  app.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  // headersTimeout stays at requestTimeout (see fastifyOptions): Node applies it to requests under
+  // way only, never to idle keep-alive connections, and swaps the two when it is the larger.
+  app.server.headersTimeout = LIMITS.requestTimeoutMs;
   await app.listen({ port: config.port, host: config.host });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

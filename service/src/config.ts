@@ -6,6 +6,8 @@
  * that reports problems goes to CloudWatch Logs.
  */
 import {
+  APP_VERSION_PATTERN,
+  APP_VERSION_RULE,
   AUTH_MODES,
   DB_SSL_MODES,
   type DbSslMode,
@@ -41,6 +43,16 @@ export interface LlmSettings {
   readonly model: string;
   readonly apiKey: string;
   readonly timeoutMs: number;
+  /** `max_tokens` on every completion. */
+  readonly maxOutputTokens: number;
+  /** Estimated input tokens per call; the oldest context turns are left out to fit. */
+  readonly contextBudgetTokens: number;
+}
+
+/** Per principal (`sub`), per minute, shared by all tasks through the cache. */
+export interface QuotaSettings {
+  readonly requestsPerMinute: number;
+  readonly llmTokensPerMinute: number;
 }
 
 /**
@@ -68,7 +80,9 @@ export interface ChatApiConfig {
   readonly llm: LlmSettings;
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
+  /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
+  readonly quotas: QuotaSettings;
   readonly drainTimeoutMs: number;
   /** Proactive re-read of the rotated secrets (when their ARNs are set). */
   readonly rotationPollMs: number;
@@ -134,14 +148,28 @@ const anyNonEmpty: Validator<string> = (raw) => ok(raw);
 const bool: Validator<boolean> = (raw) =>
   raw === 'true' ? ok(true) : raw === 'false' ? ok(false) : bad('must be true or false');
 
-const httpUrl: Validator<string> = (raw) => {
+/**
+ * Loopback hosts: the only ones the LLM may be reached on without TLS (the fake LLM in tests and
+ * local runs). The rule needs no flag, so no deployed setting can switch it off: a task never has a
+ * model on its own loopback interface.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The LLM key travels in every request's Authorization header: https, except to a loopback host. */
+const llmUrl: Validator<string> = (raw) => {
   try {
     const u = new URL(raw);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http(s) URL');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an https URL');
     if (u.username || u.password) return bad('must not embed credentials (use LLM_API_KEY)');
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+      return bad('must be an https URL (plain http only to a loopback host: 127.0.0.0/8, ::1, localhost)');
+    }
     return ok(raw.replace(/\/+$/, ''));
   } catch {
-    return bad('must be an http(s) URL');
+    return bad('must be an https URL');
   }
 };
 
@@ -179,7 +207,7 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
 const VALIDATORS = {
   PORT: integer(0, 65535),
   HOST: pattern(/^[0-9A-Fa-f.:]{2,45}$|^localhost$/, 'an IP address to listen on (0.0.0.0, 127.0.0.1, ::)'),
-  APP_VERSION: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 visible ASCII characters (it is sent as a header)'),
+  APP_VERSION: pattern(APP_VERSION_PATTERN, APP_VERSION_RULE),
   SERVICE_NAME: pattern(/^[A-Za-z0-9._-]{1,255}$/, '1-255 characters of [A-Za-z0-9._-]'),
   DB_HOST: pattern(HOST, 'a host name or IP address'),
   DB_PORT: integer(1, 65535),
@@ -193,13 +221,17 @@ const VALIDATORS = {
   REDIS_TLS: bool,
   REDIS_AUTH_TOKEN: anyNonEmpty,
   REDIS_AUTH_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
-  LLM_BASE_URL: httpUrl,
+  LLM_BASE_URL: llmUrl,
   LLM_MODEL: pattern(/^\S{1,200}$/, '1-200 characters without spaces'),
   LLM_API_KEY: anyNonEmpty,
   LLM_TIMEOUT_MS: integer(100, 600_000),
   CACHE_TTL_SECONDS: integer(1, 30 * 24 * 3600),
   PROMPT_VERSION: pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of [A-Za-z0-9._-]'),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
+  QUOTA_REQUESTS_PER_MINUTE: integer(1, 1_000_000),
+  QUOTA_LLM_TOKENS_PER_MINUTE: integer(1, 1_000_000_000),
+  LLM_MAX_OUTPUT_TOKENS: integer(1, 1_000_000),
+  LLM_CONTEXT_BUDGET_TOKENS: integer(100, 2_000_000),
   // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
   DRAIN_TIMEOUT_MS: integer(0, 120_000),
   ROTATION_POLL_SECONDS: integer(1, 24 * 3600),
@@ -263,10 +295,18 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
         authToken: v.REDIS_AUTH_TOKEN,
         ...(v.REDIS_AUTH_SECRET_ARN === undefined ? {} : { authSecretArn: v.REDIS_AUTH_SECRET_ARN }),
       },
-      llm: { baseUrl: v.LLM_BASE_URL, model: v.LLM_MODEL, apiKey: v.LLM_API_KEY, timeoutMs: v.LLM_TIMEOUT_MS },
+      llm: {
+        baseUrl: v.LLM_BASE_URL,
+        model: v.LLM_MODEL,
+        apiKey: v.LLM_API_KEY,
+        timeoutMs: v.LLM_TIMEOUT_MS,
+        maxOutputTokens: v.LLM_MAX_OUTPUT_TOKENS,
+        contextBudgetTokens: v.LLM_CONTEXT_BUDGET_TOKENS,
+      },
       cacheTtlSeconds: v.CACHE_TTL_SECONDS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,

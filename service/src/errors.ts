@@ -44,6 +44,15 @@ export const llmThrottled = (retryAfterSeconds: number) =>
     retryAfterSeconds,
   });
 
+/** The caller's QUOTA_LLM_TOKENS_PER_MINUTE is spent until the minute ends. */
+export const tokenQuotaExceeded = (tokensPerMinute: number, retryAfterSeconds: number) =>
+  new AppError(
+    429,
+    ERROR_CODES.tokenQuotaExceeded,
+    `This caller's quota of ${tokensPerMinute} LLM tokens per minute is used up; retry later.`,
+    { retryAfterSeconds },
+  );
+
 export const llmUnavailable = (retryAfterSeconds: number) =>
   new AppError(503, ERROR_CODES.llmUnavailable, 'The language model is unavailable; retry later.', {
     retryAfterSeconds,

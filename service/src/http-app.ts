@@ -3,6 +3,7 @@
  * over real Postgres, Redis and the LLM; tests call `buildHttpApp` with fakes and use `app.inject()`.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyInstance,
@@ -10,9 +11,10 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { ERROR_CODES, HEADERS, LIMITS } from '../../lib/contract';
+import { ERROR_CODES, HEADERS, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
 import { installAuthentication } from './auth/authenticate';
-import { AppError } from './errors';
+import { AppError, errorBody } from './errors';
+import { installRequestQuota } from './quota/request-quota';
 import { chatRoute } from './routes/chat';
 import { chatStreamRoute } from './routes/chat-stream';
 import { installErrorHandlers } from './routes/error-handler';
@@ -20,11 +22,39 @@ import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import type { AppDeps } from './types';
 
-/** A caller's request id is echoed when it is a short, safe token; otherwise we make one. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
 /** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** How often Node looks for requests past `requestTimeout`. */
+export const REQUEST_TIMEOUT_CHECK_MS = 1_000;
+
+/**
+ * Errors Node raises on a connection outside any route. A request that did not arrive within
+ * `requestTimeout` gets the contract's error body; the others (malformed framing, oversized headers)
+ * are answered as Fastify's default handler answers them.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let head: string;
+  let body: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    head = '408 Request Timeout';
+    body = JSON.stringify(errorBody(ERROR_CODES.requestTimeout, 'The request did not arrive in time.', randomUUID()));
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    head = '431 Request Header Fields Too Large';
+    body =
+      '{"error":"Request Header Fields Too Large","message":"Exceeded maximum allowed HTTP header size","statusCode":431}';
+  } else {
+    head = '400 Bad Request';
+    body = '{"error":"Bad Request","message":"Client Error","statusCode":400}';
+  }
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
 
 export function fastifyOptions(): FastifyServerOptions {
   return {
@@ -36,13 +66,29 @@ export function fastifyOptions(): FastifyServerOptions {
     trustProxy: (_address: string, hop: number) => hop === 0,
     genReqId: (req) => {
       const given = req.headers[HEADERS.requestId];
-      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
     // During the drain, requests on open keep-alive connections are answered normally (with
     // `Connection: close`), not with Fastify's automatic 503.
     return503OnClosing: false,
     forceCloseConnections: false,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A request (headers and a body of at most 32 KiB) that has not arrived within this long is
+    // answered 408 and its socket closed, so a stalled upload cannot hold a connection.
+    requestTimeout: LIMITS.requestTimeoutMs,
+    // Given to http.createServer too: Node fixes its timeout checks there. headersTimeout must not
+    // exceed requestTimeout (Node swaps the two when it does, and the body would get 66 s). Idle
+    // keep-alive connections are not requests: keepAliveTimeout alone governs them. Node checks
+    // every REQUEST_TIMEOUT_CHECK_MS (default 30 s), so a stalled body gets its 408 within
+    // requestTimeoutMs + 1 s. (FastifyServerOptions leaves `http` to Fastify's overloads.)
+    ...({
+      http: {
+        requestTimeout: LIMITS.requestTimeoutMs,
+        headersTimeout: LIMITS.requestTimeoutMs,
+        connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+      },
+    } as FastifyServerOptions),
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
   };
 }
@@ -119,8 +165,12 @@ export async function buildHttpApp(
   });
 
   await app.register(healthRoutes(deps));
-  await app.register(metricsRoutes(deps));
-  await app.register(chatRoute(deps));
-  await app.register(chatStreamRoute(deps));
+  // The API routes, each request counted against its principal's quota after authentication.
+  await app.register(async (api) => {
+    if (deps.requestQuota) await installRequestQuota(api, deps.requestQuota);
+    await api.register(metricsRoutes(deps));
+    await api.register(chatRoute(deps));
+    await api.register(chatStreamRoute(deps));
+  });
   return app;
 }

@@ -5,12 +5,16 @@ import type { ChatService } from './chat/chat-service';
 import type { RequestTracker } from './drain';
 import type { Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
+import type { RequestQuotaOptions } from './quota/request-quota';
 
 export type ChatHandler = Pick<ChatService, 'answer' | 'answerStream'>;
 
 export interface AppDeps {
   readonly version: string;
+  /** The per-task flood guard per client address, before authentication. */
   readonly rateLimitPerMinute: number;
+  /** QUOTA_REQUESTS_PER_MINUTE per principal, after authentication; absent in tests that do not exercise it. */
+  readonly requestQuota?: RequestQuotaOptions;
   readonly logger: Logger;
   readonly metrics: EmfMetrics;
   readonly chat: ChatHandler;

@@ -115,13 +115,12 @@ describe('the Cognito user pool (prod)', () => {
       // Forward only: a rule that mixes in authenticate-* (or any other) action fails ECS blue/green.
       expect(rule.Properties.Actions.map((a: Json) => a.Type)).toEqual(['forward']);
     }
+    // Everything else: the listeners' default forwards to the Lambda that answers the contract's 404.
+    const [notFoundId] = Object.entries(template.findResources('AWS::ElasticLoadBalancingV2::TargetGroup')).find(
+      ([, t]) => (t as Json).Properties.TargetType === 'lambda',
+    ) as [string, Json];
     for (const listener of Object.values(template.findResources('AWS::ElasticLoadBalancingV2::Listener')) as Json[]) {
-      expect(listener.Properties.DefaultActions).toEqual([
-        expect.objectContaining({
-          Type: 'fixed-response',
-          FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }),
-        }),
-      ]);
+      expect(listener.Properties.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: notFoundId } }]);
     }
   });
 });

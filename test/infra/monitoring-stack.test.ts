@@ -84,8 +84,18 @@ function parseAlarm(logicalId: string, props: Json): AlarmUnderTest {
 
 function stage(name: StageName, config?: StageConfig) {
   const s = synthMonitoredStage(name, config);
-  const json = s.template.toJSON();
-  const resources: Record<string, Json> = json.Resources;
+  // The alarm topic and the deployment alarms are in the Service stack; this stack reads them as
+  // outputs of it. Each such read is replaced by the value the output publishes, so both templates
+  // read as one and an alarm's action is `{ Ref: <topic> }` wherever the alarm lives.
+  const serviceJson = s.serviceTemplate.toJSON();
+  const json = JSON.parse(JSON.stringify(s.template.toJSON()), (_k, v) =>
+    v?.['Fn::GetStackOutput']?.StackName === s.serviceStackName
+      ? serviceJson.Outputs[v['Fn::GetStackOutput'].OutputName].Value
+      : v,
+  );
+  const clash = Object.keys(json.Resources).filter((id) => id in serviceJson.Resources);
+  if (clash.length > 0) throw new Error(`logical IDs in both stacks: ${clash.join(', ')}`);
+  const resources: Record<string, Json> = { ...serviceJson.Resources, ...json.Resources };
   const alarms = new Map<string, AlarmUnderTest>();
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::CloudWatch::Alarm') alarms.set(r.Properties.AlarmName, parseAlarm(id, r.Properties));
@@ -516,11 +526,13 @@ describe('the composite service-degraded alarm is the page', () => {
 
 describe('the alarm topic', () => {
   test("is encrypted with its own rotating KMS key that CloudWatch may use for this account's alarms", () => {
-    const keys = Object.entries(prod.resources).filter(([, r]) => r.Type === 'AWS::KMS::Key');
+    const keys = Object.entries(prod.serviceTemplate.toJSON().Resources as Record<string, Json>).filter(
+      ([, r]) => r.Type === 'AWS::KMS::Key',
+    );
     expect(keys).toHaveLength(1);
     const [keyId, key] = keys[0];
     expect(key.Properties.EnableKeyRotation).toBe(true);
-    prod.template.hasResourceProperties('AWS::SNS::Topic', {
+    prod.serviceTemplate.hasResourceProperties('AWS::SNS::Topic', {
       TopicName: 'chat-prod-alarms',
       KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
     });
@@ -535,7 +547,7 @@ describe('the alarm topic', () => {
   });
 
   test('lets CloudWatch alarms publish, and nobody without TLS', () => {
-    prod.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    prod.serviceTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({

@@ -1,5 +1,6 @@
 /**
- * A stage's Monitoring stack, synthesized the way `bin/app.ts` builds the stage (every stack,
+ * A stage's Monitoring stack (and the Service stack, which holds the alarm topic and the three
+ * deployment alarms the ECS service names), synthesized the way `bin/app.ts` builds the stage (every stack,
  * cdk-nag attached), memoised per config within a test file.
  */
 import type { App } from 'aws-cdk-lib';
@@ -13,6 +14,9 @@ export interface MonitoredStage {
   readonly config: StageConfig;
   readonly monitoring: MonitoringStack;
   readonly template: Template;
+  /** The Service stack's template: the alarm topic and the deployment alarms are there. */
+  readonly serviceTemplate: Template;
+  readonly serviceStackName: string;
 }
 
 const memo = new Map<string, MonitoredStage>();
@@ -24,7 +28,14 @@ export function synthMonitoredStage(stage: StageName, config: StageConfig = STAG
   if (!result) {
     const platform = config === STAGES[stage] ? synthStage(stage) : synthConfig(config);
     const monitoring = platform.stacks.monitoring;
-    result = { app: platform.app, config, monitoring, template: platform.template(monitoring) };
+    result = {
+      app: platform.app,
+      config,
+      monitoring,
+      template: platform.template(monitoring),
+      serviceTemplate: platform.template(platform.stacks.service),
+      serviceStackName: platform.stacks.service.stackName,
+    };
     memo.set(key, result);
   }
   return result;

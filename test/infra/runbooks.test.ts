@@ -35,12 +35,13 @@ describe('one runbook per alarm, one alarm per runbook', () => {
   });
 
   test.each(STAGE_NAMES)('every alarm synthesized for %s links a runbook that exists', (stage) => {
-    const { template, config } = synthMonitoredStage(stage);
-    const alarms = {
-      ...template.findResources('AWS::CloudWatch::Alarm'),
-      ...template.findResources('AWS::CloudWatch::CompositeAlarm'),
-    };
-    const links = Object.values(alarms).map((r) => {
+    const { template, serviceTemplate, config } = synthMonitoredStage(stage);
+    // The deployment alarms are in the Service stack (the ECS service names them), the rest here.
+    const alarms = [template, serviceTemplate].flatMap((t) => [
+      ...Object.values(t.findResources('AWS::CloudWatch::Alarm')),
+      ...Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')),
+    ]);
+    const links = alarms.map((r) => {
       const match = /\r\nRunbook: docs\/runbooks\/([a-z0-9-]+)\.md$/.exec(r.Properties.AlarmDescription);
       return { alarm: r.Properties.AlarmName as string, runbook: match?.[1] };
     });

@@ -190,13 +190,27 @@ describe('load balancer', () => {
     expect(dev.config.ingress.allowHttp).toBe(true);
   });
 
-  test("both listeners' default action is a fixed 404", () => {
-    const listeners = Object.values(prodService.findResources('AWS::ElasticLoadBalancingV2::Listener'));
+  test("listener shape: every action on both listeners is a forward (blue/green guide's limitation, any reading)", () => {
+    const listeners = Object.entries(prodService.findResources('AWS::ElasticLoadBalancingV2::Listener'));
+    const rules = Object.values(prodService.findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
     expect(listeners).toHaveLength(2);
-    for (const l of listeners) {
-      expect(l.Properties.DefaultActions).toEqual([
-        { Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) },
-      ]);
+    const actions = [
+      ...listeners.flatMap(([, l]) => l.Properties.DefaultActions),
+      ...rules
+        .filter((r) => listeners.some(([id]) => r.Properties.ListenerArn.Ref === id))
+        .flatMap((r) => r.Properties.Actions),
+    ];
+    expect(actions.length).toBeGreaterThanOrEqual(4);
+    expect(actions.map((a: Json) => a.Type)).toEqual(actions.map(() => 'forward'));
+  });
+
+  test("both listeners' default forwards to the Lambda that answers the contract's 404", () => {
+    const [tgId, tg] = Object.entries(prodService.findResources('AWS::ElasticLoadBalancingV2::TargetGroup')).find(
+      ([, t]) => t.Properties.TargetType === 'lambda',
+    ) as [string, Json];
+    expect(tg.Properties.Targets).toHaveLength(1);
+    for (const l of Object.values(prodService.findResources('AWS::ElasticLoadBalancingV2::Listener'))) {
+      expect(l.Properties.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: tgId } }]);
     }
   });
 
@@ -244,7 +258,10 @@ describe('load balancer', () => {
   });
 
   test('both target groups health-check readiness, and drain before the service does', () => {
-    const groups = Object.values(prodService.findResources('AWS::ElasticLoadBalancingV2::TargetGroup'));
+    // The service's blue and green groups (the third, a Lambda group, answers unmatched paths).
+    const groups = Object.values(
+      prodService.findResources('AWS::ElasticLoadBalancingV2::TargetGroup', { Properties: { TargetType: 'ip' } }),
+    );
     expect(groups).toHaveLength(2);
     for (const g of groups) {
       expect(g.Properties).toMatchObject({

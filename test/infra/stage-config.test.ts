@@ -400,6 +400,20 @@ describe('monitoring settings are validated', () => {
       /runbookBaseUrl .* without a trailing slash/,
     ],
     [
+      'a token quota smaller than one full LLM call',
+      (c: M) => {
+        c.service.quotas.llmTokensPerPrincipalPerMinute = 1000;
+      },
+      /llmTokensPerPrincipalPerMinute \(1000\) must be at least llm.contextBudgetTokens \+ llm.maxOutputTokens/,
+    ],
+    [
+      'a request quota of zero',
+      (c: M) => {
+        c.service.quotas.requestsPerPrincipalPerMinute = 0;
+      },
+      /service.quotas.requestsPerPrincipalPerMinute 0 must be a whole number >= 1/,
+    ],
+    [
       'a runbook base URL over plain HTTP',
       (c: M) => {
         c.monitoring.runbookBaseUrl = 'http://wiki.example.com/runbooks';

@@ -63,6 +63,12 @@ describe('service config', () => {
       model: 'gpt-4o-mini',
       apiKey: 'llm-key-value-789',
       timeoutMs: 30_000,
+      maxOutputTokens: Number(SERVICE_ENV.LLM_MAX_OUTPUT_TOKENS.default),
+      contextBudgetTokens: Number(SERVICE_ENV.LLM_CONTEXT_BUDGET_TOKENS.default),
+    });
+    expect(c.quotas).toEqual({
+      requestsPerMinute: Number(SERVICE_ENV.QUOTA_REQUESTS_PER_MINUTE.default),
+      llmTokensPerMinute: Number(SERVICE_ENV.QUOTA_LLM_TOKENS_PER_MINUTE.default),
     });
     expect(c.cacheTtlSeconds).toBe(1800);
     expect(c.promptVersion).toBe('v1');
@@ -164,6 +170,43 @@ describe('service config', () => {
     expect(!jwks.ok && jwks.problems.map((p) => p.name)).toEqual(['AUTH_JWKS_URL']);
     const aud = parseServiceConfig({ ...VALID, AUTH_AUDIENCE: 'a,,b' });
     expect(!aud.ok && aud.problems.map((p) => p.name)).toEqual(['AUTH_AUDIENCE']);
+  });
+
+  test('the LLM key travels over https, except to a loopback host (the fake LLM in tests and local runs)', () => {
+    for (const LLM_BASE_URL of [
+      'http://llm.example.com/v1',
+      'http://10.0.0.5:8080/v1',
+      'http://127.0.0.1.nip.io/v1',
+      'http://localhost.example.com/v1',
+      'ftp://127.0.0.1/v1',
+    ]) {
+      const r = parseServiceConfig({ ...VALID, LLM_BASE_URL });
+      expect(!r.ok && r.problems.map((p) => p.name)).toEqual(['LLM_BASE_URL']);
+      expect(!r.ok && describeProblems(r.problems)).toContain('https');
+    }
+    for (const LLM_BASE_URL of [
+      'https://llm.example.com/v1',
+      'http://127.0.0.1:4000/v1',
+      'http://127.8.9.10/v1',
+      'http://localhost:4000/v1',
+      'http://[::1]:4000/v1',
+    ]) {
+      expect(parseServiceConfig({ ...VALID, LLM_BASE_URL }).ok).toBe(true);
+    }
+  });
+
+  test('quota and budget limits are positive integers', () => {
+    for (const name of [
+      'QUOTA_REQUESTS_PER_MINUTE',
+      'QUOTA_LLM_TOKENS_PER_MINUTE',
+      'LLM_MAX_OUTPUT_TOKENS',
+      'LLM_CONTEXT_BUDGET_TOKENS',
+    ]) {
+      for (const value of ['0', '-1', '1.5', 'many']) {
+        const r = parseServiceConfig({ ...VALID, [name]: value });
+        expect(!r.ok && r.problems.map((p) => p.name)).toEqual([name]);
+      }
+    }
   });
 
   test('every secret variable is required (no default could be a safe secret)', () => {

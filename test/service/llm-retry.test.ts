@@ -1,4 +1,4 @@
-import { APIConnectionTimeoutError, APIError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { type FakeLlm, startFakeLlm } from '../../scripts/harness';
 import { AppError } from '../../service/src/errors';
 import { CircuitBreaker } from '../../service/src/llm/circuit-breaker';
@@ -19,6 +19,8 @@ const apiError = (status: number, headers: Record<string, string> = {}) =>
   APIError.generate(status, { message: `status ${status}` }, undefined, new Headers(headers));
 
 const noSleep = { sleep: async () => undefined };
+/** The per-call budget every gateway is built with (LLM_MAX_OUTPUT_TOKENS, LLM_CONTEXT_BUDGET_TOKENS). */
+const BUDGET = { maxOutputTokens: 256, contextBudgetTokens: 2_000 };
 
 describe('LLM retries', () => {
   test('at most 3 attempts in total on persistent throttling, then the last failure', async () => {
@@ -37,12 +39,17 @@ describe('LLM retries', () => {
     expect((failed as LlmCallFailed).attempts).toBe(3);
   });
 
-  test('429, 5xx, timeouts and network errors are retried; 400 and 401 are not', async () => {
+  test('429, 5xx and unsent connections are retried; timeouts and 400/401 are not', async () => {
+    const refused = new APIConnectionError({ cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
+    const reset = new APIConnectionError({ cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
     const cases: Array<[unknown, number]> = [
       [apiError(429), 3],
       [apiError(500), 3],
       [apiError(503), 3],
-      [new APIConnectionTimeoutError(), 3],
+      [refused, 3],
+      // Sent, and maybe generated: one billed attempt is the budget.
+      [new APIConnectionTimeoutError(), 1],
+      [reset, 1],
       [apiError(400), 1],
       [apiError(401), 1],
     ];
@@ -58,6 +65,30 @@ describe('LLM retries', () => {
       ).catch(() => undefined);
       expect({ error: String(error), calls }).toEqual({ error: String(error), calls: expected });
     }
+  });
+
+  test('a request is billed at most maxBilledAttempts times: 5xx answers are free, a timeout is not', async () => {
+    const run = async (errors: unknown[], maxBilledAttempts: number) => {
+      let calls = 0;
+      await withRetries(
+        async () => {
+          const err = errors[calls++];
+          if (err) throw err;
+          return 'ok';
+        },
+        { ...DEFAULT_RETRY_POLICY, maxBilledAttempts },
+        noSleep,
+      ).catch(() => undefined);
+      return calls;
+    };
+    const timeout = () => new APIConnectionTimeoutError();
+    expect(DEFAULT_RETRY_POLICY.maxBilledAttempts).toBe(1);
+    // Two 500s cost nothing, the third call is the one billed attempt.
+    expect(await run([apiError(500), apiError(500)], 1)).toBe(3);
+    // A 502 then a timeout: the timeout spent the budget.
+    expect(await run([apiError(502), timeout(), timeout()], 1)).toBe(2);
+    // A budget of 2 allows one retry after a timeout, never more.
+    expect(await run([timeout(), timeout(), timeout()], 2)).toBe(2);
   });
 
   test('a transient failure followed by success returns the answer', async () => {
@@ -165,6 +196,40 @@ describe('LLM circuit breaker', () => {
     expect(breaker.state).toBe('closed');
   });
 
+  test('timeouts from one principal never open it; from two principals they do; provider 429/5xx always count', () => {
+    const breaker = () =>
+      new CircuitBreaker<LlmFailureKind>({
+        failureThreshold: 5,
+        isProviderSignal: (k) => k === 'throttled' || k === 'server',
+      });
+    const slowCaller = breaker();
+    for (let i = 0; i < 50; i++) {
+      expect(slowCaller.tryAcquire().allowed).toBe(true);
+      slowCaller.onFailure(i % 2 === 0 ? 'timeout' : 'network', 'slow-principal');
+    }
+    expect(slowCaller.state).toBe('closed');
+
+    const acrossCallers = breaker();
+    for (let i = 0; i < 4; i++) acrossCallers.onFailure('timeout', 'slow-principal');
+    expect(acrossCallers.state).toBe('closed');
+    acrossCallers.onFailure('timeout', 'another-principal');
+    expect(acrossCallers.state).toBe('open');
+
+    const provider = breaker();
+    for (let i = 0; i < 5; i++) provider.onFailure(i % 2 === 0 ? 'throttled' : 'server', 'one-principal');
+    expect(provider.state).toBe('open');
+
+    // Provider signals and cross-principal timeouts add up; a success starts a new run.
+    const mixed = breaker();
+    mixed.onFailure('server', 'a');
+    mixed.onFailure('timeout', 'a');
+    mixed.onFailure('timeout', 'a');
+    mixed.onFailure('server', 'a');
+    expect(mixed.state).toBe('closed');
+    mixed.onFailure('timeout', 'b');
+    expect(mixed.state).toBe('open');
+  });
+
   test('a success resets the consecutive-failure count', () => {
     const breaker = new CircuitBreaker({ failureThreshold: 2 });
     breaker.onFailure('server');
@@ -209,7 +274,7 @@ describe('OpenAiGateway against the fake LLM', () => {
     return {
       metrics,
       llm: new OpenAiGateway({
-        settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'k-test', timeoutMs },
+        settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'k-test', timeoutMs, ...BUDGET },
         logger: silentLogger,
         metrics,
         retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 10 },
@@ -241,13 +306,13 @@ describe('OpenAiGateway against the fake LLM', () => {
     expect(err.extra.retryAfterSeconds).toBeGreaterThanOrEqual(1);
   });
 
-  test('timeouts are retried and bounded by 3 calls', async () => {
+  test('a timed-out generation is not retried: one billed call, then 503', async () => {
     fake.configure({ failNext: { kind: 'timeout', count: 100 }, hangMs: 5_000 });
     const started = Date.now();
     const err = (await gateway(200)
       .llm.complete(ask, { logger: silentLogger })
       .catch((e: unknown) => e)) as AppError;
-    expect(fake.stats().calls).toBe(3);
+    expect(fake.stats().calls).toBe(1);
     expect(err.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
@@ -276,7 +341,7 @@ describe('OpenAiGateway against the fake LLM', () => {
   test('a wrong API key is an auth failure, not retried', async () => {
     const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
     const llm = new OpenAiGateway({
-      settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'wrong', timeoutMs: 2_000 },
+      settings: { baseUrl: fake.baseUrl, model: fake.model, apiKey: 'wrong', timeoutMs: 2_000, ...BUDGET },
       logger: silentLogger,
       metrics,
     });

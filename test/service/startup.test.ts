@@ -77,3 +77,26 @@ test('invalid values are named, never printed', () => {
     expect(stdout).not.toContain(value);
   }
 });
+
+test('an LLM_BASE_URL over plain http to a non-loopback host stops the start with exit 78 and one line', () => {
+  const { code, stdout } = run({
+    APP_VERSION: '1.0.0',
+    DB_HOST: 'db',
+    DB_NAME: 'chat',
+    DB_USERNAME: 'chat_app',
+    DB_PASSWORD: 'Sup3rSecretPassw0rd',
+    REDIS_HOST: 'cache',
+    REDIS_AUTH_TOKEN: 'T0kenT0kenT0ken',
+    LLM_BASE_URL: 'http://llm.example.com/v1',
+    LLM_MODEL: 'm',
+    LLM_API_KEY: 'sk-live-abcdef',
+    AUTH_MODE: 'off',
+  });
+  expect(code).toBe(78);
+  expect(stdout.trim().split('\n')).toHaveLength(1);
+  const line = JSON.parse(stdout) as { invalid: string[]; msg: string; event: string };
+  expect(line.event).toBe('config_invalid');
+  expect(line.invalid).toEqual(['LLM_BASE_URL']);
+  expect(line.msg).toContain('https');
+  expect(stdout).not.toContain('llm.example.com');
+});

@@ -39,6 +39,8 @@ export interface ExecutionSegment {
 export interface GateConfig {
   /** Without a trailing slash. */
   readonly baseUrl: string;
+  /** The serving version to compare with (without a trailing slash); absent: fixed limits only. */
+  readonly baselineUrl?: string;
   readonly profile: GateProfile;
   readonly expectedVersion?: string;
   readonly runId?: string;
@@ -69,6 +71,21 @@ export function readGateConfig(env: GateEnv): GateConfig {
     problems.push(`${GATE_ENV.baseUrl}=${rawUrl} is not an http(s) URL`);
   } else {
     baseUrl = rawUrl.replace(/\/+$/, '');
+  }
+
+  const rawBaseline = env[GATE_ENV.baselineUrl]?.trim();
+  let baselineUrl: string | undefined;
+  if (rawBaseline) {
+    if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(rawBaseline)) {
+      problems.push(`${GATE_ENV.baselineUrl}=${rawBaseline} is not an http(s) URL`);
+    } else {
+      baselineUrl = rawBaseline.replace(/\/+$/, '');
+      if (baselineUrl === baseUrl) {
+        problems.push(
+          `${GATE_ENV.baselineUrl} equals ${GATE_ENV.baseUrl} (${baselineUrl}): a version compared with itself proves nothing; give the serving version's URL`,
+        );
+      }
+    }
   }
 
   const rawProfile = env[GATE_ENV.profile]?.trim() || DEFAULT_GATE_PROFILE;
@@ -109,6 +126,7 @@ export function readGateConfig(env: GateEnv): GateConfig {
   if (problems.length > 0) throw new GateConfigError(problems);
   return {
     baseUrl,
+    ...(baselineUrl ? { baselineUrl } : {}),
     profile,
     ...(expectedVersion ? { expectedVersion } : {}),
     ...(runId ? { runId } : {}),

@@ -18,6 +18,7 @@ export function buildEmfLine(report: GateReport, timestampMs: number): string {
     [n.errorRatePercent, report.errorRatePercent, 'Percent'],
     [n.requests, report.requests.total, 'Count'],
     [n.cacheHitRatePercent, report.cacheHitRatePercent, 'Percent'],
+    [n.comparisonsFailed, report.comparisons ? report.comparisons.filter((c) => !c.ok).length : null, 'Count'],
   ];
   // A metric without a value is left out rather than published as 0: a 0 ms p95 would be a lie.
   const present = values.filter((v): v is [string, number, EmfUnit] => v[1] !== null);
@@ -38,6 +39,10 @@ export function buildEmfLine(report: GateReport, timestampMs: number): string {
     Verdict: report.verdict,
     RunId: report.runId,
     ExpectedVersion: report.expectedVersion,
+    Baseline: report.baseline,
+    BaselineVersion: report.baselineVersion,
+    // The comparisons' figures, searchable in Logs Insights; null: fixed limits only, no comparison made.
+    Comparisons: report.comparisons,
   };
   for (const [name, value] of present) doc[name] = value;
   return JSON.stringify(doc);

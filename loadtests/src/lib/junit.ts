@@ -3,7 +3,7 @@
  * value and the reason the threshold exists), and one error case when the gate could not judge.
  */
 import type { GateReport } from './report';
-import { formatNumber } from './verdict';
+import { comparisonLine, formatNumber } from './verdict';
 
 export function escapeXml(text: string): string {
   return (
@@ -48,11 +48,24 @@ export function buildJUnit(report: GateReport, timestampIso: string): string {
       );
     }
   }
+  // One case per comparison with the serving version, carrying its figures (the threshold behind
+  // it is listed above too; this case is what a CI report shows as the relative verdict).
+  for (const c of report.comparisons ?? []) {
+    const head = `    <testcase classname="${escapeXml(`${classname}.compare`)}" name="${escapeXml(c.title)}" time="0">`;
+    if (c.ok) cases.push(`${head}\n      <system-out>${escapeXml(comparisonLine(c))}</system-out>\n    </testcase>`);
+    else {
+      failures++;
+      cases.push(
+        `${head}\n      <failure message="${escapeXml(comparisonLine(c))}" type="comparison">${escapeXml(c.limit)}</failure>\n    </testcase>`,
+      );
+    }
+  }
   const tests = cases.length;
   const properties = [
     ['target', report.target],
     ['run_id', report.runId ?? ''],
     ['expected_version', report.expectedVersion ?? ''],
+    ['baseline', report.baseline ?? 'none (no comparison made)'],
     ['verdict', report.verdict],
   ]
     .map(([k, v]) => `      <property name="${escapeXml(k as string)}" value="${escapeXml(v as string)}"/>`)

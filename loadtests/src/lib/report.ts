@@ -6,6 +6,9 @@
  * PASS/FAIL per threshold is k6's own (`thresholds[expr].ok`); this module never re-judges. A
  * threshold the plan declared but k6 did not report counts as failed.
  */
+
+import type { ComparisonDesign } from './compare/comparisons';
+import { buildComparisonResults, type ComparisonResult } from './compare/report';
 import type { GateConfig } from './config';
 import { FRESH_SCENARIO, GATE_K6_METRICS as M } from './metrics';
 import type { GatePlan } from './plan';
@@ -52,6 +55,11 @@ export interface SetupData {
    * data, so `handleSummary` removes it ({@link withoutCredentials}) before anything is written.
    */
   readonly bearerHeader?: string;
+  /** With a baseline: its readiness and version, and how its priming went. */
+  readonly baseline?: {
+    readonly readiness: { readonly status: string; readonly version?: string; readonly detail: string };
+    readonly primed: { readonly questions: number; readonly answered: number; readonly failures: readonly string[] };
+  };
 }
 
 /** The summary data without the gate's token, so no report or printed summary can contain it. */
@@ -80,6 +88,11 @@ export interface GateReport {
   readonly error?: string;
   readonly profile: string;
   readonly target: string;
+  /** The serving version compared with; null when the run judged fixed limits only. */
+  readonly baseline: string | null;
+  readonly baselineVersion: string | null;
+  /** One entry per comparison with the baseline; null without a baseline (no comparison made). */
+  readonly comparisons: readonly ComparisonResult[] | null;
   readonly runId: string | null;
   readonly expectedVersion: string | null;
   readonly serviceName: string;
@@ -115,6 +128,8 @@ export interface ReportContext {
   readonly thresholds: readonly ThresholdSpec[];
   /** When the summary is built (ms since the epoch): the end of "time to verdict". */
   readonly nowMs: number;
+  /** The comparisons' designs, when the run had a baseline. */
+  readonly designs?: readonly ComparisonDesign[];
 }
 
 export function isSetupData(value: unknown): value is SetupData {
@@ -189,6 +204,14 @@ export function buildGateReport(data: K6SummaryData, ctx: ReportContext): GateRe
       : {}),
     profile: plan.profile.name,
     target: config.baseUrl,
+    baseline: config.baselineUrl ?? null,
+    baselineVersion: setup?.baseline?.readiness.version ?? null,
+    comparisons:
+      config.baselineUrl && ctx.designs
+        ? buildComparisonResults(data.metrics, ctx.designs, (metric) =>
+            results.filter((r) => r.metric === metric).every((r) => r.ok),
+          )
+        : null,
     runId: setup?.runId ?? config.runId ?? null,
     expectedVersion: config.expectedVersion ?? null,
     serviceName: config.serviceName,

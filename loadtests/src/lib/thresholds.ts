@@ -11,7 +11,7 @@
 import { FRESH_SCENARIO, K6_CHECKS_METRIC, GATE_K6_METRICS as M } from './metrics';
 import type { GatePlan } from './plan';
 
-export type ThresholdRole = 'guard' | 'criterion' | 'abort';
+export type ThresholdRole = 'guard' | 'criterion' | 'abort' | 'comparison';
 
 export interface ThresholdSpec {
   /** The k6 threshold key: a metric name, optionally with a tag filter. */

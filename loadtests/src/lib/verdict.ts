@@ -2,6 +2,7 @@
  * The human verdict printed at the end of a run: what was tested, the headline numbers, one line
  * per threshold, and the outcome. Short enough to read in a CI log without scrolling.
  */
+import type { ComparisonResult } from './compare/report';
 import type { GateReport, ThresholdResult } from './report';
 
 export function renderVerdict(report: GateReport): string {
@@ -26,6 +27,7 @@ export function renderVerdict(report: GateReport): string {
       `  version match: ${report.expectedVersion ? fmt(report.versionMatchPercent, '%') : 'not checked (no EXPECTED_VERSION)'}`,
   );
   for (const o of report.overridesApplied) lines.push(`  override:  ${o}`);
+  lines.push(...renderComparisons(report));
   lines.push('  thresholds:');
   const width = Math.max(...report.thresholds.map((t) => `${t.metric} ${t.expression}`.length), 10);
   for (const t of report.thresholds) lines.push(`    ${thresholdLine(t, width)}`);
@@ -58,4 +60,47 @@ function fmt(n: number | null, unit: string): string {
 export function formatNumber(n: number): string {
   if (Number.isInteger(n)) return String(n);
   return String(Math.round(n * 1000) / 1000);
+}
+
+/** The relative verdict: one line per comparison, or the statement that none was made. */
+export function renderComparisons(report: GateReport): string[] {
+  if (!report.comparisons) {
+    return ['  baseline:  none given: no comparison with the serving version was made; fixed limits only'];
+  }
+  const lines = [
+    `  baseline:  ${report.baseline} (version ${report.baselineVersion ?? 'unknown'}); paired comparisons, each one-sided, family-wise false-failure rate <= 1% by design:`,
+  ];
+  for (const c of report.comparisons) lines.push(`    ${comparisonLine(c)}`);
+  return lines;
+}
+
+export function comparisonLine(c: ComparisonResult): string {
+  const u = (v: number | null) =>
+    v === null
+      ? 'n/a'
+      : c.unit === 'ratio'
+        ? `×${formatNumber(v)}`
+        : c.unit === 'points'
+          ? `${formatNumber(v)} pt`
+          : `${formatNumber(v)} ms`;
+  const side = (v: number | null) =>
+    v === null ? 'n/a' : c.unit === 'points' ? `${formatNumber(v)}%` : `${formatNumber(v)} ms`;
+  const diff =
+    c.unit === 'ratio'
+      ? c.difference === null
+        ? 'n/a'
+        : `×${formatNumber(c.difference)}`
+      : signed(c.difference, c.unit);
+  const interval = c.interval ? ` [${u(c.interval.low)}, ${u(c.interval.high)}]` : '';
+  const detectable =
+    c.detectable === null ? 'too few pairs to detect any' : `${c.unit === 'points' ? '≥' : '>'} ${u(c.detectable)}`;
+  return (
+    `${c.ok ? 'PASS' : 'FAIL'}  ${c.title}: baseline ${side(c.baseline)}, candidate ${side(c.candidate)}, ` +
+    `difference ${diff}${interval}; limit: ${c.limit}; ${c.pairs} pairs, ${c.worsePairs} worse; detectable ${detectable}`
+  );
+}
+
+function signed(v: number | null, unit: 'ms' | 'points' | 'ratio'): string {
+  if (v === null) return 'n/a';
+  return `${v >= 0 ? '+' : ''}${formatNumber(v)} ${unit === 'ms' ? 'ms' : 'pt'}`;
 }

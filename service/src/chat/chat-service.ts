@@ -11,11 +11,14 @@ import { type CacheStatus, LIMITS } from '../../../lib/contract';
 import type { ResponseCache } from '../cache/redis-cache';
 import type { ChatStore } from '../db/chat-store';
 import { dependencyUnavailable, sessionNotFound } from '../errors';
-import type { ChatMessage, LlmGateway } from '../llm/llm-client';
+import type { ChatMessage, LlmCallOptions, LlmGateway } from '../llm/llm-client';
 import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
+import type { ServerTiming, TimedPart } from '../observability/server-timing';
+import type { TokenQuota, TokenReservation } from '../quota/token-quota';
 import { type ContextTurn, cacheKey } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
+import { trimContextToBudget } from './token-budget';
 
 export interface ChatInput {
   /** Trimmed, validated. */
@@ -30,6 +33,13 @@ export interface ChatContext {
   readonly requestId: string;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
+  /** Receives the time spent per dependency, for the `Server-Timing` header. */
+  readonly timing?: ServerTiming;
+}
+
+/** Runs `operation`, adding its duration to `part` of the turn's timing when there is one. */
+function timed<T>(ctx: ChatContext, part: TimedPart, operation: () => Promise<T>): Promise<T> {
+  return ctx.timing ? ctx.timing.time(part, operation) : operation();
 }
 
 export interface ChatResult {
@@ -66,13 +76,25 @@ export interface ChatServiceDeps {
   readonly databaseHealth: DatabaseGate;
   readonly cacheHealth: HealthGate;
   readonly metrics: EmfMetrics;
-  readonly settings: { readonly promptVersion: string; readonly model: string; readonly cacheTtlSeconds: number };
+  /** QUOTA_LLM_TOKENS_PER_MINUTE; absent in tests that do not exercise it. */
+  readonly tokenQuota?: Pick<TokenQuota, 'reserve'>;
+  readonly settings: {
+    readonly promptVersion: string;
+    readonly model: string;
+    readonly cacheTtlSeconds: number;
+    /** LLM_CONTEXT_BUDGET_TOKENS: estimated input tokens per call. */
+    readonly contextBudgetTokens: number;
+    /** LLM_MAX_OUTPUT_TOKENS: what one call may add to its input. */
+    readonly maxOutputTokens: number;
+  };
 }
 
 interface Lookup {
   readonly sessionId: string;
   readonly newSession: boolean;
   readonly context: ContextTurn[];
+  /** Estimated input tokens of the LLM call this turn would make. */
+  readonly estimatedInputTokens: number;
   readonly key: string;
   readonly status: CacheStatus;
   readonly cached: string | null;
@@ -83,7 +105,11 @@ export class ChatService {
 
   async answer(input: ChatInput, ctx: ChatContext): Promise<ChatResult> {
     const lookup = await this.lookup(input, ctx);
-    const reply = lookup.cached ?? (await this.deps.llm.complete(this.messages(lookup.context, input.message), ctx));
+    const reply =
+      lookup.cached ??
+      (await this.billed(input, lookup, ctx, (options) =>
+        timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), options)),
+      ));
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
   }
@@ -106,19 +132,60 @@ export class ChatService {
       reply = lookup.cached;
     } else {
       let started = false;
-      reply = await this.deps.llm.stream(this.messages(lookup.context, input.message), {
-        ...ctx,
-        onDelta: (delta) => {
-          if (!started) {
-            started = true;
-            onStart(lookup.status);
-          }
-          onDelta(delta);
-        },
-      });
+      reply = await this.billed(input, lookup, ctx, (options) =>
+        timed(ctx, 'llm', () =>
+          this.deps.llm.stream(this.messages(lookup.context, input.message), {
+            ...options,
+            onDelta: (delta) => {
+              if (!started) {
+                started = true;
+                onStart(lookup.status);
+              }
+              onDelta(delta);
+            },
+          }),
+        ),
+      );
     }
     await this.finish(input, ctx, lookup, reply);
     return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+  }
+
+  /**
+   * An LLM call within the principal's token quota: its worst case (estimated input plus
+   * LLM_MAX_OUTPUT_TOKENS) is reserved first, then settled to what the provider reported.
+   */
+  private async billed(
+    input: ChatInput,
+    lookup: Lookup,
+    ctx: ChatContext,
+    call: (options: LlmCallOptions) => Promise<string>,
+  ): Promise<string> {
+    const { tokenQuota, settings } = this.deps;
+    const reservation: TokenReservation | undefined = tokenQuota
+      ? await tokenQuota.reserve(input.owner, lookup.estimatedInputTokens + settings.maxOutputTokens)
+      : undefined;
+    let reported = 0;
+    let calls = 0;
+    let reply: string;
+    try {
+      reply = await call({
+        logger: ctx.logger,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        principal: input.owner,
+        onUsage: (u) => {
+          reported += u.promptTokens + u.completionTokens;
+          calls += 1;
+        },
+      });
+    } catch (err) {
+      // A failed call may have been billed without saying so: the reservation stands, unless the
+      // provider reported more.
+      if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
+      throw err;
+    }
+    reservation?.settle(calls > 0 ? reported : undefined);
+    return reply;
   }
 
   private async lookup(input: ChatInput, ctx: ChatContext): Promise<Lookup> {
@@ -132,12 +199,22 @@ export class ChatService {
     // Session ids are issued here, never taken from a client: a given id must be one of the caller's.
     const newSession = input.sessionId === undefined;
     const sessionId = input.sessionId ?? randomUUID();
-    let context: ContextTurn[] = [];
+    let stored: ContextTurn[] = [];
     if (!newSession) {
-      const owned = await this.withDatabase(() => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns), ctx);
+      const owned = await this.withDatabase(
+        () => timed(ctx, 'db', () => store.ownedContext(sessionId, input.owner, LIMITS.contextTurns)),
+        ctx,
+      );
       if (owned === null) throw sessionNotFound();
-      context = owned;
+      stored = owned;
     }
+    // The key hashes the context actually sent, after the budget left out the oldest turns.
+    const { context, estimatedTokens } = trimContextToBudget(
+      SYSTEM_PROMPT,
+      stored,
+      input.message,
+      settings.contextBudgetTokens,
+    );
     const key = cacheKey({
       message: input.message,
       promptVersion: settings.promptVersion,
@@ -146,7 +223,7 @@ export class ChatService {
       context,
     });
     const { status, cached } = await this.cacheGet(key, ctx);
-    return { sessionId, newSession, context, key, status, cached };
+    return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, status, cached };
   }
 
   private async cacheGet(key: string, ctx: ChatContext): Promise<{ status: CacheStatus; cached: string | null }> {
@@ -157,7 +234,7 @@ export class ChatService {
       return { status: 'BYPASS', cached: null };
     }
     try {
-      const cached = await cache.get(key);
+      const cached = await timed(ctx, 'cache', () => cache.get(key));
       metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
       return { status: cached === null ? 'MISS' : 'HIT', cached };
     } catch (err) {
@@ -175,21 +252,23 @@ export class ChatService {
     const { store, cache, cacheHealth, settings } = this.deps;
     const save = this.withDatabase(
       () =>
-        store.saveTurn({
-          sessionId: lookup.sessionId,
-          owner: input.owner,
-          newSession: lookup.newSession,
-          requestId: ctx.requestId,
-          userMessage: input.message,
-          reply,
-          cached: lookup.status === 'HIT',
-        }),
+        timed(ctx, 'db', () =>
+          store.saveTurn({
+            sessionId: lookup.sessionId,
+            owner: input.owner,
+            newSession: lookup.newSession,
+            requestId: ctx.requestId,
+            userMessage: input.message,
+            reply,
+            cached: lookup.status === 'HIT',
+          }),
+        ),
       ctx,
     );
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
-        ? cache.set(lookup.key, reply, settings.cacheTtlSeconds).catch((err: unknown) => {
+        ? timed(ctx, 'cache', () => cache.set(lookup.key, reply, settings.cacheTtlSeconds)).catch((err: unknown) => {
             cacheHealth.reportFailure(err);
             ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
           })

@@ -4,14 +4,24 @@
  * hard gets no traffic from us, and clients get a fast 429/503 with an honest Retry-After instead of
  * waiting through three timeouts. Then one trial request is let through (half-open); its success
  * closes the circuit, its failure opens it again.
+ *
+ * Only the provider's word counts on its own: its 429s and 5xx (`isProviderSignal`). A timeout or a
+ * lost connection may be the caller's doing (a huge context, a prompt that makes the model write
+ * until `max_tokens`), so such failures count only once they come from at least
+ * `minDistinctPrincipals` callers in the same run of failures. One principal's slow requests can
+ * then never switch the LLM off for everyone else.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
-export interface CircuitBreakerOptions {
+export interface CircuitBreakerOptions<K extends string = string> {
   /** @default 5 */
   readonly failureThreshold?: number;
   /** @default 30000 */
   readonly openMs?: number;
+  /** Failures that count whoever caused them. @default every kind */
+  readonly isProviderSignal?: (kind: K) => boolean;
+  /** Other failures count once this many distinct principals had one in the current run. @default 2 */
+  readonly minDistinctPrincipals?: number;
   readonly now?: () => number;
 }
 
@@ -21,15 +31,22 @@ export class CircuitBreaker<K extends string = string> {
   private readonly failureThreshold: number;
   private readonly openMs: number;
   private readonly now: () => number;
-  private consecutiveFailures = 0;
   private openedAt: number | undefined;
   private trialInFlight = false;
   private lastFailure: K | undefined;
+  private readonly isProviderSignal: (kind: K) => boolean;
+  private readonly minDistinctPrincipals: number;
+  /** The current run of failures: those that count alone, and the others with who caused them. */
+  private providerFailures = 0;
+  private otherFailures = 0;
+  private readonly otherPrincipals = new Set<string>();
 
-  constructor(options: CircuitBreakerOptions = {}) {
+  constructor(options: CircuitBreakerOptions<K> = {}) {
     this.failureThreshold = options.failureThreshold ?? 5;
     this.openMs = options.openMs ?? 30_000;
     this.now = options.now ?? Date.now;
+    this.isProviderSignal = options.isProviderSignal ?? (() => true);
+    this.minDistinctPrincipals = options.minDistinctPrincipals ?? 2;
   }
 
   get state(): CircuitState {
@@ -58,18 +75,37 @@ export class CircuitBreaker<K extends string = string> {
     // opened: stale evidence. Closing on it let a 429 storm through again after one lucky straggler.
     // Only a success while closed (resets the count) or the half-open trial closes the circuit.
     if (this.state === 'open') return;
-    this.consecutiveFailures = 0;
+    this.resetRun();
     this.openedAt = undefined;
     this.trialInFlight = false;
   }
 
-  onFailure(kind: K): void {
+  /** A failed request; `principal` is who sent it (needed for failures that are not provider signals). */
+  onFailure(kind: K, principal?: string): void {
     this.lastFailure = kind;
-    this.consecutiveFailures += 1;
-    if (this.trialInFlight || this.consecutiveFailures >= this.failureThreshold) {
+    if (this.isProviderSignal(kind)) {
+      this.providerFailures += 1;
+    } else {
+      this.otherFailures += 1;
+      // Bounded: only "at least N distinct" matters.
+      if (this.otherPrincipals.size < this.minDistinctPrincipals) this.otherPrincipals.add(principal ?? '');
+    }
+    if (this.trialInFlight || this.countedFailures() >= this.failureThreshold) {
       this.openedAt = this.now();
     }
     this.trialInFlight = false;
+  }
+
+  /** Failed requests in the current run that count towards opening. */
+  private countedFailures(): number {
+    const others = this.otherPrincipals.size >= this.minDistinctPrincipals ? this.otherFailures : 0;
+    return this.providerFailures + others;
+  }
+
+  private resetRun(): void {
+    this.providerFailures = 0;
+    this.otherFailures = 0;
+    this.otherPrincipals.clear();
   }
 
   /** A request that was admitted but ended without a verdict on the provider (e.g. client left). */

@@ -1,11 +1,17 @@
 /**
  * The LLM gateway: any OpenAI-compatible chat-completions endpoint through the `openai` SDK with
  * `baseURL`. The SDK's own retries are off (`maxRetries: 0`) so that `withRetries` is the only
- * retry loop and "at most 3 calls per request" holds; a circuit breaker sits behind it.
+ * retry loop and "at most 3 calls per request, at most 1 of them billed" holds; a circuit breaker
+ * sits behind it, opened by the provider's 429/5xx, and by timeouts only across principals.
  *
  * HTTP goes through the SDK's supported path for Node: undici's `fetch` with an undici `Agent` as the
  * dispatcher, which keeps connections to the provider alive between calls, decompresses answers,
  * and can be swapped for undici's `ProxyAgent` where a proxy is needed.
+ *
+ * Every call carries `max_tokens` (LLM_MAX_OUTPUT_TOKENS): `max_tokens` rather than
+ * `max_completion_tokens`, because every OpenAI-compatible server accepts it (OpenAI's reasoning
+ * models want the newer name). The provider's `usage` becomes the LlmTokensIn/Out metrics and is
+ * handed to the caller's quota.
  */
 import OpenAI, { type ClientOptions } from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -23,11 +29,24 @@ export interface ChatMessage {
   readonly content: string;
 }
 
+/** What the provider billed for one call, from its `usage` field. */
+export interface LlmUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
 export interface LlmCallOptions {
   readonly logger: Logger;
   /** Aborted when the client goes away, so we stop paying for an answer nobody reads. */
   readonly signal?: AbortSignal;
+  /** Called for every call whose answer reported `usage` (the quota settles on it). */
+  readonly onUsage?: (usage: LlmUsage) => void;
+  /** Who asked (the token's `sub`): the breaker counts timeouts only across principals. */
+  readonly principal?: string;
 }
+
+/** The provider's own refusals (429, 5xx): they open the breaker whoever's request met them. */
+export const isProviderSignal = (kind: LlmFailureKind): boolean => kind === 'throttled' || kind === 'server';
 
 export interface LlmGateway {
   complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string>;
@@ -102,7 +121,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       apiKey: settings.apiKey,
       baseURL: settings.baseUrl,
       timeout: settings.timeoutMs,
-      // The only retry loop is ours (withRetries): at most 3 calls per request, all counted.
+      // The only retry loop is ours (withRetries): at most 3 calls per request (1 billed), all counted.
       maxRetries: 0,
       // undici's own fetch, as the SDK requires when an undici dispatcher is passed.
       fetch: undiciFetch as unknown as typeof fetch,
@@ -114,7 +133,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>();
+    this.breaker = options.breaker ?? new CircuitBreaker<LlmFailureKind>({ isProviderSignal });
   }
 
   async probe(): Promise<void> {
@@ -173,9 +192,10 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
   complete(messages: readonly ChatMessage[], options: LlmCallOptions): Promise<string> {
     return this.guarded(options, async (signal) => {
       const completion = await this.client.chat.completions.create(
-        { model: this.model, messages: messages as ChatMessage[] },
+        { model: this.model, messages: messages as ChatMessage[], max_tokens: this.settings.maxOutputTokens },
         { signal },
       );
+      this.usage(completion.usage, options);
       const text = completion.choices[0]?.message?.content;
       if (typeof text !== 'string' || text.length === 0) throw new Error('LLM answered without content');
       return text;
@@ -191,11 +211,20 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       options,
       async (signal) => {
         const stream = await this.client.chat.completions.create(
-          { model: this.model, messages: messages as ChatMessage[], stream: true },
+          {
+            model: this.model,
+            messages: messages as ChatMessage[],
+            max_tokens: this.settings.maxOutputTokens,
+            stream: true,
+            // The last chunk then carries `usage`, which the quota and the token metrics need.
+            stream_options: { include_usage: true },
+          },
           { signal },
         );
         let text = '';
+        let usage: (typeof stream extends AsyncIterable<infer C> ? C : never)['usage'];
         for await (const chunk of stream) {
+          if (chunk.usage) usage = chunk.usage;
           const delta = chunk.choices[0]?.delta?.content;
           if (delta) {
             text += delta;
@@ -203,11 +232,26 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
             options.onDelta(delta);
           }
         }
+        this.usage(usage, options);
         if (text.length === 0) throw new Error('LLM stream ended without content');
         return text;
       },
       () => !delivered,
     );
+  }
+
+  /** Tokens in and out as metrics, and to the caller's quota. */
+  private usage(
+    usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined,
+    options: LlmCallOptions,
+  ): void {
+    if (!usage || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') {
+      this.metrics.increment('llmUsageMissing');
+      return;
+    }
+    this.metrics.increment('llmTokensIn', usage.prompt_tokens);
+    this.metrics.increment('llmTokensOut', usage.completion_tokens);
+    options.onUsage?.({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });
   }
 
   private async guarded(
@@ -256,7 +300,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       }
       const { failure } = err;
       if (failure.kind === 'aborted' || failure.kind === 'client') this.breaker.onNeutral();
-      else this.breaker.onFailure(failure.kind);
+      else this.breaker.onFailure(failure.kind, options.principal);
       if (failure.kind === 'auth' && !this.authFailed) {
         this.authFailed = true;
         // One loud line per episode: the key is wrong or revoked. The key itself is never logged.

@@ -3,6 +3,11 @@
  * retries are switched off, so this loop is the only one), with full-jitter exponential backoff on
  * throttling (429), server errors (5xx), timeouts and network errors. Client errors (400, 401, ...)
  * are never retried: sending the same request again cannot fix them.
+ *
+ * And at most `maxBilledAttempts` calls that the provider may have billed. A 429 or 5xx answer is
+ * the provider refusing before it generated anything; a call that timed out, lost its connection
+ * after sending, or broke off mid-stream may have been generated, and billed, in full. So those end
+ * the retries once the billed budget is spent (default 1: a timed-out generation is never retried).
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 
@@ -11,6 +16,8 @@ export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'a
 export interface LlmFailure {
   readonly kind: LlmFailureKind;
   readonly retryable: boolean;
+  /** The provider may have generated (and billed) this call: it was sent and not refused with a status. */
+  readonly mayHaveBilled: boolean;
   readonly status?: number;
   /** The provider's Retry-After, when it sent one. */
   readonly retryAfterMs?: number;
@@ -19,6 +26,8 @@ export interface LlmFailure {
 export interface RetryPolicy {
   /** Calls per request, first one included. */
   readonly maxAttempts: number;
+  /** Calls per request the provider may have billed (see {@link LlmFailure.mayHaveBilled}), successful one included. */
+  readonly maxBilledAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
   /**
@@ -30,6 +39,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 3,
+  maxBilledAttempts: 1,
   baseDelayMs: 200,
   maxDelayMs: 2_000,
   maxHonouredRetryAfterMs: 2_000,
@@ -47,24 +57,40 @@ export function parseRetryAfterMs(headers: Headers | undefined, nowMs: number = 
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
+/** Connection errors raised before the request could be sent: nothing was generated. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function causeCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export function classifyLlmError(err: unknown): LlmFailure {
-  if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false };
-  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true };
-  if (err instanceof APIConnectionError) return { kind: 'network', retryable: true };
+  if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false, mayHaveBilled: true };
+  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, mayHaveBilled: true };
+  if (err instanceof APIConnectionError) {
+    const code = causeCode(err.cause);
+    return { kind: 'network', retryable: true, mayHaveBilled: !(code !== undefined && NOT_SENT_CODES.has(code)) };
+  }
   if (err instanceof APIError && typeof err.status === 'number') {
     const status = err.status;
     const retryAfterMs = parseRetryAfterMs(err.headers);
     const extra = retryAfterMs === undefined ? {} : { retryAfterMs };
-    if (status === 429) return { kind: 'throttled', retryable: true, status, ...extra };
-    if (status >= 500 || status === 408) return { kind: 'server', retryable: true, status, ...extra };
-    if (status === 401 || status === 403) return { kind: 'auth', retryable: false, status };
-    return { kind: 'client', retryable: false, status };
+    if (status === 429) return { kind: 'throttled', retryable: true, mayHaveBilled: false, status, ...extra };
+    if (status >= 500 || status === 408)
+      return { kind: 'server', retryable: true, mayHaveBilled: false, status, ...extra };
+    if (status === 401 || status === 403) return { kind: 'auth', retryable: false, mayHaveBilled: false, status };
+    return { kind: 'client', retryable: false, mayHaveBilled: false, status };
   }
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
-    return { kind: 'timeout', retryable: true };
+    return { kind: 'timeout', retryable: true, mayHaveBilled: true };
   }
-  // A stream that broke mid-way, a malformed answer: treat as a provider fault.
-  return { kind: 'server', retryable: true };
+  // A stream that broke mid-way, a malformed answer: a provider fault, after it may have generated.
+  return { kind: 'server', retryable: true, mayHaveBilled: true };
 }
 
 /** Full jitter: a uniform delay in [0, min(max, base * 2^(retry-1))]. */
@@ -100,14 +126,17 @@ export async function withRetries<T>(
   hooks: RetryHooks = {},
 ): Promise<T> {
   const sleep = hooks.sleep ?? defaultSleep;
+  let billed = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await call(attempt);
     } catch (err) {
       const failure = classifyLlmError(err);
+      if (failure.mayHaveBilled) billed += 1;
       hooks.onAttemptFailed?.(failure, attempt, err);
       const last =
         attempt >= policy.maxAttempts ||
+        billed >= policy.maxBilledAttempts ||
         !failure.retryable ||
         (hooks.mayRetry !== undefined && !hooks.mayRetry()) ||
         (failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxHonouredRetryAfterMs);

@@ -7,6 +7,7 @@ import { LIMITS } from '../../../lib/contract';
 import type { Principal } from '../auth/authenticate';
 import type { ChatContext, ChatInput } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
+import { ServerTiming } from '../observability/server-timing';
 import type { ChatRequestBody } from '../schemas/chat';
 
 export function toChatInput(body: ChatRequestBody, principal: Principal | null): ChatInput {
@@ -41,6 +42,7 @@ export function chatContext(request: FastifyRequest, reply: FastifyReply): ChatC
   return {
     requestId: request.id,
     logger: request.logger,
+    timing: new ServerTiming(),
     get signal() {
       if (!controller) {
         const c = new AbortController();

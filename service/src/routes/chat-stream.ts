@@ -29,6 +29,7 @@ export const chatStreamRoute =
         const input = toChatInput(request.body, request.principal);
         const raw = reply.raw;
         let started = false;
+        const ctx = chatContext(request, reply);
         const start = (status: CacheStatus) => {
           started = true;
           request.cacheStatus = status;
@@ -39,10 +40,12 @@ export const chatStreamRoute =
             'cache-control': 'no-cache',
             'x-accel-buffering': 'no',
             [HEADERS.cache]: status,
+            // Written before the first token: the lookup's cache and db time only (no llm, no total).
+            ...(ctx.timing ? { [HEADERS.serverTiming]: ctx.timing.header({ total: false }) } : {}),
           });
         };
         try {
-          const result = await deps.chat.answerStream(input, chatContext(request, reply), start, (delta) =>
+          const result = await deps.chat.answerStream(input, ctx, start, (delta) =>
             raw.write(sseEvent(SSE_EVENTS.token, { delta })),
           );
           const done: ChatResponse = {

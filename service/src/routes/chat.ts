@@ -14,8 +14,10 @@ export const chatRoute =
       { schema: { body: chatRequestSchema, response: { 200: chatResponseSchema } }, config: { chatRoute: true } },
       async (request, reply) => {
         const input = toChatInput(request.body, request.principal);
-        const result = await deps.chat.answer(input, chatContext(request, reply));
+        const ctx = chatContext(request, reply);
+        const result = await deps.chat.answer(input, ctx);
         reply.header(HEADERS.cache, result.cacheStatus);
+        reply.header(HEADERS.serverTiming, ctx.timing?.header({ total: true }));
         request.cacheStatus = result.cacheStatus;
         const body: ChatResponse = {
           reply: result.reply,

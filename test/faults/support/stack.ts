@@ -38,9 +38,24 @@ export interface FaultStack {
  */
 const AUTH_OFF = { AUTH_MODE: 'off' } as const;
 
+/**
+ * With AUTH_MODE=off every request is one principal, so the quotas per principal are on (each
+ * request counted in the cache, falling back per task during the cache outages) but set far above
+ * what a scenario sends: the suites measure the dependencies, and their figures stay comparable.
+ */
+export const FAULT_QUOTAS = {
+  QUOTA_REQUESTS_PER_MINUTE: '1000000',
+  QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+} as const;
+
 export async function startFaultStack(options: LocalStackOptions = {}): Promise<FaultStack> {
   const capture = new OutputCapture();
-  const stack = await startLocalStack({ auth: 'off', ...options, onServiceOutput: capture.sink });
+  const stack = await startLocalStack({
+    auth: 'off',
+    ...options,
+    serviceEnv: { ...FAULT_QUOTAS, ...options.serviceEnv },
+    onServiceOutput: capture.sink,
+  });
   const secrets = new SecretBook();
   secrets.add('DB_PASSWORD', stack.appRole.password);
   secrets.add('REDIS_AUTH_TOKEN', stack.redis.password);
@@ -56,7 +71,7 @@ export async function startFaultStack(options: LocalStackOptions = {}): Promise<
     secrets,
     extra,
     serviceWith: async (overrides, drop = []) => {
-      const env: Record<string, string> = { ...serviceEnvFor(stack, { ...AUTH_OFF, ...overrides }) };
+      const env: Record<string, string> = { ...serviceEnvFor(stack, { ...AUTH_OFF, ...FAULT_QUOTAS, ...overrides }) };
       for (const name of drop) delete env[name];
       const svc = await startServiceProcess({ env, onOutput: capture.sink });
       extra.push(svc);

@@ -1,0 +1,243 @@
+/**
+ * The relative gate: the candidate against the version serving now (the baseline), measured in the
+ * same window with paired requests (the same question to both, at the same moment, in random
+ * order). Five comparisons, each a one-sided test whose false-failure rate is fixed by design:
+ *
+ * | id | a pair is "worse" when | limit |
+ * |---|---|---|
+ * | hit_latency | both HIT: candidate ms − baseline ms > limit | 5 ms |
+ * | service_time | both MISS (JSON): (total − llm) difference > limit | 10 ms |
+ * | llm_time | both MISS (JSON): candidate llm / baseline llm > limit | ×1.25 |
+ * | error_rate | only the candidate failed (only the baseline failed: "better") | 0 points |
+ * | hit_rate | primed question: only the candidate missed (only the baseline: "better") | 0 points |
+ *
+ * Latency comparisons are sign tests on the paired differences (H0: the median difference is at
+ * most the limit); rates are McNemar's test on the discordant pairs (H0: the candidate fails no
+ * more often than the baseline). Both reduce to "worse pairs ~ Binomial(m, 1/2) at most", which k6
+ * judges as one Rate threshold with a boundary valid for every m (see `stats.ts`), so a failed
+ * comparison exits 99 like any other threshold. Bonferroni: each comparison gets alpha / 5, so
+ * the chance that an identical candidate fails any of them is at most {@link FAMILY_ALPHA}.
+ */
+import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../../lib/contract/server-timing';
+import type { MetricRecord } from '../assess';
+import type { GatePlan } from '../plan';
+import type { ThresholdSpec } from '../thresholds';
+import { boundaryCount, designSignBoundary, type SignBoundary } from './stats';
+
+/** The chance that an identical candidate fails at least one comparison, by design. */
+export const FAMILY_ALPHA = 0.01;
+
+export type ComparisonId = 'hit_latency' | 'service_time' | 'llm_time' | 'error_rate' | 'hit_rate';
+
+export interface ComparisonSpec {
+  readonly id: ComparisonId;
+  readonly title: string;
+  readonly kind: 'latency' | 'proportion';
+  /** How differences are shown: ms, a ratio (the diff Trend holds ln(ratio)), or percentage points. */
+  readonly unit: 'ms' | 'ratio' | 'points';
+  /** In the diff Trend's units: ms, ln(ratio), or 0 for proportions. */
+  readonly limit: number;
+  readonly limitText: string;
+  readonly why: string;
+}
+
+export const COMPARISONS: readonly ComparisonSpec[] = [
+  {
+    id: 'hit_latency',
+    title: 'cache-hit latency',
+    kind: 'latency',
+    unit: 'ms',
+    limit: 5,
+    limitText: 'median paired difference ≤ +5 ms',
+    why: 'A hit is one cache GET and one insert: a few ms. A slower client, an extra round trip or a lost connection pool shows up here first.',
+  },
+  {
+    id: 'service_time',
+    title: "service's own time on a miss (Server-Timing total − llm)",
+    kind: 'latency',
+    unit: 'ms',
+    limit: 10,
+    limitText: 'median paired difference ≤ +10 ms',
+    why: "The service's overhead around the LLM call (context read, lookup, insert, cache write), with the provider's variance taken out.",
+  },
+  {
+    id: 'llm_time',
+    title: 'LLM time per miss (Server-Timing llm)',
+    kind: 'latency',
+    unit: 'ratio',
+    limit: Math.log(1.25),
+    limitText: 'median paired ratio ≤ ×1.25',
+    why: 'A new version can make every LLM call slower (a longer prompt, another model, more retries); judged as a ratio because LLM time scales with the answer.',
+  },
+  {
+    id: 'error_rate',
+    title: 'error rate',
+    kind: 'proportion',
+    unit: 'points',
+    limit: 0,
+    limitText: 'no more failures than the baseline beyond chance',
+    why: 'Pairs where only the candidate failed, against pairs where only the baseline failed (McNemar).',
+  },
+  {
+    id: 'hit_rate',
+    title: 'cache hit rate (primed questions)',
+    kind: 'proportion',
+    unit: 'points',
+    limit: 0,
+    limitText: 'no more misses than the baseline beyond chance',
+    why: 'Primed questions the candidate missed but the baseline hit, against the reverse (McNemar): a broken cache write or key shows up here.',
+  },
+];
+
+export const COMPARISON_ALPHA = FAMILY_ALPHA / COMPARISONS.length;
+
+/** k6 metric names of one comparison. */
+export function comparisonMetrics(id: ComparisonId) {
+  return {
+    /** Rate: 1 a worse pair, 0 a pair that is not (plus the boundary's pseudo-trials, added in setup()). */
+    worse: `cmp_${id}_worse`,
+    /** Counter: usable pairs (latency: both answered as required; proportion: every pair judged). */
+    pairs: `cmp_${id}_pairs`,
+    /** Trend (latency): candidate − baseline (ms), or ln(candidate / baseline) for ratios. */
+    diff: `cmp_${id}_diff`,
+    /** Trend (latency) or Counter of events (proportion): each side's own figure. */
+    baseline: `cmp_${id}_baseline`,
+    candidate: `cmp_${id}_candidate`,
+  } as const;
+}
+
+/** Percentiles requested for every Trend when comparing: order statistics for the intervals. */
+export const PERCENTILE_GRID: readonly string[] = Array.from({ length: 99 }, (_, i) => `p(${i + 1})`);
+
+/** One side of a pair, as the k6 glue hands it over. */
+export interface PairSide {
+  readonly success: boolean;
+  readonly cacheStatus: string;
+  readonly durationMs: number;
+  readonly route: 'chat' | 'stream';
+  /** The raw `Server-Timing` header, when present. */
+  readonly serverTiming?: string;
+}
+
+export interface Pair {
+  /** `popular` questions were primed in setup() (must HIT); every other kind is a miss by design. */
+  readonly kind: string;
+  readonly baseline: PairSide;
+  readonly candidate: PairSide;
+}
+
+/** The metric samples one pair contributes. Pure: jest checks the pairing rules directly. */
+export function pairRecords(pair: Pair): MetricRecord[] {
+  const out: MetricRecord[] = [];
+  const { baseline: b, candidate: c } = pair;
+  const add = (id: ComparisonId, field: keyof ReturnType<typeof comparisonMetrics>, value: number | boolean) =>
+    out.push({ metric: comparisonMetrics(id)[field], value, tags: {} });
+
+  // error rate: every pair counts; only discordant pairs are trials of McNemar's test.
+  add('error_rate', 'pairs', 1);
+  add('error_rate', 'baseline', b.success ? 0 : 1);
+  add('error_rate', 'candidate', c.success ? 0 : 1);
+  if (b.success !== c.success) add('error_rate', 'worse', !c.success);
+
+  if (pair.kind === 'popular' && b.success && c.success) {
+    const bHit = b.cacheStatus === 'HIT';
+    const cHit = c.cacheStatus === 'HIT';
+    add('hit_rate', 'pairs', 1);
+    add('hit_rate', 'baseline', bHit ? 1 : 0);
+    add('hit_rate', 'candidate', cHit ? 1 : 0);
+    if (bHit !== cHit) add('hit_rate', 'worse', !cHit);
+    if (bHit && cHit) latency('hit_latency', b.durationMs, c.durationMs);
+  }
+
+  if (pair.kind !== 'popular' && b.success && c.success && b.cacheStatus === 'MISS' && c.cacheStatus === 'MISS') {
+    const bt = parseServerTiming(b.serverTiming);
+    const ct = parseServerTiming(c.serverTiming);
+    const { llm, total } = SERVER_TIMING_METRICS;
+    const bl = bt[llm];
+    const cl = ct[llm];
+    const btot = bt[total];
+    const ctot = ct[total];
+    if (bl !== undefined && cl !== undefined && btot !== undefined && ctot !== undefined) {
+      latency('service_time', Math.max(0, btot - bl), Math.max(0, ctot - cl));
+      // A 0 ms LLM time (a fake answering at once) has no meaningful ratio: floor at 0.01 ms.
+      latency('llm_time', Math.max(bl, 0.01), Math.max(cl, 0.01));
+    }
+  }
+  return out;
+
+  function latency(id: ComparisonId, base: number, cand: number): void {
+    const spec = COMPARISONS.find((s) => s.id === id) as ComparisonSpec;
+    const diff = spec.unit === 'ratio' ? Math.log(cand / base) : cand - base;
+    add(id, 'pairs', 1);
+    add(id, 'baseline', base);
+    add(id, 'candidate', cand);
+    add(id, 'diff', diff);
+    add(id, 'worse', diff > spec.limit);
+  }
+}
+
+export interface ComparisonDesign {
+  readonly spec: ComparisonSpec;
+  readonly boundary: SignBoundary;
+  /** Usable pairs the comparison needs before it may pass (its no-data guard). */
+  readonly minPairs: number;
+  /** Pairs the plan expects (for the boundary's optimisation and the docs). */
+  readonly expectedPairs: number;
+}
+
+/**
+ * The boundary and guard of every comparison for a plan. Expected pairs: the primed questions are
+ * every other main request; JSON-route misses are 4 in 10 of the main mix plus half the fresh prompts.
+ */
+export function designComparisons(plan: GatePlan): ComparisonDesign[] {
+  const hits = Math.max(1, plan.minPopularRequests);
+  const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
+  const all = plan.minMainRequests + plan.minFreshRequests;
+  return COMPARISONS.map((spec) => {
+    const expectedPairs =
+      spec.id === 'hit_latency' || spec.id === 'hit_rate' ? hits : spec.kind === 'latency' ? misses : all;
+    const maxTrials = Math.min(1000, Math.max(200, 2 * expectedPairs));
+    const boundary =
+      spec.kind === 'latency'
+        ? designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials, optimiseAtTrials: expectedPairs })
+        : designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials });
+    // A comparison judged on fewer pairs than it needs to fail could never fail: that is no
+    // evidence, and the guard says so. At least that many, and half the expected pairs.
+    const minPairs = Math.max(smallestRejectable(boundary), Math.ceil(expectedPairs / 2));
+    return { spec, boundary, minPairs, expectedPairs };
+  });
+}
+
+/** The fewest trials at which the boundary can be crossed at all (every trial worse). */
+export function smallestRejectable(b: SignBoundary): number {
+  for (let m = 1; m <= 10_000; m++) if (boundaryCount(b, m) <= m) return m;
+  return Number.POSITIVE_INFINITY;
+}
+
+/** The comparisons' k6 thresholds: a guard (enough pairs) and the test (the boundary). */
+export function comparisonThresholds(designs: readonly ComparisonDesign[]): ThresholdSpec[] {
+  const out: ThresholdSpec[] = [];
+  for (const d of designs) {
+    const m = comparisonMetrics(d.spec.id);
+    const guard: ThresholdSpec = {
+      metric: m.pairs,
+      expression: `count>=${d.minPairs}`,
+      role: 'guard',
+      why: `Comparison "${d.spec.title}" is judged on at least ${d.minPairs} usable pairs; fewer could not show a regression.`,
+    };
+    out.push(guard);
+    out.push({
+      metric: m.worse,
+      expression: `rate<${Math.round(d.boundary.maxRate * 1000) / 1000}`,
+      role: 'comparison',
+      why: `${d.spec.title} vs the baseline, ${d.spec.limitText}: fails when worse pairs >= ${d.boundary.maxRate} × (pairs + ${d.boundary.pseudoTrials}), false-failure rate <= ${round(d.boundary.size, 4)} by design. ${d.spec.why}`,
+      guardedBy: [`${guard.metric} ${guard.expression}`],
+    });
+  }
+  return out;
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

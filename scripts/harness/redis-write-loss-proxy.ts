@@ -1,0 +1,154 @@
+/**
+ * A TLS-terminating Redis proxy that loses a share of cache writes, for injecting "the candidate's
+ * cache writes don't land" at run time without touching the service. It speaks TLS to the client
+ * (the harness certificate, so the service verifies it as it would verify Redis) and TLS to Redis,
+ * and rewrites the key of a chosen share of `SET` commands to `lost:<key>`: Redis still answers
+ * `+OK` in order, but the entry never appears where reads look. Everything else passes unchanged.
+ *
+ * Commands are RESP arrays of bulk strings (what every client library sends); anything the parser
+ * does not recognise is passed through as is.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { TestCertificates } from './certs';
+
+export interface RedisWriteLossProxy {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** Share of SET commands whose key is rewritten (0..1). */
+  setLossRate(rate: number): void;
+  /** SETs seen and SETs lost since start. */
+  stats(): { sets: number; lost: number };
+  close(): Promise<void>;
+}
+
+/** Splits complete RESP arrays off the front of `buffer`; returns them and the unparsed rest. */
+export function takeCommands(buffer: Buffer): { commands: Buffer[][]; rest: Buffer; raw: Buffer[] } {
+  const commands: Buffer[][] = [];
+  const raw: Buffer[] = [];
+  let offset = 0;
+  for (;;) {
+    const start = offset;
+    if (buffer[offset] !== 0x2a /* '*' */) break;
+    const line = buffer.indexOf('\r\n', offset);
+    if (line === -1) break;
+    const count = Number(buffer.subarray(offset + 1, line).toString());
+    let pos = line + 2;
+    const parts: Buffer[] = [];
+    let complete = Number.isInteger(count);
+    for (let i = 0; i < count && complete; i++) {
+      if (buffer[pos] !== 0x24 /* '$' */) {
+        complete = false;
+        break;
+      }
+      const lenEnd = buffer.indexOf('\r\n', pos);
+      if (lenEnd === -1) {
+        complete = false;
+        break;
+      }
+      const len = Number(buffer.subarray(pos + 1, lenEnd).toString());
+      if (buffer.length < lenEnd + 2 + len + 2) {
+        complete = false;
+        break;
+      }
+      parts.push(buffer.subarray(lenEnd + 2, lenEnd + 2 + len));
+      pos = lenEnd + 2 + len + 2;
+    }
+    if (!complete) {
+      offset = start;
+      break;
+    }
+    commands.push(parts);
+    raw.push(buffer.subarray(start, pos));
+    offset = pos;
+  }
+  return { commands, rest: buffer.subarray(offset), raw };
+}
+
+export function encodeCommand(parts: readonly Buffer[]): Buffer {
+  const chunks: Buffer[] = [Buffer.from(`*${parts.length}\r\n`)];
+  for (const p of parts) chunks.push(Buffer.from(`$${p.length}\r\n`), p, Buffer.from('\r\n'));
+  return Buffer.concat(chunks);
+}
+
+export async function startRedisWriteLossProxy(options: {
+  readonly certs: TestCertificates;
+  readonly upstreamPort: number;
+  readonly random?: () => number;
+}): Promise<RedisWriteLossProxy> {
+  let lossRate = 0;
+  let sets = 0;
+  let lost = 0;
+  const random = options.random ?? Math.random;
+  const ca = readFileSync(options.certs.caCertPath);
+  const sockets = new Set<Socket | TLSSocket>();
+  const server = createServer(
+    { cert: readFileSync(options.certs.certPath), key: readFileSync(options.certs.keyPath) },
+    (client) => {
+      const upstream = tlsConnect({ host: '127.0.0.1', port: options.upstreamPort, ca, servername: 'localhost' });
+      sockets.add(client);
+      sockets.add(upstream);
+      let pending: Buffer = Buffer.alloc(0);
+      client.on('data', (chunk: Buffer) => {
+        // Anything that is not a RESP array (never sent by the service) passes through untouched.
+        if (pending.length === 0 && chunk[0] !== 0x2a) {
+          upstream.write(chunk);
+          return;
+        }
+        const { commands, rest } = takeCommands(Buffer.concat([pending, chunk]));
+        pending = Buffer.from(rest);
+        const out: Buffer[] = [];
+        for (const parts of commands) {
+          if (parts.length >= 3 && (parts[0] as Buffer).toString().toUpperCase() === 'SET') {
+            sets++;
+            if (random() < lossRate) {
+              lost++;
+              out.push(
+                encodeCommand([
+                  parts[0] as Buffer,
+                  Buffer.concat([Buffer.from('lost:'), parts[1] as Buffer]),
+                  ...parts.slice(2),
+                ]),
+              );
+              continue;
+            }
+          }
+          out.push(encodeCommand(parts));
+        }
+        if (out.length > 0) upstream.write(Buffer.concat(out));
+      });
+      upstream.on('data', (chunk) => client.write(chunk));
+      const closeBoth = () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
+      for (const s of [client, upstream]) {
+        s.on('close', closeBoth);
+        s.on('error', closeBoth);
+      }
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('redis proxy did not bind');
+  return {
+    host: '127.0.0.1',
+    port: address.port,
+    setLossRate(rate) {
+      if (!(rate >= 0 && rate <= 1)) throw new Error(`loss rate must be in [0, 1], got ${rate}`);
+      lossRate = rate;
+    },
+    stats: () => ({ sets, lost }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The quotas per principal, wired to the response cache's connection and its health: counted in
+ * the shared cache while it is usable, per task while it is not (the QuotaFallback metric).
+ */
+import type { RedisCache } from '../cache/redis-cache';
+import type { HealthGate } from '../chat/chat-service';
+import type { ChatApiConfig } from '../config';
+import type { EmfMetrics } from '../observability/metrics';
+import type { QuotaCache } from './quota-cache';
+import type { RequestQuotaOptions } from './request-quota';
+import { TokenQuota } from './token-quota';
+
+export interface QuotaWiring {
+  /** For `buildHttpApp`: QUOTA_REQUESTS_PER_MINUTE, after authentication. */
+  readonly requestQuota: RequestQuotaOptions;
+  /** For the chat service: QUOTA_LLM_TOKENS_PER_MINUTE, reserved before each LLM call. */
+  readonly tokenQuota: TokenQuota;
+}
+
+export function wireQuotas(
+  config: ChatApiConfig,
+  parts: { readonly cache: RedisCache; readonly cacheHealth: HealthGate; readonly metrics: EmfMetrics },
+): QuotaWiring {
+  const { cache, cacheHealth, metrics } = parts;
+  const shared: QuotaCache = {
+    current: () => (cacheHealth.usable ? cache.raw : undefined),
+    reportFailure: (err) => cacheHealth.reportFailure(err),
+  };
+  const onFallback = () => metrics.increment('quotaFallback');
+  return {
+    requestQuota: {
+      requestsPerMinute: config.quotas.requestsPerMinute,
+      cache: shared,
+      onFallback,
+      onRejected: () => metrics.increment('quotaRequestsRejected'),
+    },
+    tokenQuota: new TokenQuota({
+      llmTokensPerMinute: config.quotas.llmTokensPerMinute,
+      cache: shared,
+      onFallback,
+      onRejected: () => metrics.increment('quotaTokensRejected'),
+    }),
+  };
+}

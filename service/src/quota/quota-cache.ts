@@ -1,0 +1,24 @@
+/**
+ * What the quotas need from the shared cache: its current connection (the response cache's own
+ * client, TLS + AUTH, replaced after a token rotation), or nothing while it is known to be down.
+ */
+import type { Redis } from 'ioredis';
+
+export interface QuotaCache {
+  /** The connection to count on now; undefined while the cache is unusable (the quotas fall back). */
+  current(): Redis | undefined;
+  /** A quota command failed: the cache's monitor decides whether it is down. */
+  reportFailure(err: unknown): void;
+}
+
+/** Told once per quota decision taken per task because the cache was unusable. */
+export type FallbackListener = () => void;
+
+/** Key prefixes in the cache; the response cache's keys start with `chat:`. */
+export const QUOTA_KEY_PREFIX = {
+  requests: 'quota:req:',
+  llmTokens: 'quota:tok:',
+} as const;
+
+/** Both quotas count per minute. */
+export const QUOTA_WINDOW_MS = 60_000;

@@ -169,7 +169,7 @@ export class IdentityProvider extends Construct {
       {
         id: 'AwsSolutions-COG8',
         reason:
-          'The Plus feature plan (threat protection) is billed per monthly active user; here sign-up is closed, MFA is required, passwords are long, and the service rate-limits every client and verifies every token itself.',
+          'The Plus feature plan (threat protection) is billed per monthly active user; here sign-up is closed, MFA is required, passwords are long, WAF rate-limits every address in front of the ALB, and the service verifies every token itself.',
       },
     ]);
     NagSuppressions.addResourceSuppressions(gateSecret, [

@@ -263,6 +263,13 @@ export interface AlarmThresholds {
   /** Requests the WAF WebACL blocked (all rules); a spike is an attack or a rule blocking real users. */
   readonly maxWafBlockedRequestsPerPeriod: number;
   /**
+   * LLM tokens (in + out, every task, from the provider's `usage`) per minute, averaged over a
+   * period: the stage's LLM budget. Above it the bill grows faster than planned (docs/cost.md).
+   */
+  readonly maxLlmTokensPerMinute: number;
+  /** Requests answered 429 because a principal used its request or token quota. */
+  readonly maxQuotaRejectionsPerPeriod: number;
+  /**
    * The database's real `max_connections`, for `dbConnectionsPercentOfMax`.
    * @default - estimated from `database.instanceType` (lib/config/db-connection-limit.ts); set it
    * from `SHOW max_connections;` for an exact value, and whenever the parameter group overrides it.
@@ -355,6 +362,9 @@ const thresholds: AlarmThresholds = {
   maxDbErrorsPerPeriod: 5,
   maxAuthFailuresPerPeriod: 0,
   maxWafBlockedRequestsPerPeriod: 500,
+  // gpt-4o-mini at list price: 100,000 tokens a minute is about $9 an hour; a budget, not a limit.
+  maxLlmTokensPerMinute: 100_000,
+  maxQuotaRejectionsPerPeriod: 50,
 };
 
 /** With 5-minute periods, saturation must last a quarter of an hour before anyone is told. */

@@ -290,6 +290,24 @@ const policies: readonly AlarmPolicy[] = [
     says: ({ app, window }) =>
       `The k6 gate failed a new version of ${app} (thresholds breached, or no verdict: the runner did not start, crashed or timed out) ${window}.`,
   }),
+  alarm({
+    id: ALARM_IDS.llmTokensOverBudget,
+    title: 'LLM tokens over budget',
+    metric: '(LlmTokensIn + LlmTokensOut) / period minutes, Sum (ChatApi)',
+    threshold: above('maxLlmTokensPerMinute', count('tokens per minute')),
+    missingData: notBreaching('no datapoint means no LLM call was billed in the period.'),
+    evaluation: 'saturation',
+    says: ({ app, limit, window }) =>
+      `${app} spent more than ${limit} LLM tokens per minute (in and out, all tasks) ${window}: the bill grows faster than the stage's budget.`,
+  }),
+  eventCount('maxQuotaRejectionsPerPeriod', {
+    id: ALARM_IDS.quotaRejections,
+    title: 'Requests rejected by quota',
+    metric: 'QuotaRequestsRejected + QuotaTokensRejected, Sum (ChatApi)',
+    evaluation: 'symptom',
+    says: ({ app, limit, window }) =>
+      `${app} answered more than ${limit} requests per period with 429 because a caller used its request or token quota ${window}.`,
+  }),
   eventCount('maxWafBlockedRequestsPerPeriod', {
     id: ALARM_IDS.wafBlocked,
     title: 'WAF blocked requests',

@@ -35,6 +35,8 @@ export const ALARM_IDS = {
   llmErrorRate: 'app-llm-error-rate',
   dbErrors: 'app-db-errors',
   authFailures: 'app-auth-failures',
+  llmTokensOverBudget: 'app-llm-tokens-over-budget',
+  quotaRejections: 'app-quota-rejections',
   // RDS
   dbCpu: 'db-cpu',
   dbFreeStorage: 'db-free-storage',

@@ -79,6 +79,32 @@ export class AppMetrics {
     });
   }
 
+  /** LLM tokens billed (in + out, every task) per minute, averaged over the period. */
+  llmTokensPerMinute(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: `(FILL(tokensIn, 0) + FILL(tokensOut, 0)) / ${this.period.toMinutes()}`,
+      usingMetrics: {
+        tokensIn: this.count('llmTokensIn', 'LLM tokens in'),
+        tokensOut: this.count('llmTokensOut', 'LLM tokens out'),
+      },
+      period: this.period,
+      label: 'LLM tokens per minute',
+    });
+  }
+
+  /** Requests answered 429 because a principal used its request or token quota. */
+  quotaRejections(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(requests, 0) + FILL(tokens, 0)',
+      usingMetrics: {
+        requests: this.count('quotaRequestsRejected', 'Rejected: request quota'),
+        tokens: this.count('quotaTokensRejected', 'Rejected: token quota'),
+      },
+      period: this.period,
+      label: 'Requests rejected by quota',
+    });
+  }
+
   /** 1 in any period in which some task could not use the cache at all. */
   cacheUnavailable(): cloudwatch.Metric {
     return this.service('cacheUnavailable', cloudwatch.Stats.MAXIMUM, 'Cache unavailable (worst task)');

@@ -71,6 +71,25 @@ export function monitorApp(facade: MonitoringFacade, props: AppSectionProps): vo
   });
 
   facade.monitorCustom({
+    alarmFriendlyName: `${name}-cost`,
+    humanReadableName: `${name}: LLM spend and quotas`,
+    metricGroups: [
+      {
+        title: 'LLM tokens per minute (alarmed: budget)',
+        metrics: [wiring.alarmed(ALARM_IDS.llmTokensOverBudget, metrics.llmTokensPerMinute())],
+      },
+      {
+        title: 'Requests rejected by quota (alarmed)',
+        metrics: [wiring.alarmed(ALARM_IDS.quotaRejections, metrics.quotaRejections())],
+      },
+      {
+        title: 'Quota decisions taken per task (cache unusable)',
+        metrics: [metrics.count('quotaFallback', 'Quota fallback'), metrics.count('llmUsageMissing', 'Usage missing')],
+      },
+    ],
+  });
+
+  facade.monitorCustom({
     alarmFriendlyName: `${name}-dependencies`,
     humanReadableName: `${name}: database errors and credential failures (EMF)`,
     metricGroups: [

@@ -135,6 +135,8 @@ describe('alarm names are fixed strings', () => {
         'chat-prod-app-llm-error-rate',
         'chat-prod-app-db-errors',
         'chat-prod-app-auth-failures',
+        'chat-prod-app-llm-tokens-over-budget',
+        'chat-prod-app-quota-rejections',
         'chat-prod-db-cpu',
         'chat-prod-db-free-storage',
         'chat-prod-db-connections',
@@ -656,5 +658,24 @@ describe('the WAF alarm', () => {
         dimensions: { WebACL: 'chat-prod-api-waf', Rule: 'ALL', Region: prod.config.env.region },
       }),
     ]);
+  });
+});
+
+describe('the cost alarms', () => {
+  test('LLM tokens per minute: in + out over all tasks, divided by the period in minutes, against the budget', () => {
+    const { props, expressions, metrics } = prod.alarm(ALARM_IDS.llmTokensOverBudget);
+    expect(props.Threshold).toBe(prod.config.monitoring.thresholds.maxLlmTokensPerMinute);
+    expect(expressions[0]).toBe(`(FILL(tokensIn, 0) + FILL(tokensOut, 0)) / ${prod.config.monitoring.periodMinutes}`);
+    expect(metrics.map((m) => [m.namespace, m.metricName, m.stat]).sort()).toEqual([
+      ['ChatApi', 'LlmTokensIn', 'Sum'],
+      ['ChatApi', 'LlmTokensOut', 'Sum'],
+    ]);
+  });
+
+  test('requests rejected by quota: request and token quota rejections summed, against their limit', () => {
+    const { props, expressions, metrics } = prod.alarm(ALARM_IDS.quotaRejections);
+    expect(props.Threshold).toBe(prod.config.monitoring.thresholds.maxQuotaRejectionsPerPeriod);
+    expect(expressions[0]).toBe('FILL(requests, 0) + FILL(tokens, 0)');
+    expect(metrics.map((m) => m.metricName).sort()).toEqual(['QuotaRequestsRejected', 'QuotaTokensRejected']);
   });
 });

@@ -29,18 +29,13 @@ export interface ServiceLoadBalancerProps {
 const RULE_PRIORITY = 1;
 
 /**
- * What the production rule forwards: exactly the contract's routes (five, the ALB's limit of values
- * per condition). Anything else gets the listener's fixed 404 and never reaches a task. The health
- * routes stay reachable for the pipeline's post-deploy gate; the target groups' own health checks go
- * to the tasks directly and need no rule.
+ * What the production rule forwards: the contract's chat routes and the health routes. Anything else
+ * gets the contract's 404 from the listener's default and never reaches a task. The health routes
+ * stay reachable for the pipeline's post-deploy gate; the target groups' own health checks go to the
+ * tasks directly and need no rule. The cache-metrics route is an operator's view of one task: it is
+ * not on the internet (the test listener, which only the k6 runner reaches, still forwards it).
  */
-export const PRODUCTION_PATHS: readonly string[] = [
-  ROUTES.chat,
-  ROUTES.chatStream,
-  ROUTES.cacheMetrics,
-  ROUTES.health,
-  ROUTES.ready,
-];
+export const PRODUCTION_PATHS: readonly string[] = [ROUTES.chat, ROUTES.chatStream, ROUTES.health, ROUTES.ready];
 
 /**
  * The ALB for blue/green, linear and canary deployments: a production listener and a test listener

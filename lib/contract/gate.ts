@@ -3,6 +3,8 @@
  * and the in-AWS hook Lambda set them, and everybody agrees on what an exit code means.
  */
 
+import { ROUTES } from './http';
+
 /** Environment variables the bundled k6 scripts read (k6 `__ENV`). */
 export const GATE_ENV = {
   /** Base URL of the version under test, e.g. `http://127.0.0.1:8080` or the ALB test listener. */
@@ -92,6 +94,14 @@ export const GATE_REPORT_FILES = {
  * only adds codes for failures that happen before k6 runs.
  * See https://grafana.com/docs/k6/latest/results-output/end-of-test/ and k6's errext/exitcodes.
  */
+/**
+ * The gate's one cheap authenticated call before any load: an empty chat request. The bearer check
+ * runs before the body is read, so a rejected token answers 401 and an accepted one 400 (no LLM
+ * call, no cost). It uses a route the production listener forwards, so the check works against the
+ * production URL as well as the test listener.
+ */
+export const AUTH_PROBE = { method: 'POST', path: ROUTES.chat, body: '{}' } as const;
+
 export const GATE_EXIT_CODES = {
   pass: 0,
   /** k6: one or more thresholds failed. The only "the version is bad" verdict. */

@@ -15,7 +15,7 @@ import exec from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract/gate';
+import { AUTH_PROBE, GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract/gate';
 import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { HEADERS, ROUTES } from '../../lib/contract/http';
 import corpusJson from '../corpus/questions.json';
@@ -168,8 +168,11 @@ function obtainAuthorization(): string | undefined {
 
 /** One cheap authenticated call (no LLM): a 401 now means every request of the run would fail. */
 function verifyAuthorization(authorization: string | undefined): void {
-  const res = http.get(`${config.baseUrl}${ROUTES.cacheMetrics}`, {
-    headers: authorization ? { [HEADERS.authorization]: authorization } : {},
+  const res = http.request(AUTH_PROBE.method, `${config.baseUrl}${AUTH_PROBE.path}`, AUTH_PROBE.body, {
+    headers: {
+      'content-type': 'application/json',
+      ...(authorization ? { [HEADERS.authorization]: authorization } : {}),
+    },
     timeout: '10s',
     tags: { name: 'auth-check' },
   });

@@ -5,7 +5,7 @@
  * and never with a pass. The token is used for one cheap authenticated call and then dropped; k6
  * fetches its own from the same credentials, which it reads from the environment, never from `-e`.
  */
-import { ROUTES } from '../../lib/contract/http';
+import { AUTH_PROBE } from '../../lib/contract/gate';
 import {
   clientCredentialsRequest,
   describeRejection,
@@ -62,8 +62,10 @@ export async function authPreflight(target: string, env: GateEnv): Promise<AuthP
   // An unreachable or not-ready target is k6's to report (setup() fails fast, 108): only a clear
   // 401 is an authentication verdict.
   try {
-    const res = await fetch(`${target.replace(/\/+$/, '')}${ROUTES.cacheMetrics}`, {
-      headers: authorization ? { authorization } : {},
+    const res = await fetch(`${target.replace(/\/+$/, '')}${AUTH_PROBE.path}`, {
+      method: AUTH_PROBE.method,
+      body: AUTH_PROBE.body,
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     if (res.status === 401) {

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { TestCertificates } from './certs';
+import { listenOnLoopback } from './tcp-proxy';
 
 export interface RedisWriteLossProxy {
   readonly host: '127.0.0.1';
@@ -131,15 +132,10 @@ export async function startRedisWriteLossProxy(options: {
       }
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('redis proxy did not bind');
+  const port = await listenOnLoopback(server, 'redis proxy');
   return {
     host: '127.0.0.1',
-    port: address.port,
+    port,
     setLossRate(rate) {
       if (!(rate >= 0 && rate <= 1)) throw new Error(`loss rate must be in [0, 1], got ${rate}`);
       lossRate = rate;

@@ -54,15 +54,10 @@ export async function startTcpProxy(options: {
     client.on('error', closeBoth);
     upstream.on('error', closeBoth);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('tcp proxy did not bind');
+  const port = await listenOnLoopback(server, 'tcp proxy');
   return {
     host: '127.0.0.1',
-    port: address.port,
+    port,
     get delayMs() {
       return delayMs;
     },
@@ -76,4 +71,15 @@ export async function startTcpProxy(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Listens on a free loopback port (the harness never binds anything else) and returns it. */
+export async function listenOnLoopback(server: Server, what: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error(`${what} did not bind`);
+  return address.port;
 }

@@ -2,7 +2,7 @@
  * Looks through a synthesized CloudFormation template for anything that could be a plaintext
  * secret. Used on every template of every stage; the scanner itself is tested with planted secrets.
  */
-import { GATE_ENV, SECRET_ENV_NAMES } from '../../lib/contract';
+import { GATE_ENV, SECRET_ENV_NAMES, type ServiceEnvName } from '../../lib/contract';
 
 export interface Finding {
   readonly path: string;
@@ -21,8 +21,16 @@ const SAFE_KEYS = new Set([
 ]);
 /** Environment variable names that would carry a secret (ARNs of secrets are fine). */
 const SECRET_ENV_NAME = /(PASSWORD|TOKEN|SECRET|API_?KEY|CREDENTIAL|PRIVATE_KEY)/;
-/** Names that match SECRET_ENV_NAME but hold no secret: where the gate asks for a token, and for what. */
-const NOT_SECRETS: readonly string[] = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope];
+/**
+ * Names that match SECRET_ENV_NAME but hold no secret: where the gate asks for a token and for what,
+ * and the service's LLM budgets and quotas, which count tokens.
+ */
+const TOKEN_COUNTS: readonly ServiceEnvName[] = [
+  'LLM_MAX_OUTPUT_TOKENS',
+  'LLM_CONTEXT_BUDGET_TOKENS',
+  'QUOTA_LLM_TOKENS_PER_MINUTE',
+];
+const NOT_SECRETS: readonly string[] = [GATE_ENV.tokenUrl, GATE_ENV.tokenScope, ...TOKEN_COUNTS];
 const LITERAL_SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/AKIA[0-9A-Z]{16}/, 'an AWS access key id'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key'],

@@ -429,8 +429,9 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     await redis.addPassword(newToken);
     faults.stack.secretsManager?.putSecret('chat/cache-auth-token', { token: newToken });
     const rotatedAtMs = run.elapsedMs();
-    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'database', 5_000);
-    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'cache', 5_000);
+    // The poll runs every second (jittered); 20 s bounds it on a saturated machine too.
+    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'database', 20_000);
+    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'cache', 20_000);
     const pickedUpMs = run.elapsedMs() - rotatedAtMs;
 
     // Rotation N+1 retires the old credentials. Anything still logging in with them would fail now.

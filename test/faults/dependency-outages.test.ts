@@ -21,8 +21,11 @@ jest.setTimeout(150_000);
 let faults: FaultStack;
 /** This scenario's service: stopped after the test even when an assertion failed, so it never holds sessions into the next one. */
 let current: ServiceProcess | undefined;
+/** Background loops a scenario started (readiness watchers): stopped after the test even when it failed. */
+const stopAfterTest: Array<() => Promise<unknown>> = [];
 
 afterEach(async () => {
+  await Promise.all(stopAfterTest.splice(0).map((stop) => stop()));
   await current?.stop();
   current = undefined;
 });
@@ -38,7 +41,11 @@ afterAll(async () => {
 });
 
 /** A service for one scenario: limits raised (one client sends everything), LLM timeouts short. */
+/** When the current scenario's service was started (ms since the epoch; Postgres shares the clock). */
+let serviceStartedAt = 0;
+
 const scenarioService = async (extra: Record<string, string> = {}) => {
+  serviceStartedAt = Date.now() - 1;
   current = await faults.serviceWith({
     RATE_LIMIT_PER_MINUTE: '1000000',
     DRAIN_TIMEOUT_MS: '10000',
@@ -60,11 +67,16 @@ async function ready(svc: ServiceProcess): Promise<void> {
 }
 
 /** Polls readiness every 100 ms until `until()` says stop; returns what it saw, with timestamps. */
-function watchReadiness(svc: ServiceProcess, clock: () => number) {
+/**
+ * Polls readiness every 100 ms until stopped, or for at most `deadlineMs` (a scenario that failed
+ * half-way never leaves it running: the test's cleanup stops it too).
+ */
+function watchReadiness(svc: ServiceProcess, clock: () => number, deadlineMs = 120_000) {
   const seen: Array<{ atMs: number; status: string; cache: string; database: string }> = [];
   let stop = false;
+  const until = performance.now() + deadlineMs;
   const done = (async () => {
-    while (!stop) {
+    while (!stop && performance.now() < until) {
       try {
         const r = await svc.readiness();
         seen.push({
@@ -79,13 +91,12 @@ function watchReadiness(svc: ServiceProcess, clock: () => number) {
       await sleep(100);
     }
   })();
-  return {
-    seen,
-    stop: async () => {
-      stop = true;
-      await done;
-    },
+  const stopWatching = async () => {
+    stop = true;
+    await done;
   };
+  stopAfterTest.push(stopWatching);
+  return { seen, stop: stopWatching };
 }
 
 const HOT = [
@@ -249,11 +260,26 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
   const appUser = () => faults.stack.appRole.username;
   const cloneUser = () => `${faults.stack.appRole.username}_clone`;
 
-  /** Which users the service's pool is connected as right now. */
+  /**
+   * The user the database secret names now. The tests write the secret, so they know it; once a
+   * scenario's service is ready it is connected as this user (it started with it, or its first login
+   * was rejected and it re-read the secret).
+   */
+  let secretUser: string | undefined;
+  const secretNames = () => secretUser ?? appUser();
+
+  /**
+   * Which users the current scenario's service is connected as right now. Sessions that began before
+   * that service started belong to an earlier scenario's process and may linger in
+   * `pg_stat_activity` for a moment after it exited, so they are not counted.
+   */
   const serviceSessionsBy = async () =>
     (
       await faults.stack.postgres.query<{ usename: string }>(
-        "SELECT usename FROM pg_stat_activity WHERE application_name = 'chat-api' AND backend_type = 'client backend'",
+        `SELECT usename FROM pg_stat_activity
+          WHERE application_name = 'chat-api' AND backend_type = 'client backend'
+            AND backend_start >= to_timestamp($1::double precision / 1000)`,
+        [serviceStartedAt],
       )
     ).map((r) => r.usename);
 
@@ -296,6 +322,7 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     const password = faults.secrets.add(`rotated password of ${to}`, randomSecret(32));
     await faults.stack.postgres.bootstrapApp({ username: to, password });
     faults.stack.secretsManager?.putSecret('chat/db-app-user', { username: to, password });
+    secretUser = to;
   }
 
   /** The next rotation changes the password of the user the secret no longer names. */
@@ -363,10 +390,9 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     });
     await sample('20 answers before the rotation', () => answered(run) >= 20);
     // This service started with the stack's first user in its env, which the previous test retired:
-    // its first login failed and it re-read the secret (the clone). Rotate away from whoever it is
-    // connected as now.
-    const current = new Set(await serviceSessionsBy());
-    const from = current.has(cloneUser()) ? cloneUser() : appUser();
+    // its first login failed and it re-read the secret (the clone). Rotate away from the user the
+    // secret names, which is the one it is connected as now.
+    const from = secretNames();
     const to = from === cloneUser() ? appUser() : cloneUser();
     await rotate(from, to);
     // This service may already have re-read the secret at start; judge the re-read after the kill.
@@ -408,8 +434,9 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     // Startup may have healed a login rejected by an earlier scenario's retirement; judge from here.
     const mark = svc.logs().length;
     for (const q of HOT) await postJson(`${svc.url}${ROUTES.chat}`, { message: q });
-    const from = (await serviceSessionsBy()).includes(cloneUser()) ? cloneUser() : appUser();
+    const from = secretNames();
     const to = from === cloneUser() ? appUser() : cloneUser();
+    const before = await sessionsOnlyOf(from);
     const redis = faults.stack.redis;
     const oldToken = redis.password as string;
     const run = startLoad({
@@ -430,8 +457,16 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     faults.stack.secretsManager?.putSecret('chat/cache-auth-token', { token: newToken });
     const rotatedAtMs = run.elapsedMs();
     // The poll runs every second (jittered); 20 s bounds it on a saturated machine too.
-    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'database', 20_000);
-    await svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === 'cache', 20_000);
+    const pickedUp = (dependency: string) =>
+      svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === dependency, 20_000).catch((err) => {
+        const since = svc.logs().slice(mark).filter((l) => l.event !== undefined && l.event !== 'request');
+        throw new Error(
+          `${(err as Error).message}\nrotated ${from} -> ${to}; sessions before ${JSON.stringify(countBy(before))}; ` +
+            `events since the service was ready: ${JSON.stringify(since.map((l) => [l.event, l.dependency, l.msg]))}`,
+        );
+      });
+    await pickedUp('database');
+    await pickedUp('cache');
     const pickedUpMs = run.elapsedMs() - rotatedAtMs;
 
     // Rotation N+1 retires the old credentials. Anything still logging in with them would fail now.
@@ -481,6 +516,8 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     expect(pickedUpMs).toBeLessThan(3_000);
     expect(events).not.toContain('credentials_rejected');
     expect(events).not.toContain('dependency_auth_failed');
+    // The premise: before the rotation the service was connected as the user the secret named.
+    expect(new Set(before)).toEqual(new Set([from]));
     expect(new Set(sessions)).toEqual(new Set([to]));
     expect(afterKill.status).toBe(200);
     expect(totals[SERVICE_METRICS.names.authFailures]).toBe(0);

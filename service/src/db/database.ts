@@ -28,6 +28,8 @@ export function sslOptions(mode: DbSslMode): false | { rejectUnauthorized: boole
   return { rejectUnauthorized: mode === 'verify-full' };
 }
 
+const DEFAULT_MAX_CONNECTIONS = 10;
+
 export class Database {
   private pool: Pool;
   private creds: DbCredentials;
@@ -47,15 +49,19 @@ export class Database {
 
   /**
    * Runs one statement. When the server ended its session before the statement finished (see
-   * `endedBeforeCommit`), it runs once more on another connection: the first run did not take
-   * effect, and the pool may still hold other sessions that were ended at the same moment.
+   * `endedBeforeCommit`), it runs again on another connection: that run did not take effect, and
+   * the pool drops the ended connection. A rotation that kills every session of the old user ends
+   * all pooled connections at once, and each answers its next statement that way once; so it tries
+   * at most once per pooled connection, plus once on a fresh connection.
    */
   async query<R extends QueryResultRow = QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(query);
-    } catch (err) {
-      if (!endedBeforeCommit(err)) throw err;
-      return this.pool.query<R>(query);
+    const attempts = (this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS) + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.query<R>(query);
+      } catch (err) {
+        if (!endedBeforeCommit(err) || attempt >= attempts) throw err;
+      }
     }
   }
 
@@ -93,7 +99,7 @@ export class Database {
       user: creds.username,
       password: creds.password,
       ssl: sslOptions(this.settings.ssl),
-      max: this.options.maxConnections ?? 10,
+      max: this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 3_000,
       // Bounded waits: a stuck database turns into a 503, never a hung request.

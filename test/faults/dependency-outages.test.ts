@@ -458,13 +458,18 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     const rotatedAtMs = run.elapsedMs();
     // The poll runs every second (jittered); 20 s bounds it on a saturated machine too.
     const pickedUp = (dependency: string) =>
-      svc.waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === dependency, 20_000).catch((err) => {
-        const since = svc.logs().slice(mark).filter((l) => l.event !== undefined && l.event !== 'request');
-        throw new Error(
-          `${(err as Error).message}\nrotated ${from} -> ${to}; sessions before ${JSON.stringify(countBy(before))}; ` +
-            `events since the service was ready: ${JSON.stringify(since.map((l) => [l.event, l.dependency, l.msg]))}`,
-        );
-      });
+      svc
+        .waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === dependency, 20_000)
+        .catch((err) => {
+          const since = svc
+            .logs()
+            .slice(mark)
+            .filter((l) => l.event !== undefined && l.event !== 'request');
+          throw new Error(
+            `${(err as Error).message}\nrotated ${from} -> ${to}; sessions before ${JSON.stringify(countBy(before))}; ` +
+              `events since the service was ready: ${JSON.stringify(since.map((l) => [l.event, l.dependency, l.msg]))}`,
+          );
+        });
     await pickedUp('database');
     await pickedUp('cache');
     const pickedUpMs = run.elapsedMs() - rotatedAtMs;

@@ -13,6 +13,7 @@ import { DependencyMonitor, type FailureKind } from './health/dependency-monitor
 import { classifyLlmProbeError, OpenAiGateway } from './llm/llm-client';
 import { createLogger, type LineDestination, type Logger, stdoutDestination } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
+import { QUOTA_SCRIPTS } from './quota/token-quota';
 import { SecretReader } from './secrets/secret-source';
 import { SecretWatch, type WatchedSecret } from './secrets/secret-watch';
 
@@ -186,6 +187,7 @@ export function wireCache(config: ChatApiConfig, deps: WiringDeps): CacheWiring 
   const cache = new RedisCache(config.cache, {
     onConnectionError: (err) => monitor?.reportFailure(err),
     onConfigError: (err) => monitor?.reportFailure(err),
+    scripts: QUOTA_SCRIPTS,
   });
   const refresh = deps.secrets.refresher(
     config.cache.authSecretArn,

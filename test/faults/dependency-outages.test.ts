@@ -456,19 +456,35 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
     await redis.addPassword(newToken);
     faults.stack.secretsManager?.putSecret('chat/cache-auth-token', { token: newToken });
     const rotatedAtMs = run.elapsedMs();
+    // What a timeout below says: the run's answers, the service's events, whether it still runs,
+    // and anything it printed that is not a log line (a crash's stack).
+    const whatHappened = async () => {
+      const after = run.results().filter((r) => r.startedMs > rotatedAtMs);
+      const events = svc
+        .logs()
+        .slice(mark)
+        .filter((l) => l.event !== undefined && l.event !== 'request')
+        .slice(-20)
+        .map((l) => [l.level, l.event, l.dependency, l.msg, l.error]);
+      const exit = await Promise.race([svc.exited, sleep(100).then(() => 'still running')]);
+      const notJson = svc
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('{"'))
+        .slice(-30);
+      return (
+        `rotated ${from} -> ${to} (sessions before ${JSON.stringify(countBy(before))}); since the rotation ` +
+        `${JSON.stringify(summarize(after).byStatus)} ${JSON.stringify(summarize(after).byCache)}, first failure ` +
+        `${JSON.stringify(after.find((r) => r.status !== 200))}; events ${JSON.stringify(events)}; process ` +
+        `${JSON.stringify(exit)}; printed besides the log:\n${notJson.join('\n')}`
+      );
+    };
     // The poll runs every second (jittered); 20 s bounds it on a saturated machine too.
     const pickedUp = (dependency: string) =>
       svc
         .waitForLog((l) => l.event === 'credentials_rotated' && l.dependency === dependency, 20_000)
-        .catch((err) => {
-          const since = svc
-            .logs()
-            .slice(mark)
-            .filter((l) => l.event !== undefined && l.event !== 'request');
-          throw new Error(
-            `${(err as Error).message}\nrotated ${from} -> ${to}; sessions before ${JSON.stringify(countBy(before))}; ` +
-              `events since the service was ready: ${JSON.stringify(since.map((l) => [l.event, l.dependency, l.msg]))}`,
-          );
+        .catch(async (err: Error) => {
+          throw new Error(`${err.message}\n${await whatHappened()}`);
         });
     await pickedUp('database');
     await pickedUp('cache');
@@ -484,10 +500,10 @@ describe('database credential rotation under load (alternating users, DB_SECRET_
       '100 answers after the old credentials were retired, 20 of them cache hits',
       () => afterRetirement().length >= 100 && afterRetirement().filter((r) => r.cache === 'HIT').length >= 20,
       45_000,
-    ).catch((err: Error) => {
+    ).catch(async (err: Error) => {
       const after = afterRetirement();
       throw new Error(
-        `${err.message} (had ${after.length} answers, ${after.filter((r) => r.cache === 'HIT').length} hits, ${JSON.stringify(summarize(after).byCache)})`,
+        `${err.message} (had ${after.length} answers, ${after.filter((r) => r.cache === 'HIT').length} hits)\n${await whatHappened()}`,
       );
     });
     run.stop();

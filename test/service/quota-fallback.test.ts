@@ -9,9 +9,12 @@ import { ERROR_CODES } from '../../lib/contract';
 import { AppError } from '../../service/src/errors';
 import type { QuotaCache } from '../../service/src/quota/quota-cache';
 import { SharedOrLocalStore } from '../../service/src/quota/request-quota';
-import { TokenQuota } from '../../service/src/quota/token-quota';
+import { QUOTA_SCRIPTS, TokenQuota } from '../../service/src/quota/token-quota';
 
-/** A client that accepts script definitions and fails every command, like one whose server vanished. */
+/**
+ * A client with the quota's commands defined (as the cache defines them on every connection) that
+ * fails every command, like one whose server vanished.
+ */
 function brokenClient(): Redis {
   const client: Record<string, unknown> = {
     defineCommand(name: string) {
@@ -26,6 +29,7 @@ function brokenClient(): Redis {
       };
     },
   };
+  for (const script of QUOTA_SCRIPTS) (client.defineCommand as (name: string) => void)(script.name);
   return client as unknown as Redis;
 }
 

@@ -4,14 +4,21 @@
  * readiness and fault suites). The token handling under test does not depend on TLS.
  */
 import { type RedisHandle, randomSecret, startRedis } from '../../scripts/harness';
-import { RedisCache } from '../../service/src/cache/redis-cache';
+import { RedisCache, type RedisScript } from '../../service/src/cache/redis-cache';
 
 let redis: RedisHandle;
 let cache: RedisCache;
 
+/** A script the cache defines on each of its connections (as the quota's are). */
+const COUNT: RedisScript = { name: 'countUp', numberOfKeys: 1, lua: "return redis.call('INCR', KEYS[1])" };
+type Counting = { countUp(key: string): Promise<number> };
+
 beforeAll(async () => {
   redis = await startRedis({});
-  cache = new RedisCache({ host: redis.host, port: redis.port, tls: false, authToken: redis.password as string });
+  cache = new RedisCache(
+    { host: redis.host, port: redis.port, tls: false, authToken: redis.password as string },
+    { scripts: [COUNT] },
+  );
   await cache.ping();
   await cache.set('k', 'v', 600);
 }, 30_000);
@@ -65,4 +72,16 @@ test('an accepted token (ElastiCache ROTATE) takes over without one failed comma
   }
   expect(lastError).toBeUndefined();
   expect(await cache.get('k')).toBe('v');
+});
+
+test('the connection a new token brings has the defined scripts from its first tick, so a read and a script in one auto-pipeline both answer', async () => {
+  // Before, the quota defined its scripts on first use: a pipeline built in the same tick lacked
+  // them, ioredis threw outside any promise and the process exited (seen under load after a rotation).
+  const next = randomSecret(32);
+  await redis.addPassword(next);
+  await cache.installToken(next);
+  const client = cache.raw as unknown as Counting;
+  const [value, count] = await Promise.all([cache.get('k'), client.countUp('counted')]);
+  expect(value).toBe('v');
+  expect(count).toBeGreaterThanOrEqual(1);
 });

@@ -18,6 +18,7 @@
  */
 import type { Redis } from 'ioredis';
 import { ERROR_CODES } from '../../../lib/contract';
+import type { RedisScript } from '../cache/redis-cache';
 import { AppError, tokenQuotaExceeded } from '../errors';
 import { type FallbackListener, QUOTA_KEY_PREFIX, QUOTA_WINDOW_MS, type QuotaCache } from './quota-cache';
 
@@ -39,6 +40,15 @@ const SETTLE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
 return 0
 `;
+
+/**
+ * The counter's commands. The cache defines them on every connection it makes (`RedisCacheHooks.scripts`),
+ * never later: see there for why.
+ */
+export const QUOTA_SCRIPTS: readonly RedisScript[] = [
+  { name: 'quotaReserve', numberOfKeys: 1, lua: RESERVE_LUA },
+  { name: 'quotaSettle', numberOfKeys: 1, lua: SETTLE_LUA },
+];
 
 type QuotaRedis = Redis & {
   quotaReserve(key: string, n: number, limit: number, windowMs: number): Promise<[number, number, number]>;
@@ -68,7 +78,6 @@ export class TokenQuota {
   private readonly now: () => number;
   /** The per-task fallback: one minute's counters, dropped when the minute changes. */
   private local = { window: -1, used: new Map<string, number>() };
-  private prepared: Redis | undefined;
 
   constructor(private readonly options: TokenQuotaOptions) {
     this.limit = options.llmTokensPerMinute;
@@ -132,15 +141,12 @@ export class TokenQuota {
   }
 
   private prepare(client: Redis): QuotaRedis {
-    if (this.prepared !== client) {
-      const c = client as QuotaRedis;
-      if (typeof c.quotaReserve !== 'function') {
-        client.defineCommand('quotaReserve', { numberOfKeys: 1, lua: RESERVE_LUA });
-        client.defineCommand('quotaSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
-      }
-      this.prepared = client;
+    const c = client as QuotaRedis;
+    if (typeof c.quotaReserve !== 'function' || typeof c.quotaSettle !== 'function') {
+      // A wiring mistake, not an outage: the counter falls back per task and the error says why.
+      throw new Error('the cache client lacks the quota commands (QUOTA_SCRIPTS were not given to the cache)');
     }
-    return client as QuotaRedis;
+    return c;
   }
 }
 

@@ -291,6 +291,28 @@ describe('SecretWatch: rotated secrets are re-read before the old credentials ar
     expect(sink.lines.join('\n')).not.toMatch(/tok-(old|new)/);
   });
 
+  test('a round that never settles is abandoned with a warning, and the poll goes on', async () => {
+    const sink = new LineSink();
+    let calls = 0;
+    const watch = new SecretWatch(
+      [
+        {
+          name: 'database',
+          // The first read hangs for ever; the next one finds a change.
+          refresh: () => (++calls === 1 ? new Promise<boolean>(() => undefined) : Promise.resolve(true)),
+        },
+      ],
+      { logger: createLogger({ level: 'debug', write: sink.write }), roundTimeoutMs: 50 },
+    );
+    await watch.checkNow();
+    await watch.checkNow();
+    expect(sink.parsed().map((l) => [l.level, l.event, l.dependency])).toEqual([
+      ['warn', 'secret_watch_failed', 'database'],
+      ['info', 'credentials_rotated', 'database'],
+    ]);
+    expect(String(sink.parsed()[0]?.error)).toMatch(/did not finish within 50 ms/);
+  });
+
   test('a task that gave up on rejected credentials heals when the poll sees the corrected secret', async () => {
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ username: 'chat_app', password: 'wrong' }),

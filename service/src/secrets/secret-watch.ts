@@ -27,9 +27,17 @@ export interface SecretWatchOptions {
   /** Spread of each wait, so a fleet of tasks doesn't read in step. @default 0.2 (±20%) */
   readonly jitter?: number;
   readonly random?: () => number;
+  /**
+   * How long one round may take. The read has its own timeout, but a round that never settled would
+   * stop this secret's poll for good, and the old credentials would then be retired under a task
+   * still using them: the round is abandoned (a warning) and the next one is scheduled.
+   * @default 15000
+   */
+  readonly roundTimeoutMs?: number;
 }
 
 export const DEFAULT_SECRET_WATCH_INTERVAL_MS = 5 * 60_000;
+const DEFAULT_ROUND_TIMEOUT_MS = 15_000;
 
 export class SecretWatch {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -77,8 +85,14 @@ export class SecretWatch {
   }
 
   private async check(secret: WatchedSecret): Promise<void> {
+    const timeoutMs = this.options.roundTimeoutMs ?? DEFAULT_ROUND_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the re-read did not finish within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
     try {
-      if (await secret.refresh()) {
+      if (await Promise.race([secret.refresh(), abandoned])) {
         this.options.logger.info(`${secret.name} credentials rotated in Secrets Manager; new connections use them`, {
           event: 'credentials_rotated',
           dependency: secret.name,
@@ -92,6 +106,8 @@ export class SecretWatch {
         dependency: secret.name,
         error: err instanceof Error ? err.message : String(err),
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

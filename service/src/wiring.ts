@@ -13,7 +13,8 @@ import { DependencyMonitor, type FailureKind } from './health/dependency-monitor
 import { classifyLlmProbeError, OpenAiGateway } from './llm/llm-client';
 import { createLogger, type LineDestination, type Logger, stdoutDestination } from './observability/logger';
 import { EmfMetrics } from './observability/metrics';
-import { QUOTA_SCRIPTS } from './quota/token-quota';
+import { requestQuotaStoreFor } from './quota/request-quota';
+import { defineTokenQuotaCommands } from './quota/token-quota';
 import { SecretReader } from './secrets/secret-source';
 import { SecretWatch, type WatchedSecret } from './secrets/secret-watch';
 
@@ -187,7 +188,11 @@ export function wireCache(config: ChatApiConfig, deps: WiringDeps): CacheWiring 
   const cache = new RedisCache(config.cache, {
     onConnectionError: (err) => monitor?.reportFailure(err),
     onConfigError: (err) => monitor?.reportFailure(err),
-    scripts: QUOTA_SCRIPTS,
+    // The quotas' Lua commands exist on each client from its creation (see RedisCacheHooks.prepare).
+    prepare: (client) => {
+      defineTokenQuotaCommands(client);
+      requestQuotaStoreFor(client);
+    },
   });
   const refresh = deps.secrets.refresher(
     config.cache.authSecretArn,

@@ -9,7 +9,7 @@ import { ERROR_CODES } from '../../lib/contract';
 import { AppError } from '../../service/src/errors';
 import type { QuotaCache } from '../../service/src/quota/quota-cache';
 import { SharedOrLocalStore } from '../../service/src/quota/request-quota';
-import { QUOTA_SCRIPTS, TokenQuota } from '../../service/src/quota/token-quota';
+import { defineTokenQuotaCommands, TokenQuota } from '../../service/src/quota/token-quota';
 
 /**
  * A client with the quota's commands defined (as the cache defines them on every connection) that
@@ -29,7 +29,7 @@ function brokenClient(): Redis {
       };
     },
   };
-  for (const script of QUOTA_SCRIPTS) (client.defineCommand as (name: string) => void)(script.name);
+  defineTokenQuotaCommands(client as unknown as Redis);
   return client as unknown as Redis;
 }
 

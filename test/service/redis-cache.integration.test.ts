@@ -4,20 +4,21 @@
  * readiness and fault suites). The token handling under test does not depend on TLS.
  */
 import { type RedisHandle, randomSecret, startRedis } from '../../scripts/harness';
-import { RedisCache, type RedisScript } from '../../service/src/cache/redis-cache';
+import { RedisCache } from '../../service/src/cache/redis-cache';
 
 let redis: RedisHandle;
 let cache: RedisCache;
 
-/** A script the cache defines on each of its connections (as the quota's are). */
-const COUNT: RedisScript = { name: 'countUp', numberOfKeys: 1, lua: "return redis.call('INCR', KEYS[1])" };
+/** A Lua command the cache defines on each of its connections (as the quotas' are). */
+const defineCountUp = (client: { defineCommand(name: string, d: { numberOfKeys: number; lua: string }): void }) =>
+  client.defineCommand('countUp', { numberOfKeys: 1, lua: "return redis.call('INCR', KEYS[1])" });
 type Counting = { countUp(key: string): Promise<number> };
 
 beforeAll(async () => {
   redis = await startRedis({});
   cache = new RedisCache(
     { host: redis.host, port: redis.port, tls: false, authToken: redis.password as string },
-    { scripts: [COUNT] },
+    { prepare: defineCountUp },
   );
   await cache.ping();
   await cache.set('k', 'v', 600);

@@ -23,26 +23,20 @@ export interface ResponseCache {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
 }
 
-/** A Lua command that every connection of the cache has from its creation (`defineCommand`). */
-export interface RedisScript {
-  readonly name: string;
-  readonly numberOfKeys: number;
-  readonly lua: string;
-}
-
 export interface RedisCacheHooks {
   /** A connection was lost or could not be made (not an auth problem). */
   readonly onConnectionError?: (err: Error) => void;
   /** WRONGPASS/NOAUTH or a certificate problem: the client stops reconnecting on its own. */
   readonly onConfigError?: (err: Error) => void;
   /**
-   * Commands defined on each client before it is handed out. Defining one later is unsafe with
-   * auto-pipelining: a pipeline built in the same tick lacks the command, and ioredis then calls back
-   * with fewer results than commands and throws outside any promise (the process exits:
-   * `TypeError: results[i] is not iterable`, ioredis issue #1931). A token rotation makes a new client
-   * under load, which is where this was seen. @default none
+   * Called with each client the cache makes, before it is handed out: where Lua commands are defined
+   * (`defineCommand`). Defining one later is unsafe with auto-pipelining: a pipeline built in the same
+   * tick lacks the command, ioredis calls back with fewer results than commands and throws outside
+   * any promise, and the process exits (`TypeError: results[i] is not iterable`, ioredis issue
+   * #1931). A token rotation makes a new client under load, which is where this was seen.
+   * @default nothing is prepared
    */
-  readonly scripts?: readonly RedisScript[];
+  readonly prepare?: (client: Redis) => void;
 }
 
 export function isCacheAuthError(err: unknown): boolean {
@@ -247,9 +241,7 @@ export class RedisCache implements ResponseCache {
       retryStrategy: (times) => (this.blocked ? null : Math.min(100 * 2 ** Math.min(times, 6), 5_000)),
       reconnectOnError: () => false,
     });
-    for (const script of this.hooks.scripts ?? []) {
-      client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    }
+    this.hooks.prepare?.(client);
     // Until this client has been ready once, connection failures are left to ping() (the monitor's
     // probe): it can tell a down server from one that does not speak TLS, and reports either once.
     let everReady = false;

@@ -39,10 +39,25 @@ const LocalStore = require('@fastify/rate-limit/store/LocalStore') as LocalStore
 /** Principals remembered by the per-task fallback (least recently seen are forgotten first). */
 const FALLBACK_PRINCIPALS = 10_000;
 
+const sharedStores = new WeakMap<Redis, FastifyRateLimitStore>();
+
+/**
+ * The plugin's Redis store on `client`, made once per client. Making it defines the plugin's Lua
+ * commands on the client, so the cache calls this when it creates a client, before any command can
+ * be queued on it (see `RedisCacheHooks.prepare`).
+ */
+export function requestQuotaStoreFor(client: Redis): FastifyRateLimitStore {
+  let store = sharedStores.get(client);
+  if (!store) {
+    store = new RedisStore(false, false, client, QUOTA_KEY_PREFIX.requests);
+    sharedStores.set(client, store);
+  }
+  return store;
+}
+
 /** The plugin's Redis store while the cache is usable, its in-memory store while it is not. */
 export class SharedOrLocalStore implements FastifyRateLimitStore {
   private readonly local: FastifyRateLimitStore = new LocalStore(false, false, FALLBACK_PRINCIPALS);
-  private shared: { readonly client: Redis; readonly store: FastifyRateLimitStore } | undefined;
 
   constructor(
     private readonly cache: QuotaCache,
@@ -56,10 +71,7 @@ export class SharedOrLocalStore implements FastifyRateLimitStore {
       return;
     }
     // The cache replaces its client after a token rotation: follow it.
-    if (this.shared?.client !== client) {
-      this.shared = { client, store: new RedisStore(false, false, client, QUOTA_KEY_PREFIX.requests) };
-    }
-    this.shared.store.incr(
+    requestQuotaStoreFor(client).incr(
       key,
       (err, result) => {
         if (err || !result) {

@@ -18,7 +18,6 @@
  */
 import type { Redis } from 'ioredis';
 import { ERROR_CODES } from '../../../lib/contract';
-import type { RedisScript } from '../cache/redis-cache';
 import { AppError, tokenQuotaExceeded } from '../errors';
 import { type FallbackListener, QUOTA_KEY_PREFIX, QUOTA_WINDOW_MS, type QuotaCache } from './quota-cache';
 
@@ -42,13 +41,13 @@ return 0
 `;
 
 /**
- * The counter's commands. The cache defines them on every connection it makes (`RedisCacheHooks.scripts`),
- * never later: see there for why.
+ * Defines the counter's commands on a client. The cache calls it for every client it makes
+ * (`RedisCacheHooks.prepare`), never later: see there for why.
  */
-export const QUOTA_SCRIPTS: readonly RedisScript[] = [
-  { name: 'quotaReserve', numberOfKeys: 1, lua: RESERVE_LUA },
-  { name: 'quotaSettle', numberOfKeys: 1, lua: SETTLE_LUA },
-];
+export function defineTokenQuotaCommands(client: Redis): void {
+  client.defineCommand('quotaReserve', { numberOfKeys: 1, lua: RESERVE_LUA });
+  client.defineCommand('quotaSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
+}
 
 type QuotaRedis = Redis & {
   quotaReserve(key: string, n: number, limit: number, windowMs: number): Promise<[number, number, number]>;
@@ -144,7 +143,9 @@ export class TokenQuota {
     const c = client as QuotaRedis;
     if (typeof c.quotaReserve !== 'function' || typeof c.quotaSettle !== 'function') {
       // A wiring mistake, not an outage: the counter falls back per task and the error says why.
-      throw new Error('the cache client lacks the quota commands (QUOTA_SCRIPTS were not given to the cache)');
+      throw new Error(
+        'the cache client lacks the quota commands (defineTokenQuotaCommands was not given to the cache)',
+      );
     }
     return c;
   }

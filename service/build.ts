@@ -32,7 +32,7 @@ export function serviceBuildOptions(outfile: string = SERVICE_DIST): BuildOption
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     format: 'cjs',
     sourcemap: true,
     packages: 'external',

@@ -99,6 +99,20 @@ describe('the CI workflow', () => {
     expect(runs.some((r) => r.includes(command))).toBe(true);
   });
 
+  test('tests on the supported LTS lines, Node 22 and 24, each on the Node setup-node installed', () => {
+    const test = ci.jobs.test;
+    expect(test.strategy.matrix.node).toEqual([22, 24]);
+    const setup = test.steps.find((s: Json) => String(s.uses).startsWith('actions/setup-node@'));
+    expect(setup.with['node-version']).toBe(`\${{ matrix.node }}`);
+    const run = test.steps.find((s: Json) => s.run === 'bash .ci/run');
+    expect(run.env).toEqual({ CI_NODE: 'machine' });
+    // The other jobs use the release in .node-version, the one the images are built from.
+    for (const job of [ci.jobs.checks, workflow('gate.yml').jobs.gate]) {
+      const s = job.steps.find((st: Json) => String(st.uses).startsWith('actions/setup-node@'));
+      expect(s.with).toEqual({ 'node-version-file': '.node-version' });
+    }
+  });
+
   test('the stage loop covers dev, staging and prod', () => {
     expect(runs.find((r) => r.includes('-c stage='))).toMatch(/for stage in dev staging prod; do/);
   });

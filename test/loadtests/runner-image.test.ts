@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleEntries } from '../../loadtests/bundle';
 import { TESTED_K6_VERSION } from '../../scripts/gate/locate-k6';
+import { NODE_VERSION } from '../support/node-version';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const dockerfile = readFileSync(path.join(REPO, 'loadtests', 'Dockerfile'), 'utf8');
@@ -13,8 +14,8 @@ describe('the k6 runner image (loadtests/Dockerfile)', () => {
     expect(dockerfile).toMatch(/^FROM grafana\/k6:\$\{K6_VERSION\}$/m);
   });
 
-  test('bundles with a pinned Node 22 image (a full version, not a moving tag)', () => {
-    expect(dockerfile).toMatch(/^FROM (--platform=\$BUILDPLATFORM )?node:22\.\d+\.\d+-[a-z-]+ AS bundle$/m);
+  test('bundles with the Node release of .node-version (a full version, not a moving tag)', () => {
+    expect(dockerfile).toContain(`FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS bundle`);
   });
 
   test('runs as the image non-root user and its entrypoint is `k6 run` on the bundled gate', () => {

@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { ensureServiceBuilt } from '../../scripts/harness';
 import { SERVICE_DIR, SERVICE_NODE_OPTIONS } from '../../service/build';
+import { NODE_VERSION } from '../support/node-version';
 
 const dockerfile = readFileSync(path.join(SERVICE_DIR, 'Dockerfile'), 'utf8');
 const lines = dockerfile.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
@@ -15,10 +16,10 @@ const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtime = stages.at(-1) ?? '';
 
 describe('service/Dockerfile', () => {
-  test('is multi-stage on a Node 22 image pinned by full version tag', () => {
+  test('is multi-stage on the Node release of .node-version (the one CI runs), pinned by full version tag', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
     const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1];
-    expect(image).toMatch(/^node:22\.\d+\.\d+-[a-z-]+$/);
+    expect(image).toBe(`node:${NODE_VERSION}-bookworm-slim`);
     for (const from of lines.filter((l) => l.startsWith('FROM ')))
       expect(from).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
   });

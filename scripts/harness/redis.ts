@@ -148,7 +148,7 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
       try {
         await c.config('SET', 'requirepass', next);
         password = next;
-        await c.client('KILL', 'TYPE', 'normal');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal');
       } catch (err) {
         // CLIENT KILL also drops this connection; that is the expected outcome.
         if (password !== next) throw err;
@@ -167,7 +167,7 @@ export async function startRedis(options: RedisOptionsForHarness = {}): Promise<
       const c = admin();
       await c.connect();
       try {
-        await c.client('KILL', 'TYPE', 'normal');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal');
       } catch {
         // our own connection was killed too
       } finally {

@@ -14,8 +14,8 @@ let url: string;
 
 beforeAll(async () => {
   stack = await startLocalStack({
-    // Fast LLM timeouts so the timeout test stays short; no provider Retry-After unless a test sets one.
-    serviceEnv: { LLM_TIMEOUT_MS: '700', APP_VERSION: 'it-1.0.0' },
+    // The shortest LLM timeout the contract allows, so the timeout test stays short; no provider Retry-After unless a test sets one.
+    serviceEnv: { LLM_TIMEOUT_MS: '1000', APP_VERSION: 'it-1.0.0' },
     llm: { retryAfterSeconds: null },
   });
   url = stack.url as string;

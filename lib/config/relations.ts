@@ -7,7 +7,7 @@
  *
  * A violation names both sides, their values in the stage, and what breaks.
  */
-import { DB_POOL, worstCaseRequestMs } from '../contract';
+import { DB_POOL, LLM_RETRY_POLICY, worstCaseRequestMs } from '../contract';
 import { GATE_PROFILE_SPECS, maxDurationSeconds, type ProfileSpec } from '../contract/gate-profiles';
 import { configuredMaxConnections } from './db-connection-limit';
 import type { Problems } from './problems';
@@ -67,7 +67,7 @@ export const RELATIONS: readonly Relation[] = [
   },
   {
     name: 'request-within-alb-idle',
-    left: 'the worst-case request: 3 attempts × service.llm.timeoutMs + retry waits + database, cache and JWKS budgets (lib/contract/time-budgets.ts)',
+    left: `the worst-case request: ${LLM_RETRY_POLICY.maxAttempts} attempts × service.llm.timeoutMs + retry waits + database, cache and JWKS budgets (lib/contract/time-budgets.ts)`,
     right: ALB_IDLE,
     op: '<',
     unit: 's',

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STAGE_NAMES, type StageConfig, StageConfigError, STAGES, validateStageConfig } from '../../lib/config';
+import { STAGE_NAMES, STAGES, type StageConfig, StageConfigError, validateStageConfig } from '../../lib/config';
 import { RELATIONS } from '../../lib/config/relations';
 import { RELATIONS_BEGIN, RELATIONS_END, renderRelations } from '../../lib/config/relations-doc';
 import { type Mutable, withOverrides } from '../support/cdk';

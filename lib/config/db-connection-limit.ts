@@ -56,6 +56,17 @@ export function instanceClassMemoryGiB(instanceType: string): number | undefined
   return vcpus === undefined ? undefined : vcpus * GIB_PER_VCPU[family];
 }
 
+/**
+ * The `max_connections` the connection alarm measures against: `monitoring.thresholds.dbMaxConnections`
+ * when set, else the estimate for the instance class (undefined when neither is known).
+ */
+export function configuredMaxConnections(config: {
+  readonly database: { readonly instanceType: string };
+  readonly monitoring: { readonly thresholds: { readonly dbMaxConnections?: number } };
+}): number | undefined {
+  return config.monitoring.thresholds.dbMaxConnections ?? estimateMaxConnections(config.database.instanceType);
+}
+
 /** The estimated default `max_connections` of the class, or `undefined` when the class is unknown. */
 export function estimateMaxConnections(instanceType: string): number | undefined {
   const gib = instanceClassMemoryGiB(instanceType);

@@ -1,3 +1,4 @@
+export * from './env-settings';
 export * from './naming';
 export * from './stage-config';
 export * from './validate';

@@ -3,8 +3,12 @@
  * differs from prod. `bin/` picks one with `-c stage=<name>`; constructs never read context.
  *
  * Units are in the names (`…Minutes`, `…MiB`, `…Percent`) wherever the type does not carry them.
+ *
+ * The service's settings default to the contract's defaults (lib/contract/env.ts), and their ranges
+ * are the contract's too (lib/config/env-settings.ts): a value is written in one place. Settings
+ * that span components are checked against each other by the relations (lib/config/relations.ts).
  */
-import type { GateProfile } from '../contract';
+import { type GateProfile, integerEnvDefault, SERVICE_ENV } from '../contract';
 
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -114,6 +118,8 @@ export interface ServiceSettings {
   readonly stopTimeoutSeconds: number;
   /** The service's drain budget after SIGTERM; must be below `stopTimeoutSeconds`. */
   readonly drainTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_SECONDS: idle client connections close after this; above `ingress.idleTimeoutSeconds`. */
+  readonly keepAliveTimeoutSeconds: number;
   readonly llm: LlmConfig;
   readonly cacheTtlSeconds: number;
   readonly promptVersion: string;
@@ -138,6 +144,12 @@ export interface IngressConfig {
   readonly domainName?: string;
   readonly hostedZoneId?: string;
   readonly hostedZoneName?: string;
+  /**
+   * The load balancer closes a connection that carried no data for this long (1–4000 s). Above the
+   * worst-case request time (a JSON answer sends nothing until it is done), below the service's
+   * keep-alive timeout (both checked at synth, lib/config/relations.ts).
+   */
+  readonly idleTimeoutSeconds: number;
   /** Plain HTTP listeners. Only for stages without a certificate; never in prod. */
   readonly allowHttp: boolean;
   /** CIDRs allowed to reach the production listener. */
@@ -374,25 +386,35 @@ const llm: LlmConfig = {
   baseUrl: 'https://api.openai.com/v1',
   model: 'gpt-4o-mini',
   apiKeySecretName: 'chat-platform/llm-api-key',
-  timeoutMs: 30_000,
-  maxOutputTokens: 1024,
-  contextBudgetTokens: 6000,
+  timeoutMs: integerEnvDefault('LLM_TIMEOUT_MS'),
+  maxOutputTokens: integerEnvDefault('LLM_MAX_OUTPUT_TOKENS'),
+  contextBudgetTokens: integerEnvDefault('LLM_CONTEXT_BUDGET_TOKENS'),
 };
 
 const serviceDefaults = {
   image: { kind: 'asset' },
   stopTimeoutSeconds: 30,
-  drainTimeoutMs: 20_000,
+  drainTimeoutMs: integerEnvDefault('DRAIN_TIMEOUT_MS'),
+  keepAliveTimeoutSeconds: integerEnvDefault('KEEP_ALIVE_TIMEOUT_SECONDS'),
   llm,
-  cacheTtlSeconds: 1800,
-  promptVersion: 'v1',
-  rateLimitPerMinute: 120,
-  quotas: { requestsPerPrincipalPerMinute: 240, llmTokensPerPrincipalPerMinute: 50_000 },
-  rotationPollSeconds: 300,
-  logLevel: 'info',
+  cacheTtlSeconds: integerEnvDefault('CACHE_TTL_SECONDS'),
+  promptVersion: SERVICE_ENV.PROMPT_VERSION.default,
+  rateLimitPerMinute: integerEnvDefault('RATE_LIMIT_PER_MINUTE'),
+  quotas: {
+    requestsPerPrincipalPerMinute: integerEnvDefault('QUOTA_REQUESTS_PER_MINUTE'),
+    llmTokensPerPrincipalPerMinute: integerEnvDefault('QUOTA_LLM_TOKENS_PER_MINUTE'),
+  },
+  rotationPollSeconds: integerEnvDefault('ROTATION_POLL_SECONDS'),
+  logLevel: SERVICE_ENV.LOG_LEVEL.default,
   targetCpuUtilizationPercent: 60,
   targetMemoryUtilizationPercent: 75,
 } as const satisfies Partial<ServiceSettings>;
+
+/**
+ * The ALB's idle timeout in every stage: above the worst-case request (about 139 s with the default
+ * 30 s LLM timeout, lib/contract/time-budgets.ts) and below KEEP_ALIVE_TIMEOUT_SECONDS (190 s).
+ */
+const ALB_IDLE_TIMEOUT_SECONDS = 180;
 
 /** Every stage: its own Cognito user pool, one-hour access tokens. */
 const auth: AuthConfig = { accessTokenValidityMinutes: 60 };
@@ -448,6 +470,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       logLevel: 'debug',
     },
     ingress: {
+      idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
       allowHttp: true,
       allowedCidrs: ['0.0.0.0/0'],
       productionPort: 80,
@@ -501,6 +524,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     service: { ...serviceDefaults, cpu: 512, memoryMiB: 1024, minTaskCount: 2, maxTaskCount: 4 },
     ingress: {
+      idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
       allowHttp: true,
       allowedCidrs: ['0.0.0.0/0'],
       productionPort: 80,
@@ -562,6 +586,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       // REPLACE before deploying prod: synth refuses a certificate from another account once the
       // target account is known (CDK_DEFAULT_ACCOUNT or env.account).
       certificateArn: `arn:aws:acm:${REGION}:123456789012:certificate/00000000-0000-0000-0000-000000000000`,
+      idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
       allowHttp: false,
       allowedCidrs: ['0.0.0.0/0'],
       productionPort: 443,

@@ -2,11 +2,16 @@
  * Synth-time validation of a stage config: one checker per config section, each adding the
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
+ *
+ * The service's settings are checked against the contract's ranges (./env-settings.ts, the ranges
+ * the service enforces at start), and limits that span sections against each other by the
+ * relations catalogue (./relations.ts); the section checkers hold what is left.
  */
 import { APP_VERSION_RULE, GATE_PROFILES, isGateProfile } from '../contract';
-import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
 import { estimateMaxConnections } from './db-connection-limit';
+import { checkEnvRanges } from './env-settings';
 import { checkLogRetention, Problems } from './problems';
+import { checkRelations } from './relations';
 import {
   type CacheConfig,
   type DatabaseConfig,
@@ -43,8 +48,8 @@ export function appVersionProblem(appVersion: string): string {
 const DEFAULT_REDIS_PORT = 6379;
 /** Fargate's maximum container stop timeout. */
 const MAX_STOP_TIMEOUT_SECONDS = 120;
-/** Budget for the k6 runner task to start (image pull) and for setup() to prime the cache. */
-const GATE_START_AND_SETUP_MINUTES = 3;
+/** The ALB's idle timeout range (seconds). */
+const ALB_IDLE_TIMEOUT_RANGE = { min: 1, max: 4000 } as const;
 /** ECS lifecycle-hook / deployment bake time ceiling (24 h). */
 const MAX_BAKE_MINUTES = 1440;
 
@@ -63,6 +68,8 @@ export function validateStageConfig(config: StageConfig, target: { account?: str
   checkAuth(problems, config.auth, config.deployment.gate.enabled);
   checkDeployment(problems, config.deployment);
   checkMonitoring(problems, config.monitoring, config);
+  checkEnvRanges(problems, config);
+  checkRelations(problems, config);
   if (config.stage === 'prod') checkProdSafety(problems, config);
   if (!problems.empty) throw new StageConfigError(config.stage, problems.list);
   return config;
@@ -132,10 +139,6 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     service.stopTimeoutSeconds >= 2 && service.stopTimeoutSeconds <= MAX_STOP_TIMEOUT_SECONDS,
     `service.stopTimeoutSeconds ${service.stopTimeoutSeconds} must be 2–${MAX_STOP_TIMEOUT_SECONDS} (Fargate limit).`,
   );
-  p(
-    service.drainTimeoutMs > 0 && service.drainTimeoutMs + 1000 <= service.stopTimeoutSeconds * 1000,
-    `service.drainTimeoutMs (${service.drainTimeoutMs}) must leave at least 1 s before the ECS stop timeout (${service.stopTimeoutSeconds} s), or in-flight requests are killed.`,
-  );
   for (const [name, value] of [
     ['targetCpuUtilizationPercent', service.targetCpuUtilizationPercent],
     ['targetMemoryUtilizationPercent', service.targetMemoryUtilizationPercent],
@@ -148,26 +151,6 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     /^https:\/\/\S+$/.test(service.llm.baseUrl),
     `service.llm.baseUrl '${service.llm.baseUrl}' must be an https:// URL: the API key and the prompts travel over it.`,
   );
-  p(service.llm.timeoutMs >= 1000, `service.llm.timeoutMs ${service.llm.timeoutMs} must be >= 1000.`);
-  const { quotas, llm } = service;
-  for (const [name, value] of [
-    ['quotas.requestsPerPrincipalPerMinute', quotas.requestsPerPrincipalPerMinute],
-    ['quotas.llmTokensPerPrincipalPerMinute', quotas.llmTokensPerPrincipalPerMinute],
-    ['llm.maxOutputTokens', llm.maxOutputTokens],
-    ['llm.contextBudgetTokens', llm.contextBudgetTokens],
-  ] as const) {
-    p(Number.isInteger(value) && value >= 1, `service.${name} ${value} must be a whole number >= 1.`);
-  }
-  // One call reserves its input budget plus its output cap: a quota below that refuses full calls.
-  p(
-    quotas.llmTokensPerPrincipalPerMinute >= llm.contextBudgetTokens + llm.maxOutputTokens,
-    `service.quotas.llmTokensPerPrincipalPerMinute (${quotas.llmTokensPerPrincipalPerMinute}) must be at least llm.contextBudgetTokens + llm.maxOutputTokens (${llm.contextBudgetTokens + llm.maxOutputTokens}), or one call with a full context never fits.`,
-  );
-  p(
-    service.rotationPollSeconds >= 30 && service.rotationPollSeconds <= 3600,
-    `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,
-  );
-  p(service.cacheTtlSeconds >= 1, `service.cacheTtlSeconds ${service.cacheTtlSeconds} must be >= 1.`);
   if (service.image.kind === 'uri') {
     p(
       service.image.uri.includes(':') || service.image.uri.includes('@'),
@@ -183,6 +166,11 @@ function checkIngress(problems: Problems, ingress: IngressConfig, target: { acco
     'ingress: set certificateArn for HTTPS, or set allowHttp: true explicitly (not allowed in prod).',
   );
   p(ingress.productionPort !== ingress.testPort, 'ingress.productionPort and ingress.testPort must differ.');
+  const idle = ingress.idleTimeoutSeconds;
+  p(
+    Number.isInteger(idle) && idle >= ALB_IDLE_TIMEOUT_RANGE.min && idle <= ALB_IDLE_TIMEOUT_RANGE.max,
+    `ingress.idleTimeoutSeconds ${idle} must be a whole number of seconds, ${ALB_IDLE_TIMEOUT_RANGE.min}–${ALB_IDLE_TIMEOUT_RANGE.max} (the ALB's range).`,
+  );
   const dns = [ingress.domainName, ingress.hostedZoneId, ingress.hostedZoneName].filter((v) => v !== undefined);
   p(dns.length === 0 || dns.length === 3, 'ingress: set domainName, hostedZoneId and hostedZoneName together.');
   const rate = ingress.firewall.requestsPerIpPerFiveMinutes;
@@ -268,18 +256,6 @@ function checkGate(problems: Problems, gate: GateSettings): void {
     `deployment.gate.profile '${gate.profile}' is unknown; use one of ${GATE_PROFILES.join(', ')}.`,
   );
   p(gate.parallelism >= 1 && gate.parallelism <= 10, `deployment.gate.parallelism ${gate.parallelism} must be 1–10.`);
-  const spec = GATE_PROFILE_SPECS[gate.profile];
-  if (spec) {
-    // The runner also needs time to start (image pull) and for setup()'s priming requests.
-    const worstCaseMinutes = Math.ceil(
-      (Math.max(maxDurationSeconds(spec.main), maxDurationSeconds(spec.fresh)) + spec.gracefulStopSeconds) / 60 +
-        GATE_START_AND_SETUP_MINUTES,
-    );
-    p(
-      worstCaseMinutes <= gate.timeoutMinutes,
-      `deployment.gate.profile '${gate.profile}' can take up to ${worstCaseMinutes} min, longer than deployment.gate.timeoutMinutes (${gate.timeoutMinutes}); every deploy would fail as a gate error. Pick a shorter profile or raise the timeout.`,
-    );
-  }
   p(
     gate.timeoutMinutes >= 2 && gate.timeoutMinutes <= 55,
     `deployment.gate.timeoutMinutes ${gate.timeoutMinutes} must be 2–55 (the hook must answer within ECS's lifecycle-hook limit).`,
@@ -287,8 +263,8 @@ function checkGate(problems: Problems, gate: GateSettings): void {
 }
 
 /**
- * Monitoring reads two other sections: the instance class (to estimate max_connections) and the
- * bake time (the deployment alarms must be able to fire inside it).
+ * Monitoring reads the instance class (to estimate max_connections); the alarms against the bake
+ * time and the pools against the connection alarm are relations (./relations.ts).
  */
 function checkMonitoring(problems: Problems, monitoring: MonitoringConfig, config: StageConfig): void {
   const p = problems.check;
@@ -300,7 +276,7 @@ function checkMonitoring(problems: Problems, monitoring: MonitoringConfig, confi
     `monitoring.periodMinutes ${monitoring.periodMinutes} must be 1, 5 or 15.`,
   );
   checkThresholds(problems, monitoring.thresholds, config.database.instanceType);
-  checkEvaluations(problems, monitoring, config.deployment.bakeTimeMinutes);
+  checkEvaluations(problems, monitoring);
   if (monitoring.runbookBaseUrl !== undefined) {
     p(
       /^(https:\/\/\S+|[A-Za-z0-9._-][A-Za-z0-9._/-]*)$/.test(monitoring.runbookBaseUrl) &&
@@ -343,7 +319,7 @@ function checkThresholds(problems: Problems, t: MonitoringConfig['thresholds'], 
   }
 }
 
-function checkEvaluations(problems: Problems, monitoring: MonitoringConfig, bakeTimeMinutes: number): void {
+function checkEvaluations(problems: Problems, monitoring: MonitoringConfig): void {
   const p = problems.check;
   for (const [name, evaluation] of [
     ['symptomEvaluation', monitoring.symptomEvaluation],
@@ -359,11 +335,6 @@ function checkEvaluations(problems: Problems, monitoring: MonitoringConfig, bake
       `monitoring.${name}: evaluationPeriods x periodMinutes is ${n * monitoring.periodMinutes} minutes; CloudWatch evaluates at most one day.`,
     );
   }
-  const symptomMinutes = monitoring.symptomEvaluation.datapointsToAlarm * monitoring.periodMinutes;
-  p(
-    symptomMinutes <= bakeTimeMinutes,
-    `monitoring.symptomEvaluation needs ${symptomMinutes} minutes of bad data to alarm, longer than deployment.bakeTimeMinutes (${bakeTimeMinutes}); the deployment alarms could never roll back. Lower datapointsToAlarm or periodMinutes.`,
-  );
 }
 
 /** Prod must not be configurable into an unsafe state. */

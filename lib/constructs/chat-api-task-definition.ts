@@ -5,7 +5,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { physicalName, type ServiceSettings, type StageNaming, serviceDimension } from '../config';
+import {
+  physicalName,
+  type ServiceSettings,
+  type StageNaming,
+  serviceDimension,
+  serviceSettingsEnvironment,
+} from '../config';
 import {
   type DbSslMode,
   PLAIN_ENV_NAMES,
@@ -79,17 +85,11 @@ export function plainServiceEnvironment(
     REDIS_AUTH_SECRET_ARN: s.redisAuthSecretArn,
     LLM_BASE_URL: service.llm.baseUrl,
     LLM_MODEL: service.llm.model,
-    LLM_TIMEOUT_MS: String(service.llm.timeoutMs),
-    LLM_MAX_OUTPUT_TOKENS: String(service.llm.maxOutputTokens),
-    LLM_CONTEXT_BUDGET_TOKENS: String(service.llm.contextBudgetTokens),
-    CACHE_TTL_SECONDS: String(service.cacheTtlSeconds),
     PROMPT_VERSION: service.promptVersion,
-    RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
-    QUOTA_REQUESTS_PER_MINUTE: String(service.quotas.requestsPerPrincipalPerMinute),
-    QUOTA_LLM_TOKENS_PER_MINUTE: String(service.quotas.llmTokensPerPrincipalPerMinute),
-    DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
-    ROTATION_POLL_SECONDS: String(service.rotationPollSeconds),
     LOG_LEVEL: service.logLevel,
+    // LLM_TIMEOUT_MS, CACHE_TTL_SECONDS, the limits, DRAIN_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_SECONDS, ...:
+    // each from the stage setting lib/config/env-settings.ts names, the one validated against its range.
+    ...serviceSettingsEnvironment(service),
     // Bearer tokens are always required in AWS: AUTH_MODE is local-only and never set here.
     AUTH_ISSUER: s.authIssuer,
     AUTH_AUDIENCE: s.authAudiences.join(','),

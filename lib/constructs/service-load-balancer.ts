@@ -110,8 +110,9 @@ export class ServiceLoadBalancer extends Construct {
       loadBalancerName: physicalName(config, 'alb'),
       securityGroup: this.securityGroup,
       dropInvalidHeaderFields: true,
-      // LLM answers retry with backoff for up to ~90 s before the first byte.
-      idleTimeout: Duration.seconds(120),
+      // Above the worst-case request (a JSON answer sends nothing until it is done), below the
+      // service's keep-alive: both relations are checked at synth (lib/config/relations.ts).
+      idleTimeout: Duration.seconds(ingress.idleTimeoutSeconds),
       deletionProtection: ingress.deletionProtection,
       // Pinned, not left to the default: the service trusts exactly one hop, the address this load
       // balancer APPENDS to X-Forwarded-For (service/src/app.ts, trustProxy). `preserve` or `remove`

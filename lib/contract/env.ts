@@ -11,7 +11,21 @@
 /** `plain` values go into the task definition's `Environment`; `secret` values only into `Secrets`. */
 export type EnvKind = 'plain' | 'secret';
 
-export interface EnvVarSpec {
+/** The unit of an integer variable, shown next to its range in every message and in the docs. */
+export type EnvUnit = 'port' | 'ms' | 's' | 'tokens' | 'requests/min' | 'tokens/min';
+
+/**
+ * The values an integer variable may take, inclusive. The service refuses anything else at start,
+ * and the synth validation refuses a stage setting outside it (lib/config/env-settings.ts), so a
+ * stage never synthesizes with a value its tasks would crash-loop on. `why` says why these bounds.
+ */
+export interface EnvRange {
+  readonly min: number;
+  readonly max: number;
+  readonly why: string;
+}
+
+interface EnvVarBase {
   readonly kind: EnvKind;
   /** Whether the service refuses to start without it. */
   readonly required: boolean;
@@ -25,8 +39,41 @@ export interface EnvVarSpec {
   readonly localOnly?: boolean;
 }
 
+/**
+ * What a value must look like. `integer`: decimal digits within `range`, in `unit` (the service's
+ * parser and the synth validation both derive from these fields). `enum`: one of `values`.
+ * `boolean`: `true` or `false`. `text` (also when `type` is absent): a string whose format the
+ * service's parser checks (service/src/config.ts), described in `description`.
+ */
+export type EnvValueSpec =
+  | { readonly type: 'integer'; readonly unit: EnvUnit; readonly range: EnvRange }
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  | { readonly type: 'boolean' }
+  | { readonly type?: 'text' };
+
+export type EnvVarSpec = EnvVarBase & EnvValueSpec;
+
+/** The allowed values of the enumerated variables. */
+export const DB_SSL_MODES = ['verify-full', 'require', 'disable'] as const;
+export type DbSslMode = (typeof DB_SSL_MODES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const AUTH_MODES = ['on', 'off'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** Any TCP port a client connects to. */
+const TCP_PORT: EnvRange = { min: 1, max: 65_535, why: 'any TCP port (RDS and ElastiCache narrow it at synth)' };
+
 export const SERVICE_ENV = {
-  PORT: { kind: 'plain', required: false, default: '8080', description: 'Listen port.' },
+  PORT: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'port',
+    range: { min: 0, max: 65_535, why: '0 asks the OS for a free port (tests)' },
+    default: '8080',
+    description: 'Listen port.',
+  },
   HOST: {
     kind: 'plain',
     required: false,
@@ -45,11 +92,21 @@ export const SERVICE_ENV = {
     description: 'Value of the `Service` dimension on every EMF metric (the alarms use the same value).',
   },
   DB_HOST: { kind: 'plain', required: true, description: 'Postgres host.' },
-  DB_PORT: { kind: 'plain', required: false, default: '5432', description: 'Postgres port.' },
+  DB_PORT: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'port',
+    range: TCP_PORT,
+    default: '5432',
+    description: 'Postgres port.',
+  },
   DB_NAME: { kind: 'plain', required: true, description: 'Postgres database name.' },
   DB_SSL: {
     kind: 'plain',
     required: false,
+    type: 'enum',
+    values: DB_SSL_MODES,
     default: 'verify-full',
     description: 'verify-full (RDS CA bundle in the image), require, or disable (local only).',
   },
@@ -62,10 +119,19 @@ export const SERVICE_ENV = {
       'When set, credentials are re-read from Secrets Manager every ROTATION_POLL_SECONDS and after an authentication failure.',
   },
   REDIS_HOST: { kind: 'plain', required: true, description: 'Cache (Valkey/Redis) primary endpoint host.' },
-  REDIS_PORT: { kind: 'plain', required: false, default: '6379', description: 'Cache port.' },
+  REDIS_PORT: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'port',
+    range: TCP_PORT,
+    default: '6379',
+    description: 'Cache port.',
+  },
   REDIS_TLS: {
     kind: 'plain',
     required: false,
+    type: 'boolean',
     default: 'true',
     description: 'true (TLS with hostname verification) or false (local only).',
   },
@@ -83,8 +149,32 @@ export const SERVICE_ENV = {
   },
   LLM_MODEL: { kind: 'plain', required: true, description: 'Model name sent to the LLM.' },
   LLM_API_KEY: { kind: 'secret', required: true, description: 'LLM provider key.' },
-  LLM_TIMEOUT_MS: { kind: 'plain', required: false, default: '30000', description: 'Per-call LLM timeout.' },
-  CACHE_TTL_SECONDS: { kind: 'plain', required: false, default: '1800', description: 'Response cache TTL.' },
+  LLM_TIMEOUT_MS: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'ms',
+    range: {
+      min: 1_000,
+      max: 600_000,
+      why: 'no model answers a chat turn in under a second; ten minutes is past any ALB idle timeout worth having',
+    },
+    default: '30000',
+    description: 'Per-call LLM timeout.',
+  },
+  CACHE_TTL_SECONDS: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 's',
+    range: {
+      min: 60,
+      max: 30 * 24 * 3600,
+      why: 'below a minute the cache holds almost nothing; past 30 days answers outlive the prompts and models they were made with',
+    },
+    default: '1800',
+    description: 'Response cache TTL.',
+  },
   PROMPT_VERSION: {
     kind: 'plain',
     required: false,
@@ -94,6 +184,9 @@ export const SERVICE_ENV = {
   RATE_LIMIT_PER_MINUTE: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'requests/min',
+    range: { min: 1, max: 1_000_000, why: 'at least one request; a million a minute is the load tests\' "no limit"' },
     default: '120',
     description:
       'Per-task flood guard: requests per minute allowed per client address (the one the ALB appended to X-Forwarded-For), checked in memory before authentication.',
@@ -101,6 +194,9 @@ export const SERVICE_ENV = {
   QUOTA_REQUESTS_PER_MINUTE: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'requests/min',
+    range: { min: 1, max: 1_000_000, why: 'at least one request; a million a minute is the load tests\' "no limit"' },
     default: '240',
     description:
       "API requests per minute allowed per principal (the token's `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.",
@@ -108,6 +204,9 @@ export const SERVICE_ENV = {
   QUOTA_LLM_TOKENS_PER_MINUTE: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'tokens/min',
+    range: { min: 1, max: 1_000_000_000, why: 'at least one token; a billion a minute is the load tests\' "no limit"' },
     default: '50000',
     description:
       "LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider's `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.",
@@ -115,12 +214,22 @@ export const SERVICE_ENV = {
   LLM_MAX_OUTPUT_TOKENS: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'tokens',
+    range: { min: 1, max: 1_000_000, why: 'at least one token of answer; no model writes a million in one call' },
     default: '1024',
     description: 'Sent as `max_tokens` on every completion: the most output tokens one LLM call can be billed for.',
   },
   LLM_CONTEXT_BUDGET_TOKENS: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'tokens',
+    range: {
+      min: 100,
+      max: 2_000_000,
+      why: 'the system prompt alone needs tens of tokens; no model reads more than two million',
+    },
     default: '6000',
     description:
       'Estimated input tokens per LLM call (system prompt, earlier turns, the message): the oldest turns are left out until the estimate fits.',
@@ -128,6 +237,13 @@ export const SERVICE_ENV = {
   ROTATION_POLL_SECONDS: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 's',
+    range: {
+      min: 1,
+      max: 3_600,
+      why: 'at least hourly, far inside any rotation period; 1 s lets the fault suite prove a proactive rotation quickly (each poll is one GetSecretValue per secret)',
+    },
     default: '300',
     description:
       'How often DB_SECRET_ARN and REDIS_AUTH_SECRET_ARN are re-read (±20%), so a rotation is picked up before the old credentials are retired.',
@@ -135,10 +251,38 @@ export const SERVICE_ENV = {
   DRAIN_TIMEOUT_MS: {
     kind: 'plain',
     required: false,
+    type: 'integer',
+    unit: 'ms',
+    range: {
+      min: 1_000,
+      max: 119_000,
+      why: "a second for in-flight requests at least; it must end a second before Fargate's longest stop timeout (120 s)",
+    },
     default: '20000',
     description: 'SIGTERM drain budget; must stay below the ECS stop timeout.',
   },
-  LOG_LEVEL: { kind: 'plain', required: false, default: 'info', description: 'debug, info, warn or error.' },
+  KEEP_ALIVE_TIMEOUT_SECONDS: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 's',
+    range: {
+      min: 2,
+      max: 4_001,
+      why: "one above the ALB's idle timeout range (1–4000 s), which it must exceed",
+    },
+    default: '190',
+    description:
+      'How long an idle client connection stays open, announced as `Keep-Alive: timeout=N`. Longer than the ALB idle timeout, so the ALB, not the service, closes idle connections (else sporadic 502s).',
+  },
+  LOG_LEVEL: {
+    kind: 'plain',
+    required: false,
+    type: 'enum',
+    values: LOG_LEVELS,
+    default: 'info',
+    description: 'debug, info, warn or error.',
+  },
   AUTH_ISSUER: {
     kind: 'plain',
     required: false,
@@ -159,6 +303,8 @@ export const SERVICE_ENV = {
   AUTH_MODE: {
     kind: 'plain',
     required: false,
+    type: 'enum',
+    values: AUTH_MODES,
     default: 'on',
     localOnly: true,
     description:
@@ -170,6 +316,38 @@ export type ServiceEnvName = keyof typeof SERVICE_ENV;
 
 /** All names, in declaration order. */
 export const SERVICE_ENV_NAMES = Object.keys(SERVICE_ENV) as ServiceEnvName[];
+
+/** The names whose values are integers with a range and a unit. */
+export type IntegerEnvName = {
+  [K in ServiceEnvName]: (typeof SERVICE_ENV)[K] extends { readonly type: 'integer' } ? K : never;
+}[ServiceEnvName];
+export const INTEGER_ENV_NAMES = SERVICE_ENV_NAMES.filter(
+  (n): n is IntegerEnvName => (SERVICE_ENV[n] as EnvVarSpec).type === 'integer',
+);
+
+/** The spec of an integer variable, with its range and unit. */
+export function integerEnvSpec(name: IntegerEnvName): EnvVarBase & Extract<EnvValueSpec, { type: 'integer' }> {
+  return SERVICE_ENV[name];
+}
+
+/** The default of an integer variable as a number (undefined for one without a default). */
+export function integerEnvDefault(name: IntegerEnvName): number {
+  const value = (SERVICE_ENV[name] as EnvVarSpec).default;
+  if (value === undefined) throw new Error(`${name} has no default`);
+  return Number(value);
+}
+
+/** True when `value` is a whole number inside the variable's range: exactly what the service accepts. */
+export function inEnvRange(name: IntegerEnvName, value: number): boolean {
+  const { range } = integerEnvSpec(name);
+  return Number.isInteger(value) && value >= range.min && value <= range.max;
+}
+
+/** `1000–600000 ms`: the range as messages and docs print it. */
+export function envRangeText(name: IntegerEnvName): string {
+  const { range, unit } = integerEnvSpec(name);
+  return `${range.min}–${range.max} ${unit}`;
+}
 
 /** Names the deployed task definition never sets (see {@link EnvVarSpec.localOnly}). */
 export type LocalOnlyEnvName = {
@@ -192,14 +370,6 @@ export const SECRET_ENV_NAMES = SERVICE_ENV_NAMES.filter((n): n is SecretEnvName
 export const PLAIN_ENV_NAMES = SERVICE_ENV_NAMES.filter(
   (n): n is PlainEnvName => SERVICE_ENV[n].kind === 'plain' && (SERVICE_ENV[n] as EnvVarSpec).localOnly !== true,
 );
-
-/** The allowed values of the enumerated variables. */
-export const DB_SSL_MODES = ['verify-full', 'require', 'disable'] as const;
-export type DbSslMode = (typeof DB_SSL_MODES)[number];
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const AUTH_MODES = ['on', 'off'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** The JSON keys of the Secrets Manager secrets that feed the secret variables. */
 export const SECRET_JSON_KEYS = {

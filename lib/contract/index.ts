@@ -15,4 +15,5 @@ export * from './gate-hook';
 export * from './http';
 export * from './metrics';
 export * from './server-timing';
+export * from './time-budgets';
 export * from './version';

@@ -8,7 +8,7 @@
  * runbook per ID.
  */
 import { physicalName, type StageConfig } from '../config';
-import { estimateMaxConnections } from '../config/db-connection-limit';
+import { configuredMaxConnections } from '../config/db-connection-limit';
 import { ALARM_IDS, type AlarmId, alarmName, nodeAlarmName } from './alarm-names';
 import {
   type AlarmPolicy,
@@ -36,7 +36,7 @@ export { type AlarmPolicy, type AlarmScope, type EvaluationPolicy, evaluationOf,
 
 /** The `max_connections` the connection alarm measures against (configured, else estimated). */
 export function dbConnectionLimit(config: StageConfig): number {
-  const limit = config.monitoring.thresholds.dbMaxConnections ?? estimateMaxConnections(config.database.instanceType);
+  const limit = configuredMaxConnections(config);
   if (limit === undefined) {
     // validateStageConfig refuses this combination; reaching it means an unvalidated config.
     throw new Error(

@@ -5,7 +5,21 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SECRET_JSON_KEYS, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
+import { type EnvVarSpec, SECRET_JSON_KEYS, SERVICE_ENV, SERVICE_ENV_NAMES } from '../../lib/contract';
+
+/** The values a variable takes, from its contract type (text: its meaning says). */
+function valuesText(spec: EnvVarSpec): string {
+  switch (spec.type) {
+    case 'integer':
+      return `${spec.range.min}–${spec.range.max} ${spec.unit}`;
+    case 'enum':
+      return spec.values.map((v) => `\`${v}\``).join(', ');
+    case 'boolean':
+      return '`true`, `false`';
+    default:
+      return 'text';
+  }
+}
 
 export const SERVICE_DOC = path.join(__dirname, '..', '..', 'docs', 'service.md');
 const START =
@@ -14,16 +28,16 @@ const END = '<!-- env-table:end -->';
 
 export function renderEnvTable(): string {
   const rows = SERVICE_ENV_NAMES.map((name) => {
-    const spec: { kind: string; required: boolean; default?: string; description: string } = SERVICE_ENV[name];
+    const spec: EnvVarSpec = SERVICE_ENV[name];
     const kind =
       spec.kind === 'secret'
         ? `secret (JSON key \`${SECRET_JSON_KEYS[name as keyof typeof SECRET_JSON_KEYS]}\`)`
         : 'plain';
     const required = spec.required ? 'yes' : 'no';
     const def = spec.default === undefined ? '' : `\`${spec.default}\``;
-    return [`\`${name}\``, kind, required, def, spec.description.replace(/\|/g, '\\|')];
+    return [`\`${name}\``, kind, required, valuesText(spec), def, spec.description.replace(/\|/g, '\\|')];
   });
-  const header = ['name', 'kind', 'required', 'default', 'meaning'];
+  const header = ['name', 'kind', 'required', 'values', 'default', 'meaning'];
   // Columns padded to their widest cell, so the table reads as a table in a terminal too.
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] as string)].length)));
   const line = (cells: readonly string[]) =>

@@ -20,7 +20,7 @@ import type { Database } from './db/database';
 import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import type { DependencyMonitor } from './health/dependency-monitor';
 import { readinessSnapshot } from './health/readiness';
-import { buildHttpApp } from './http-app';
+import { buildHttpApp, fastifyOptions } from './http-app';
 import type { LineDestination, Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
 import { wireQuotas } from './quota';
@@ -99,26 +99,29 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
 
   let draining = false;
   const tracker = new RequestTracker();
-  const app = await buildHttpApp({
-    version: config.appVersion,
-    rateLimitPerMinute: config.rateLimitPerMinute,
-    requestQuota: quotas.requestQuota,
-    logger,
-    metrics,
-    chat,
-    authenticate: auth.authenticate,
-    tracker,
-    isDraining: () => draining,
-    readiness: () =>
-      readinessSnapshot({
-        version: config.appVersion,
-        database: database.monitor,
-        cache: cache.monitor,
-        llmProbe: llm.monitor,
-        llm: llm.llm,
-        isDraining: () => draining,
-      }),
-  });
+  const app = await buildHttpApp(
+    {
+      version: config.appVersion,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      requestQuota: quotas.requestQuota,
+      logger,
+      metrics,
+      chat,
+      authenticate: auth.authenticate,
+      tracker,
+      isDraining: () => draining,
+      readiness: () =>
+        readinessSnapshot({
+          version: config.appVersion,
+          database: database.monitor,
+          cache: cache.monitor,
+          llmProbe: llm.monitor,
+          llm: llm.llm,
+          isDraining: () => draining,
+        }),
+    },
+    fastifyOptions({ keepAliveTimeoutMs: config.keepAliveTimeoutMs }),
+  );
   const { port, url } = await listen(app, config, logger);
 
   metrics.start();

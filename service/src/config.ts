@@ -8,10 +8,11 @@
 import {
   APP_VERSION_PATTERN,
   APP_VERSION_RULE,
-  AUTH_MODES,
-  DB_SSL_MODES,
   type DbSslMode,
-  LOG_LEVELS,
+  type EnvVarSpec,
+  envRangeText,
+  type IntegerEnvName,
+  inEnvRange,
   type LogLevel,
   SERVICE_ENV,
   SERVICE_ENV_NAMES,
@@ -84,6 +85,8 @@ export interface ChatApiConfig {
   readonly rateLimitPerMinute: number;
   readonly quotas: QuotaSettings;
   readonly drainTimeoutMs: number;
+  /** Idle client connections are closed after this long (Node's keepAliveTimeout; announced in `Keep-Alive`). */
+  readonly keepAliveTimeoutMs: number;
   /** Proactive re-read of the rotated secrets (when their ARNs are set). */
   readonly rotationPollMs: number;
   readonly logLevel: LogLevel;
@@ -125,12 +128,12 @@ type Validator<T> = (raw: string) => Parsed<T>;
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = <T>(problem: string): Parsed<T> => ({ ok: false, problem });
 
+/** Decimal digits inside the contract's range for `name` (the synth validation uses the same range). */
 const integer =
-  (min: number, max: number): Validator<number> =>
+  (name: IntegerEnvName): Validator<number> =>
   (raw) => {
-    if (!/^\d+$/.test(raw)) return bad(`must be an integer between ${min} and ${max}`);
     const n = Number(raw);
-    return n >= min && n <= max ? ok(n) : bad(`must be an integer between ${min} and ${max}`);
+    return /^\d+$/.test(raw) && inEnvRange(name, n) ? ok(n) : bad(`must be an integer in ${envRangeText(name)}`);
   };
 
 const oneOf =
@@ -201,49 +204,64 @@ const HOST = /^[A-Za-z0-9.:[\]_-]{1,253}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 
 /**
- * One validator per contract name. Typed as a total record: a name added to the contract without a
- * validator here is a compile error, so the parser can never silently ignore a contract variable.
+ * The validator of every `text` variable: its format. The other types come from the contract
+ * ({@link contractValidator}). Typed as a total record over the text names: a name added to the
+ * contract as text without a validator here is a compile error, so the parser never silently
+ * ignores a contract variable.
  */
-const VALIDATORS = {
-  PORT: integer(0, 65535),
+const TEXT_VALIDATORS = {
   HOST: pattern(/^[0-9A-Fa-f.:]{2,45}$|^localhost$/, 'an IP address to listen on (0.0.0.0, 127.0.0.1, ::)'),
   APP_VERSION: pattern(APP_VERSION_PATTERN, APP_VERSION_RULE),
   SERVICE_NAME: pattern(/^[A-Za-z0-9._-]{1,255}$/, '1-255 characters of [A-Za-z0-9._-]'),
   DB_HOST: pattern(HOST, 'a host name or IP address'),
-  DB_PORT: integer(1, 65535),
   DB_NAME: pattern(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a Postgres database name'),
-  DB_SSL: oneOf(DB_SSL_MODES),
   DB_USERNAME: pattern(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'a Postgres role name'),
   DB_PASSWORD: anyNonEmpty,
   DB_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
   REDIS_HOST: pattern(HOST, 'a host name or IP address'),
-  REDIS_PORT: integer(1, 65535),
-  REDIS_TLS: bool,
   REDIS_AUTH_TOKEN: anyNonEmpty,
   REDIS_AUTH_SECRET_ARN: pattern(SECRET_ARN, 'a Secrets Manager secret ARN'),
   LLM_BASE_URL: llmUrl,
   LLM_MODEL: pattern(/^\S{1,200}$/, '1-200 characters without spaces'),
   LLM_API_KEY: anyNonEmpty,
-  LLM_TIMEOUT_MS: integer(100, 600_000),
-  CACHE_TTL_SECONDS: integer(1, 30 * 24 * 3600),
   PROMPT_VERSION: pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of [A-Za-z0-9._-]'),
-  RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
-  QUOTA_REQUESTS_PER_MINUTE: integer(1, 1_000_000),
-  QUOTA_LLM_TOKENS_PER_MINUTE: integer(1, 1_000_000_000),
-  LLM_MAX_OUTPUT_TOKENS: integer(1, 1_000_000),
-  LLM_CONTEXT_BUDGET_TOKENS: integer(100, 2_000_000),
-  // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
-  DRAIN_TIMEOUT_MS: integer(0, 120_000),
-  ROTATION_POLL_SECONDS: integer(1, 24 * 3600),
-  LOG_LEVEL: oneOf(LOG_LEVELS),
   AUTH_ISSUER: httpsUrl,
   AUTH_AUDIENCE: audienceList,
   AUTH_JWKS_URL: httpsUrl,
-  AUTH_MODE: oneOf(AUTH_MODES),
-} satisfies { readonly [K in ServiceEnvName]: Validator<unknown> };
+} satisfies { readonly [K in TextEnvName]: Validator<unknown> };
+
+/** Names whose contract entry has no `type` other than text: their format lives in {@link TEXT_VALIDATORS}. */
+type TextEnvName = {
+  [K in ServiceEnvName]: (typeof SERVICE_ENV)[K] extends { readonly type: 'integer' | 'enum' | 'boolean' } ? never : K;
+}[ServiceEnvName];
+
+/** The validator of a typed variable, from its contract entry: range, allowed values or true/false. */
+function contractValidator(name: ServiceEnvName): Validator<unknown> {
+  const spec = SERVICE_ENV[name] as EnvVarSpec;
+  switch (spec.type) {
+    case 'integer':
+      return integer(name as IntegerEnvName);
+    case 'enum':
+      return oneOf(spec.values);
+    case 'boolean':
+      return bool;
+    default:
+      return TEXT_VALIDATORS[name as TextEnvName];
+  }
+}
 
 type Values = {
-  -readonly [K in ServiceEnvName]: ReturnType<(typeof VALIDATORS)[K]> extends Parsed<infer T> ? T : never;
+  -readonly [K in ServiceEnvName]: (typeof SERVICE_ENV)[K] extends { readonly type: 'integer' }
+    ? number
+    : (typeof SERVICE_ENV)[K] extends { readonly type: 'boolean' }
+      ? boolean
+      : (typeof SERVICE_ENV)[K] extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
+        ? V
+        : K extends TextEnvName
+          ? ReturnType<(typeof TEXT_VALIDATORS)[K]> extends Parsed<infer T>
+            ? T
+            : never
+          : never;
 };
 
 export function parseServiceConfig(env: EnvSource): ConfigResult {
@@ -258,7 +276,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       if (spec.required) problems.push({ name, problem: 'missing' });
       continue;
     }
-    const parsed = (VALIDATORS[name] as Validator<unknown>)(given);
+    const parsed = contractValidator(name)(given);
     if (parsed.ok) values[name] = parsed.value;
     else problems.push({ name, problem: parsed.problem });
   }
@@ -308,6 +326,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
       quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+      keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,
       auth:

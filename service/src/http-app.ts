@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { ERROR_CODES, HEADERS, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
+import { ERROR_CODES, HEADERS, integerEnvDefault, LIMITS, REQUEST_ID_PATTERN } from '../../lib/contract';
 import { installAuthentication } from './auth/authenticate';
 import { AppError, errorBody } from './errors';
 import { installRequestQuota } from './quota/request-quota';
@@ -22,8 +22,11 @@ import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import type { AppDeps } from './types';
 
-/** Above the ALB's 60 s idle timeout, so the ALB (not us) closes idle keep-alive connections. */
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * KEEP_ALIVE_TIMEOUT_SECONDS' default: above the ALB's idle timeout (a relation checked at synth,
+ * lib/config/relations.ts), so the ALB, not the service, closes idle keep-alive connections.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = integerEnvDefault('KEEP_ALIVE_TIMEOUT_SECONDS') * 1000;
 
 /** How often Node looks for requests past `requestTimeout`. */
 export const REQUEST_TIMEOUT_CHECK_MS = 1_000;
@@ -56,7 +59,18 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy();
 }
 
-export function fastifyOptions(): FastifyServerOptions {
+export interface HttpServerSettings {
+  /**
+   * KEEP_ALIVE_TIMEOUT_SECONDS in ms. Node announces it on every response as `Keep-Alive: timeout=N`
+   * and closes a connection idle that long; the ALB must give up on an idle connection first
+   * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout).
+   */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export function fastifyOptions(
+  settings: HttpServerSettings = { keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS },
+): FastifyServerOptions {
   return {
     logger: false,
     // 413 as soon as Content-Length (or the streamed byte count) passes the limit: never buffered.
@@ -72,7 +86,7 @@ export function fastifyOptions(): FastifyServerOptions {
     // `Connection: close`), not with Fastify's automatic 503.
     return503OnClosing: false,
     forceCloseConnections: false,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    keepAliveTimeout: settings.keepAliveTimeoutMs,
     // A request (headers and a body of at most 32 KiB) that has not arrived within this long is
     // answered 408 and its socket closed, so a stalled upload cannot hold a connection.
     requestTimeout: LIMITS.requestTimeoutMs,

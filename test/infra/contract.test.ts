@@ -4,10 +4,11 @@
  * from Secrets Manager with the contract's JSON key, and values the service's own parser accepts.
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { serviceDimension } from '../../lib/config';
+import { ENV_SETTINGS, type EnvSetting, serviceDimension, valueAt } from '../../lib/config';
 import { API_CONTAINER_NAME, assertContractCoverage } from '../../lib/constructs/chat-api-task-definition';
 import {
   DB_SSL_MODES,
+  INTEGER_ENV_NAMES,
   LOCAL_ONLY_ENV_NAMES,
   PLAIN_ENV_NAMES,
   SECRET_ENV_NAMES,
@@ -111,6 +112,24 @@ describe('the task definition and the contract agree name for name', () => {
       DRAIN_TIMEOUT_MS: String(platform.config.service.drainTimeoutMs),
       ROTATION_POLL_SECONDS: String(platform.config.service.rotationPollSeconds),
     });
+  });
+
+  test('every integer setting reaches the environment from the stage setting synth validated', () => {
+    for (const name of INTEGER_ENV_NAMES) {
+      const setting: EnvSetting = ENV_SETTINGS[name];
+      if ('service' in setting) {
+        expect([name, environment[name]]).toEqual([name, String(valueAt(platform.config.service, setting.service))]);
+      }
+    }
+  });
+
+  test("the load balancer's idle timeout is the stage's, below the keep-alive the service announces", () => {
+    const albs = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'));
+    expect(albs).toHaveLength(1);
+    const attributes: Json[] = (albs[0] as Json).Properties.LoadBalancerAttributes;
+    const idle = attributes.find((a) => a.Key === 'idle_timeout.timeout_seconds');
+    expect(idle?.Value).toBe(String(platform.config.ingress.idleTimeoutSeconds));
+    expect(Number(idle?.Value)).toBeLessThan(Number(environment.KEEP_ALIVE_TIMEOUT_SECONDS));
   });
 
   test('a mapping that misses or invents a contract name fails at synth, naming it', () => {

@@ -163,7 +163,7 @@ describe('prod cannot be configured into an unsafe state', () => {
           c.network.natGateways = 0;
           c.database.port = 80;
           c.cache.port = 6379;
-          c.service.cacheTtlSeconds = 0;
+          c.service.cacheTtlSeconds = 3_000_000;
           c.ingress.testPort = c.ingress.productionPort;
           c.deployment.strategy = 'LINEAR';
           c.deployment.gate.parallelism = 0;
@@ -176,7 +176,7 @@ describe('prod cannot be configured into an unsafe state', () => {
       /^network\.natGateways 0/,
       /^database\.port 80/,
       /^cache\.port must not be the default 6379/,
-      /^service\.cacheTtlSeconds 0/,
+      /^service\.cacheTtlSeconds 3000000 is outside/,
       /^ingress\.productionPort and ingress\.testPort must differ/,
       /^deployment\.strategy 'LINEAR' needs deployment\.linear/,
       /^deployment\.gate\.parallelism 0/,
@@ -204,13 +204,6 @@ describe('validation of any stage', () => {
       /is not in region/,
     ],
     [
-      'a drain longer than the stop timeout',
-      (c: M) => {
-        c.service.drainTimeoutMs = 30_000;
-      },
-      /drainTimeoutMs .* must leave at least 1 s/,
-    ],
-    [
       'an LLM endpoint over plain http (the key and the prompts would travel in clear)',
       (c: M) => {
         c.service.llm = { ...c.service.llm, baseUrl: 'http://llm.internal.example/v1' };
@@ -229,7 +222,7 @@ describe('validation of any stage', () => {
       (c: M) => {
         c.service.rotationPollSeconds = 7_200;
       },
-      /rotationPollSeconds 7200 must be 30–3600/,
+      /^service\.rotationPollSeconds 7200 is outside ROTATION_POLL_SECONDS's range 1–3600 s/,
     ],
     [
       'a canary step below 0.1%',
@@ -301,13 +294,6 @@ describe('validation of any stage', () => {
       /bakeTimeMinutes 7\.5 must be whole minutes/,
     ],
     [
-      'a gate profile that cannot finish before the gate times out',
-      (c: M) => {
-        c.deployment.gate.profile = 'soak';
-      },
-      /gate\.profile 'soak' can take up to \d+ min, longer than deployment\.gate\.timeoutMinutes \(15\)/,
-    ],
-    [
       'an unknown gate profile',
       (c: M) => {
         c.deployment.gate.profile = 'huge' as never;
@@ -351,13 +337,6 @@ describe('validation of any stage', () => {
 describe('monitoring settings are validated', () => {
   test.each([
     [
-      'a rollback alarm slower than the bake time',
-      (c: M) => {
-        c.monitoring.symptomEvaluation = { datapointsToAlarm: 2, evaluationPeriods: 3 };
-      },
-      /symptomEvaluation needs 10 minutes of bad data to alarm, longer than deployment\.bakeTimeMinutes \(5\)/,
-    ],
-    [
       'more breaching datapoints than evaluated periods',
       (c: M) => {
         c.monitoring.saturationEvaluation = { datapointsToAlarm: 4, evaluationPeriods: 3 };
@@ -400,18 +379,11 @@ describe('monitoring settings are validated', () => {
       /runbookBaseUrl .* without a trailing slash/,
     ],
     [
-      'a token quota smaller than one full LLM call',
-      (c: M) => {
-        c.service.quotas.llmTokensPerPrincipalPerMinute = 1000;
-      },
-      /llmTokensPerPrincipalPerMinute \(1000\) must be at least llm.contextBudgetTokens \+ llm.maxOutputTokens/,
-    ],
-    [
       'a request quota of zero',
       (c: M) => {
         c.service.quotas.requestsPerPrincipalPerMinute = 0;
       },
-      /service.quotas.requestsPerPrincipalPerMinute 0 must be a whole number >= 1/,
+      /^service\.quotas\.requestsPerPrincipalPerMinute 0 is outside QUOTA_REQUESTS_PER_MINUTE's range 1–1000000 requests\/min/,
     ],
     [
       'a runbook base URL over plain HTTP',
@@ -431,15 +403,6 @@ describe('monitoring settings are validated', () => {
       c.monitoring.thresholds.dbMaxConnections = 1000;
     });
     expect(() => validateStageConfig(config)).not.toThrow();
-  });
-
-  test('every stage can roll back within its bake time', () => {
-    for (const stage of STAGE_NAMES) {
-      const { monitoring, deployment } = getStageConfig(stage);
-      expect(monitoring.symptomEvaluation.datapointsToAlarm * monitoring.periodMinutes).toBeLessThanOrEqual(
-        deployment.bakeTimeMinutes,
-      );
-    }
   });
 });
 

@@ -3,6 +3,7 @@
  * a real Redis (TLS + AUTH) and the fake LLM, with the service running as a child process from its
  * esbuild bundle and configured by env vars only.
  */
+import { Agent } from 'node:http';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SSE_EVENTS } from '../../lib/contract';
 import { FAKE_LLM_MARKER, type LocalStack, startLocalStack } from '../../scripts/harness';
 import { http, postJson, STACK_TRACE, uniqueText } from './support';
@@ -14,8 +15,9 @@ let url: string;
 
 beforeAll(async () => {
   stack = await startLocalStack({
-    // Fast LLM timeouts so the timeout test stays short; no provider Retry-After unless a test sets one.
-    serviceEnv: { LLM_TIMEOUT_MS: '700', APP_VERSION: 'it-1.0.0' },
+    // The shortest LLM timeout the contract allows, so the timeout test stays short; no provider Retry-After unless a test sets one.
+    // A keep-alive other than the default, to see the setting itself in the Keep-Alive header.
+    serviceEnv: { LLM_TIMEOUT_MS: '1000', APP_VERSION: 'it-1.0.0', KEEP_ALIVE_TIMEOUT_SECONDS: '77' },
     llm: { retryAfterSeconds: null },
   });
   url = stack.url as string;
@@ -42,6 +44,18 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
       version: 'it-1.0.0',
       checks: { database: 'ok', cache: 'ok', llm: 'ok' },
     });
+  });
+
+  test('on a keep-alive connection, the service announces KEEP_ALIVE_TIMEOUT_SECONDS as Keep-Alive: timeout=N', async () => {
+    // The ALB's idle timeout must stay below this (lib/config/relations.ts, alb-idle-below-keep-alive).
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const res = await http(`${url}${ROUTES.health}`, { agent });
+      expect(res.status).toBe(200);
+      expect(res.headers['keep-alive']).toBe('timeout=77');
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('a repeated question is a cache miss, then a hit (and the LLM is called once)', async () => {

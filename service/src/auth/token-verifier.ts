@@ -22,6 +22,7 @@ import {
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { AuthFailureReason } from '../../../lib/contract';
+import { JWKS_FETCH_TIMEOUT_MS } from '../../../lib/contract/time-budgets';
 
 /** Asymmetric only: never `none`, never an HMAC algorithm that a public key could be misused for. */
 export const ALLOWED_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
@@ -30,7 +31,7 @@ export const ALLOWED_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 export const CLOCK_SKEW_SECONDS = 30;
 
 /** How long one JWKS request may take (the library retries once, so a fetch is bounded by twice this). */
-export const JWKS_FETCH_TIMEOUT_MS = 2_000;
+export { JWKS_FETCH_TIMEOUT_MS };
 
 /** After an unknown `kid` (or a failed fetch), no fetch on a miss for this long. */
 export const JWKS_PENALTY_SECONDS = 10;

@@ -13,6 +13,7 @@
  */
 import { connect, isIP } from 'node:net';
 import { Redis } from 'ioredis';
+import { CACHE_CLIENT } from '../../../lib/contract/time-budgets';
 import type { CacheSettings } from '../config';
 import { isTlsConfigErrorCode } from '../tls-errors';
 
@@ -94,8 +95,8 @@ export function answersPlainResp(host: string, port: number, timeoutMs = 1_000):
 }
 
 /** A time-boxed answer: ioredis' own `commandTimeout` also guards every command. */
-const COMMAND_TIMEOUT_MS = 1_000;
-const CONNECT_TIMEOUT_MS = 3_000;
+const COMMAND_TIMEOUT_MS = CACHE_CLIENT.commandTimeoutMs;
+const CONNECT_TIMEOUT_MS = CACHE_CLIENT.connectTimeoutMs;
 
 export class RedisCache implements ResponseCache {
   private client: Redis;

@@ -7,7 +7,7 @@
  * without it (`BYPASS`), counted, and readiness says `degraded`.
  */
 import { randomUUID } from 'node:crypto';
-import { type CacheStatus, LIMITS } from '../../../lib/contract';
+import { type CacheStatus, CREDENTIAL_REFRESH_WAIT_MS, LIMITS } from '../../../lib/contract';
 import type { ResponseCache } from '../cache/redis-cache';
 import type { ChatStore } from '../db/chat-store';
 import { dependencyUnavailable, sessionNotFound } from '../errors';
@@ -67,7 +67,7 @@ export interface DatabaseGate extends HealthGate {
  * after a lost connection) before it is answered 503. A re-read is one Secrets Manager call and one
  * login: tens of milliseconds.
  */
-export const CREDENTIAL_REFRESH_WAIT_MS = 2_000;
+export { CREDENTIAL_REFRESH_WAIT_MS } from '../../../lib/contract/time-budgets';
 
 export interface ChatServiceDeps {
   readonly store: ChatStore;

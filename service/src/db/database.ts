@@ -6,7 +6,7 @@
  * new credentials and retires the old one once its borrowed clients are back (`pool.end()`).
  */
 import { Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
-import type { DbSslMode } from '../../../lib/contract';
+import { DB_POOL, type DbSslMode } from '../../../lib/contract';
 import type { DatabaseSettings } from '../config';
 import type { DbCredentials } from '../secrets/secret-source';
 import { isTlsConfigErrorCode } from '../tls-errors';
@@ -28,7 +28,8 @@ export function sslOptions(mode: DbSslMode): false | { rejectUnauthorized: boole
   return { rejectUnauthorized: mode === 'verify-full' };
 }
 
-const DEFAULT_MAX_CONNECTIONS = 10;
+/** Per task; the synth-time relations check it against the database's connection limit. */
+const DEFAULT_MAX_CONNECTIONS = DB_POOL.maxConnectionsPerTask;
 
 export class Database {
   private pool: Pool;
@@ -100,11 +101,11 @@ export class Database {
       password: creds.password,
       ssl: sslOptions(this.settings.ssl),
       max: this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      idleTimeoutMillis: 30_000,
-      connectionTimeoutMillis: 3_000,
+      idleTimeoutMillis: DB_POOL.idleTimeoutMs,
+      connectionTimeoutMillis: DB_POOL.connectionTimeoutMs,
       // Bounded waits: a stuck database turns into a 503, never a hung request.
-      query_timeout: 5_000,
-      statement_timeout: 5_000,
+      query_timeout: DB_POOL.statementTimeoutMs,
+      statement_timeout: DB_POOL.statementTimeoutMs,
       keepAlive: true,
       application_name: 'chat-api',
     });

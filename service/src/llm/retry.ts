@@ -10,6 +10,7 @@
  * the retries once the billed budget is spent (default 1: a timed-out generation is never retried).
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { LLM_RETRY_POLICY } from '../../../lib/contract/time-budgets';
 
 export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client' | 'aborted';
 
@@ -37,13 +38,8 @@ export interface RetryPolicy {
   readonly maxHonouredRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 3,
-  maxBilledAttempts: 1,
-  baseDelayMs: 200,
-  maxDelayMs: 2_000,
-  maxHonouredRetryAfterMs: 2_000,
-};
+/** The contract's policy: the synth-time relations add up its worst case against the ALB idle timeout. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = LLM_RETRY_POLICY;
 
 /** `Retry-After` as seconds or an HTTP date; `retry-after-ms` (OpenAI's) wins when present. */
 export function parseRetryAfterMs(headers: Headers | undefined, nowMs: number = Date.now()): number | undefined {

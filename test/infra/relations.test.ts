@@ -1,0 +1,158 @@
+/**
+ * The relations catalogue (lib/config/relations.ts): every relation refuses a config that violates
+ * it, through the validation `bin/app.ts` runs before synth, with a message naming both sides; the
+ * shipped stages hold every relation; and docs/architecture.md lists them as the code does.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STAGE_NAMES, STAGES, type StageConfig, StageConfigError, validateStageConfig } from '../../lib/config';
+import { RELATIONS } from '../../lib/config/relations';
+import { RELATIONS_BEGIN, RELATIONS_END, renderRelations } from '../../lib/config/relations-doc';
+import { type Mutable, withOverrides } from '../support/cdk';
+
+type M = Mutable<StageConfig>;
+
+const problemsOf = (config: StageConfig): readonly string[] => {
+  try {
+    validateStageConfig(config);
+  } catch (err) {
+    if (err instanceof StageConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+/** One violating change per relation, with the values the message must show (smaller side, bound). */
+const VIOLATIONS: Record<string, { stage: 'dev' | 'prod'; mutate: (c: M) => void; values: [string, string] }> = {
+  // The issue's case, scaled: the service closing idle connections before the ALB does.
+  'alb-idle-below-keep-alive': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.keepAliveTimeoutSeconds = 170;
+    },
+    values: ['180 s', '170 s'],
+  },
+  // 3 × 60 s + 2 × 2 s of backoff + 38 s database + 3 s cache + 4 s JWKS = 229 s.
+  'request-within-alb-idle': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.llm.timeoutMs = 60_000;
+    },
+    values: ['229 s', '180 s'],
+  },
+  'gate-run-within-hook-timeout': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.deployment.gate.profile = 'soak';
+    },
+    values: ['24 min', '15 min'],
+  },
+  'drain-within-stop-timeout': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.drainTimeoutMs = 30_000;
+    },
+    values: ['31000 ms', '30000 ms'],
+  },
+  // dev's t4g.micro: an estimated 79 connections, 80% of which is 63; 10 × 4 tasks × 2 colours = 80.
+  'db-pool-within-connection-alarm': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.maxTaskCount = 4;
+    },
+    values: ['80 connections', '63 connections'],
+  },
+  'token-quota-fits-one-request': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.quotas.llmTokensPerPrincipalPerMinute = 7_000;
+    },
+    values: ['7024 tokens', '7000 tokens'],
+  },
+  // The soak primes its answers, then asks for them for 20 minutes: 3 + 20 min + 30 s = 1410 s.
+  'cache-ttl-covers-soak': {
+    stage: 'prod',
+    mutate: (c) => {
+      c.service.cacheTtlSeconds = 1_200;
+    },
+    values: ['1410 s', '1200 s'],
+  },
+  // ROTATION_POLL_SECONDS' range (at most an hour) keeps this one true today; the relation holds
+  // it should the range ever widen. 90,000 s + 20% jitter against a one-day rotation.
+  'rotation-poll-within-rotation-period': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.rotationPollSeconds = 90_000;
+      c.database.appUserRotationDays = 1;
+    },
+    values: ['108000 s', '86400 s'],
+  },
+  'alarm-within-bake': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.monitoring.symptomEvaluation = { datapointsToAlarm: 2, evaluationPeriods: 3 };
+    },
+    values: ['10 min', '5 min'],
+  },
+};
+
+describe('relations between components', () => {
+  test('every relation in the catalogue has a violation test, and names are unique', () => {
+    const names = RELATIONS.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(Object.keys(VIOLATIONS).sort()).toEqual([...names].sort());
+  });
+
+  test.each(STAGE_NAMES)('the shipped %s config holds every relation', (stage) => {
+    expect(problemsOf(STAGES[stage]).filter((p) => p.startsWith('relation '))).toEqual([]);
+  });
+
+  test.each(RELATIONS.map((r) => [r.name, r] as const))(
+    '%s: a violating config is refused at synth, naming both sides and their values',
+    (name, relation) => {
+      const { stage, mutate, values } = VIOLATIONS[name];
+      const problems = problemsOf(withOverrides(stage, mutate));
+      const mine = problems.filter((p) => p.startsWith(`relation ${name}:`));
+      expect(mine).toHaveLength(1);
+      const message = mine[0];
+      expect(message).toContain(relation.left);
+      expect(message).toContain(relation.right);
+      expect(message).toContain(`is ${values[0]}, which must be`);
+      expect(message).toContain(`, ${values[1]};`);
+      // The violation is this relation's alone: no other relation fires for the same change.
+      expect(problems.filter((p) => p.startsWith('relation '))).toEqual(mine);
+    },
+  );
+
+  test('the ALB idle timeout of the issue (120 s) against a 65 s keep-alive is refused twice: keep-alive and worst case', () => {
+    const problems = problemsOf(
+      withOverrides('prod', (c) => {
+        c.ingress.idleTimeoutSeconds = 120;
+        c.service.keepAliveTimeoutSeconds = 65;
+      }),
+    );
+    expect(problems.filter((p) => p.startsWith('relation ')).map((p) => p.split(':')[0])).toEqual([
+      'relation alb-idle-below-keep-alive',
+      'relation request-within-alb-idle',
+    ]);
+  });
+});
+
+describe('docs/architecture.md', () => {
+  const DOC = join(__dirname, '../../docs/architecture.md');
+
+  test('its "Relations between components" table is the one the catalogue generates (UPDATE_RELATIONS_DOCS=1 rewrites it)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    const start = doc.indexOf(RELATIONS_BEGIN);
+    const end = doc.indexOf(RELATIONS_END);
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(end).toBeGreaterThan(start);
+    const current = doc.slice(start, end + RELATIONS_END.length);
+    const generated = renderRelations();
+    if (process.env.UPDATE_RELATIONS_DOCS === '1' && current !== generated) {
+      writeFileSync(DOC, doc.replace(current, generated));
+      return;
+    }
+    expect(current).toBe(generated);
+  });
+});

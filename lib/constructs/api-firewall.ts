@@ -44,11 +44,14 @@ const MIN_RATE_LIMIT = 10;
  *   never renders a message, it stores and forwards it as data.
  */
 export class ApiFirewall extends Construct {
+  /** The WebACL's name: the `WebACL` dimension of its CloudWatch metrics. */
+  readonly name: string;
   readonly webAcl: wafv2.CfnWebACL;
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ApiFirewallProps) {
     super(scope, id);
+    this.name = props.name;
     if (!Number.isInteger(props.requestsPerIpPerFiveMinutes) || props.requestsPerIpPerFiveMinutes < MIN_RATE_LIMIT) {
       throw new Error(
         `requestsPerIpPerFiveMinutes is ${props.requestsPerIpPerFiveMinutes}: WAF needs a whole number of at least ${MIN_RATE_LIMIT}.`,

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
@@ -38,17 +38,18 @@ export interface ServiceEnvSources {
   readonly dbHost: string;
   readonly dbPort: number;
   readonly dbName: string;
-  readonly dbSecretArn: string;
   readonly redisHost: string;
   readonly redisPort: number;
-  readonly redisAuthSecretArn: string;
   /** Who may call the API (an {@link IdentityProvider}'s issuer, audiences and JWKS). */
   readonly authIssuer: string;
   readonly authAudiences: readonly string[];
   readonly authJwksUrl: string;
 }
 
-/** The Secrets Manager secrets behind the secret variables. */
+/**
+ * The Secrets Manager secrets behind the secret variables, each passed once: their ARNs (the
+ * re-read variables DB_SECRET_ARN, REDIS_AUTH_SECRET_ARN) and their keys are derived from them.
+ */
 export interface ServiceSecretSources {
   /** The app user's RDS secret: `{username, password, ...}`. */
   readonly dbSecret: secretsmanager.ISecret;
@@ -67,6 +68,7 @@ export function plainServiceEnvironment(
   naming: StageNaming,
   service: ServiceSettings,
   s: ServiceEnvSources,
+  secrets: Pick<ServiceSecretSources, 'dbSecret' | 'cacheAuthSecret'>,
 ): Record<PlainEnvName, string> {
   const dbSsl: DbSslMode = 'verify-full';
   return {
@@ -78,11 +80,11 @@ export function plainServiceEnvironment(
     DB_PORT: String(s.dbPort),
     DB_NAME: s.dbName,
     DB_SSL: dbSsl,
-    DB_SECRET_ARN: s.dbSecretArn,
+    DB_SECRET_ARN: secrets.dbSecret.secretArn,
     REDIS_HOST: s.redisHost,
     REDIS_PORT: String(s.redisPort),
     REDIS_TLS: 'true',
-    REDIS_AUTH_SECRET_ARN: s.redisAuthSecretArn,
+    REDIS_AUTH_SECRET_ARN: secrets.cacheAuthSecret.secretArn,
     LLM_BASE_URL: service.llm.baseUrl,
     LLM_MODEL: service.llm.model,
     PROMPT_VERSION: service.promptVersion,
@@ -133,15 +135,12 @@ export interface ChatApiTaskDefinitionProps {
   /** Of the container's log group. */
   readonly logRetentionDays: logs.RetentionDays;
   readonly env: ServiceEnvSources;
-  readonly secrets: ServiceSecretSources;
   /**
-   * KMS keys that encrypt the secrets. Decrypt is granted to the execution and task roles through
-   * Secrets Manager only (kms:ViaService); pass the secrets without their key, so no grant writes
-   * this stack's roles into another stack's key policy.
-   * @default - no KMS grant: the secrets are encrypted with the AWS managed key, or were passed with
-   * their key, which grants decrypt itself
+   * A secret with a customer managed key (the Data stack's) is used by ARN without its key, and
+   * decrypt is granted on the key's ARN through Secrets Manager only (kms:ViaService): CDK's own
+   * key grant would write this stack's roles into the other stack's key policy, a dependency cycle.
    */
-  readonly secretsKeyArns?: readonly string[];
+  readonly secrets: ServiceSecretSources;
   /** @default - `service.image`: built from `service/Dockerfile`, or the configured URI */
   readonly image?: ecs.ContainerImage;
 }
@@ -159,8 +158,18 @@ export class ChatApiTaskDefinition extends Construct {
   constructor(scope: Construct, id: string, props: ChatApiTaskDefinitionProps) {
     super(scope, id);
     const { naming, service } = props;
-    const environment = plainServiceEnvironment(naming, service, props.env);
-    const secrets = serviceSecrets(props.secrets);
+    const keyArns = distinct(
+      Object.values(props.secrets)
+        .map((secret) => secret.encryptionKey?.keyArn)
+        .filter((arn): arn is string => arn !== undefined),
+    );
+    const sources: ServiceSecretSources = {
+      dbSecret: withoutKey(this, 'DbSecret', props.secrets.dbSecret),
+      cacheAuthSecret: withoutKey(this, 'CacheAuthSecret', props.secrets.cacheAuthSecret),
+      llmApiKeySecret: withoutKey(this, 'LlmApiKeySecret', props.secrets.llmApiKeySecret),
+    };
+    const environment = plainServiceEnvironment(naming, service, props.env, sources);
+    const secrets = serviceSecrets(sources);
     assertContractCoverage(environment, secrets);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -200,12 +209,12 @@ export class ChatApiTaskDefinition extends Construct {
     });
 
     // The service re-reads these every ROTATION_POLL_SECONDS and after a rejected login (DB_SECRET_ARN, REDIS_AUTH_SECRET_ARN).
-    props.secrets.dbSecret.grantRead(this.taskDefinition.taskRole);
-    props.secrets.cacheAuthSecret.grantRead(this.taskDefinition.taskRole);
-    if (props.secretsKeyArns && props.secretsKeyArns.length > 0) {
+    sources.dbSecret.grantRead(this.taskDefinition.taskRole);
+    sources.cacheAuthSecret.grantRead(this.taskDefinition.taskRole);
+    if (keyArns.length > 0) {
       const decrypt = new iam.PolicyStatement({
         actions: ['kms:Decrypt'],
-        resources: [...props.secretsKeyArns],
+        resources: keyArns,
         conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
       });
       this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(decrypt);
@@ -221,4 +230,14 @@ export class ChatApiTaskDefinition extends Construct {
       },
     ]);
   }
+}
+
+/** A secret with a customer managed key, as the same secret by ARN without it (see the `secrets` prop). */
+function withoutKey(scope: Construct, id: string, secret: secretsmanager.ISecret): secretsmanager.ISecret {
+  if (secret.encryptionKey === undefined) return secret;
+  return secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secret.secretArn });
+}
+
+function distinct<T>(values: readonly T[]): T[] {
+  return values.filter((v, i) => values.indexOf(v) === i);
 }

@@ -1,7 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -19,6 +18,7 @@ import { monitorCache, monitorDatabase } from '../monitoring/data-section';
 import { monitorEdge } from '../monitoring/edge-section';
 import { monitorGate } from '../monitoring/gate-section';
 import { RUNBOOK_DIR, runbookLink } from '../monitoring/runbooks';
+import type { BlueGreenTargets } from '../monitoring/service-metrics';
 import { monitorService } from '../monitoring/service-section';
 
 /**
@@ -27,15 +27,14 @@ import { monitorService } from '../monitoring/service-section';
  */
 export interface MonitoredService {
   readonly service: ecs.FargateService;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  readonly blueTargetGroup: elbv2.ApplicationTargetGroup;
-  readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
+  /** The load balancer and both target groups (per-colour metrics). */
+  readonly ingress: BlueGreenTargets;
   /** The service's log group (the first place to look for most alarms). */
-  readonly logGroup: logs.ILogGroup;
+  readonly api: { readonly logGroup: logs.ILogGroup };
   /** The k6 runner's log group (the gate's summary). */
-  readonly runnerLogGroup: logs.ILogGroup;
-  /** The name of the WAF WebACL in front of the load balancer. */
-  readonly webAclName: string;
+  readonly runner: { readonly logGroup: logs.ILogGroup };
+  /** The WAF WebACL in front of the load balancer, by name (its metrics' dimension). */
+  readonly firewall: { readonly name: string };
   /** The topic every alarm notifies (created with the deployment alarms, which notify it too). */
   readonly alarmTopic: sns.ITopic;
   /** The alarms the ECS service names for rollback; created beside it, paged on from here. */
@@ -73,12 +72,12 @@ export class MonitoringStack extends Stack {
     this.createDbAuthFailureFilter(config);
 
     this.monitoring.addWidget(this.readMeWidget(config));
-    monitorService(this.monitoring, { wiring, period, targets: service, service: service.service });
+    monitorService(this.monitoring, { wiring, period, targets: service.ingress, service: service.service });
     monitorApp(this.monitoring, { wiring, metrics: app });
     monitorDatabase(this.monitoring, { wiring, period, instance: props.database });
     monitorCache(this.monitoring, { wiring, period });
     monitorGate(this.monitoring, { wiring, metrics: app });
-    monitorEdge(this.monitoring, { wiring, period, webAclName: service.webAclName, region: this.region });
+    monitorEdge(this.monitoring, { wiring, period, webAclName: service.firewall.name, region: this.region });
     this.monitoring.addWidget(this.recentLogsWidget(service));
     this.serviceDegraded = this.createServiceDegraded(config, service.deploymentAlarms);
 
@@ -158,7 +157,7 @@ export class MonitoringStack extends Stack {
     return new cloudwatch.Row(
       new cloudwatch.LogQueryWidget({
         title: 'Service errors and dependency events (latest 50)',
-        logGroupNames: [service.logGroup.logGroupName],
+        logGroupNames: [service.api.logGroup.logGroupName],
         width: 12,
         height: 6,
         queryLines: [
@@ -170,7 +169,7 @@ export class MonitoringStack extends Stack {
       }),
       new cloudwatch.LogQueryWidget({
         title: 'k6 gate runs (runner log, latest 50)',
-        logGroupNames: [service.runnerLogGroup.logGroupName],
+        logGroupNames: [service.runner.logGroup.logGroupName],
         width: 12,
         height: 6,
         queryLines: ['fields @timestamp, @message', 'sort @timestamp desc', 'limit 50'],

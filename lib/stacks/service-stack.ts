@@ -1,11 +1,8 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { AlarmWithAnnotation } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
@@ -47,6 +44,9 @@ export interface ServiceStackProps extends StackProps {
   readonly cache: CacheCluster;
 }
 
+/** The tasks and the k6 runner run in the private app subnets. */
+const APP_SUBNETS: ec2.SubnetSelection = { subnetGroupName: SUBNET_GROUPS.app };
+
 /**
  * Service: the ECS cluster, the chat API on Fargate behind an ALB, staged rollouts (blue/green by
  * default, canary or linear per stage) with automatic rollback, autoscaling, and the k6 gate that
@@ -54,31 +54,24 @@ export interface ServiceStackProps extends StackProps {
  */
 export class ServiceStack extends Stack {
   readonly cluster: ecs.Cluster;
-  readonly service: ecs.FargateService;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  readonly blueTargetGroup: elbv2.ApplicationTargetGroup;
-  readonly greenTargetGroup: elbv2.ApplicationTargetGroup;
-  readonly productionListener: elbv2.ApplicationListener;
-  readonly testListener: elbv2.ApplicationListener;
+  /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
+  readonly identity: IdentityProvider;
+  /** The k6 runner: its task definition, its security group (the only source the test listener admits), its logs. */
+  readonly runner: K6Runner;
+  /** The load balancer, the blue and green target groups, the production and test listeners and their rules. */
+  readonly ingress: ServiceLoadBalancer;
+  /** The WebACL on the load balancer (its name is the WAF metrics' dimension). */
   readonly firewall: ApiFirewall;
-  /** The WebACL's name, for the monitoring stack's WAF metrics. */
-  readonly webAclName: string;
-  /** The chat API container's awslogs group. */
-  readonly logGroup: logs.ILogGroup;
-  /** The gate's lifecycle-hook function; created on every stage, attached only where the gate is enabled. */
-  readonly gateFunction: lambda.IFunction;
-  /** The k6 runner tasks' log group (k6 summary and the gate's EMF line). */
-  readonly runnerLogGroup: logs.ILogGroup;
-  readonly runnerTaskDefinition: ecs.FargateTaskDefinition;
-  /** The k6 runner's security group: the only source the test listener admits. */
-  readonly runnerSecurityGroup: ec2.ISecurityGroup;
+  /** The chat API's task definition, container and awslogs group. */
+  readonly api: ChatApiTaskDefinition;
+  readonly service: ecs.FargateService;
+  /** The gate's lifecycle hook; created on every stage, attached only where the gate is enabled. */
+  readonly gate: K6GateHook;
   /**
    * `ServiceUrl`: scheme, host and production port of the production listener. The target of the
    * pipeline's post-deploy gate (`envFromCfnOutputs`) and of `npm run gate -- --target` by hand.
    */
   readonly serviceUrlOutput: CfnOutput;
-  /** Who may call the API: the issuer the service trusts, and the gate's machine client. */
-  readonly identity: IdentityProvider;
   /** `GateTokenUrl`: where the gate's machine client gets its token (the pipeline's post-deploy gate). */
   readonly gateTokenUrlOutput?: CfnOutput;
   /**
@@ -96,173 +89,168 @@ export class ServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { config, vpc } = props;
-    const appSubnets: ec2.SubnetSelection = { subnetGroupName: SUBNET_GROUPS.app };
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       clusterName: physicalName(config, 'cluster'),
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
-
     // Who may call the API: the stage's Cognito user pool, or the external issuer its config names.
-    const identity = new IdentityProvider(this, 'Identity', {
+    this.identity = new IdentityProvider(this, 'Identity', {
       naming: config,
       auth: config.auth,
       retainUsers: config.stage === 'prod',
-      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logRetentionDays: logRetention,
     });
-    this.identity = identity;
-
-    const runner = new K6Runner(this, 'K6Runner', {
+    this.runner = new K6Runner(this, 'K6Runner', {
       config,
       vpc,
-      subnets: appSubnets,
-      ...(identity.gateClient ? { gateClient: identity.gateClient } : {}),
+      subnets: APP_SUBNETS,
+      ...(this.identity.gateClient ? { gateClient: this.identity.gateClient } : {}),
     });
-    this.runnerLogGroup = runner.logGroup;
-    this.runnerTaskDefinition = runner.taskDefinition;
-    this.runnerSecurityGroup = runner.securityGroup;
-
-    const ingress = new ServiceLoadBalancer(this, 'Ingress', {
+    this.ingress = new ServiceLoadBalancer(this, 'Ingress', {
       config,
       vpc,
       containerPort: API_CONTAINER_PORT,
-      testClientSecurityGroup: runner.securityGroup,
+      testClientSecurityGroup: this.runner.securityGroup,
       deregistrationDelay: deregistrationDelay(config),
     });
-    this.loadBalancer = ingress.loadBalancer;
-    this.blueTargetGroup = ingress.blueTargetGroup;
-    this.greenTargetGroup = ingress.greenTargetGroup;
-    this.productionListener = ingress.productionListener;
-    this.testListener = ingress.testListener;
-
-    // Every listener of the load balancer is behind the WebACL; the VPC's own addresses (the k6
-    // runner) are exempt, so the gate is never rate-limited or blocked by a managed rule.
-    this.webAclName = physicalName(config, 'api-waf');
+    // Every listener is behind the WebACL; the VPC's own addresses (the k6 runner) are exempt, so the
+    // gate is never rate-limited or blocked by a managed rule.
     this.firewall = new ApiFirewall(this, 'Firewall', {
-      name: this.webAclName,
-      loadBalancerArn: ingress.loadBalancer.loadBalancerArn,
+      name: physicalName(config, 'api-waf'),
+      loadBalancerArn: this.ingress.loadBalancer.loadBalancerArn,
       requestsPerIpPerFiveMinutes: config.ingress.firewall.requestsPerIpPerFiveMinutes,
       trustedSourceCidrs: [config.network.cidr],
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      logRetention,
     });
+    this.api = this.createTaskDefinition(props);
+    const serviceSecurityGroup = this.admitLoadBalancerAndRunner(props.serviceSecurityGroup);
+    this.service = new ChatApiService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.api.taskDefinition,
+      serviceName: physicalName(config, 'api'),
+      securityGroup: serviceSecurityGroup,
+      subnets: APP_SUBNETS,
+      containerName: API_CONTAINER_NAME,
+      containerPort: API_CONTAINER_PORT,
+      targets: this.ingress,
+      deployment: deploymentSettings(config),
+      scaling: config.service,
+    }).service;
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      naming: config,
+      alarmEmails: config.monitoring.alarmEmails,
+    }).topic;
+    this.deploymentAlarms = this.createDeploymentAlarms(config);
+    this.gate = new K6GateHook(this, 'Gate', {
+      config,
+      appVersion: props.appVersion,
+      cluster: this.cluster,
+      runner: this.runner,
+      loadBalancer: this.ingress.loadBalancer,
+      testListenerPort: config.ingress.testPort,
+      serviceContainerPort: API_CONTAINER_PORT,
+      serviceName: physicalName(config, 'api'),
+    });
+    const hookRole = config.deployment.gate.enabled ? this.attachGate(config, props.appVersion) : undefined;
+    this.orderServiceAfterWhatItNames(hookRole);
+    this.gateTokenUrlOutput = this.createOutputs(config);
+    this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
+      value: serviceUrl(config, this.ingress.loadBalancer.loadBalancerDnsName),
+      description: 'Production URL (scheme, host, production port); the target of npm run gate',
+    });
+  }
 
+  /**
+   * The chat API's task definition: its environment from the contract, its secrets from the Data
+   * stack's (and the stage's LLM key secret), each passed once.
+   */
+  private createTaskDefinition(props: ServiceStackProps): ChatApiTaskDefinition {
+    const { config } = props;
+    const logRetentionDays = config.logRetentionDays as logs.RetentionDays;
     const llmApiKey = new ExistingSecret(this, 'LlmApiKey', {
       secretName: config.service.llm.apiKeySecretName,
-      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logRetentionDays,
     });
-    const api = new ChatApiTaskDefinition(this, 'Api', {
+    return new ChatApiTaskDefinition(this, 'Api', {
       naming: config,
       service: config.service,
-      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logRetentionDays,
       env: {
         appVersion: props.appVersion,
         dbHost: props.database.instance.dbInstanceEndpointAddress,
         dbPort: props.database.port,
         dbName: props.database.databaseName,
-        dbSecretArn: props.database.appUserSecret.secretArn,
         redisHost: props.cache.host,
         redisPort: props.cache.port,
-        redisAuthSecretArn: props.cache.authTokenSecret.secretArn,
-        authIssuer: identity.issuer,
-        authAudiences: identity.audiences,
-        authJwksUrl: identity.jwksUrl,
+        authIssuer: this.identity.issuer,
+        authAudiences: this.identity.audiences,
+        authJwksUrl: this.identity.jwksUrl,
       },
-      // The Data stack's secrets, imported by ARN without their key: CDK's key grant would otherwise
-      // add this stack's roles to the Data stack's key policy, a dependency cycle. Decrypt is granted
-      // on the key's ARN instead, through Secrets Manager only.
       secrets: {
-        dbSecret: importSecret(this, 'DbAppUserSecret', props.database.appUserSecret),
-        cacheAuthSecret: importSecret(this, 'CacheAuthSecret', props.cache.authTokenSecret),
+        dbSecret: props.database.appUserSecret,
+        cacheAuthSecret: props.cache.authTokenSecret,
         llmApiKeySecret: llmApiKey.secret,
       },
-      secretsKeyArns: [props.database.appUserSecret, props.cache.authTokenSecret]
-        .map((s) => s.encryptionKey?.keyArn)
-        .filter((arn): arn is string => arn !== undefined)
-        .filter((arn, i, all) => all.indexOf(arn) === i),
     });
-    this.logGroup = api.logGroup;
+  }
 
-    // The tasks' group belongs to the Network stack (the Data stack's rules name it). Imported
-    // immutable here, so CDK does not write the ALB rule into the Network stack (a dependency cycle);
-    // the rule is created in this stack instead.
-    const serviceSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
-      this,
-      'ServiceSecurityGroup',
-      props.serviceSecurityGroup.securityGroupId,
-      { mutable: false },
+  /**
+   * The tasks' group belongs to the Network stack (the Data stack's rules name it). It is imported
+   * immutable here, so CDK does not write these rules into the Network stack (a dependency cycle):
+   * the load balancer reaches both target groups' tasks, and the k6 runner reaches the serving
+   * revision's tasks directly, the relative gate's baseline (the production listener would mix both
+   * revisions during canary and linear steps).
+   */
+  private admitLoadBalancerAndRunner(tasks: ec2.ISecurityGroup): ec2.ISecurityGroup {
+    const group = ec2.SecurityGroup.fromSecurityGroupId(this, 'ServiceSecurityGroup', tasks.securityGroupId, {
+      mutable: false,
+    });
+    const admit = (id: string, source: ec2.ISecurityGroup, description: string) =>
+      new ec2.CfnSecurityGroupIngress(this, id, {
+        groupId: group.securityGroupId,
+        sourceSecurityGroupId: source.securityGroupId,
+        ipProtocol: 'tcp',
+        fromPort: API_CONTAINER_PORT,
+        toPort: API_CONTAINER_PORT,
+        description,
+      });
+    admit(
+      'ServiceFromLoadBalancer',
+      this.ingress.securityGroup,
+      'ALB to the chat API container port (both target groups)',
     );
-    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromLoadBalancer', {
-      groupId: serviceSecurityGroup.securityGroupId,
-      sourceSecurityGroupId: ingress.securityGroup.securityGroupId,
-      ipProtocol: 'tcp',
-      fromPort: API_CONTAINER_PORT,
-      toPort: API_CONTAINER_PORT,
-      description: 'ALB to the chat API container port (both target groups)',
-    });
-
-    // The relative gate's baseline: the runner reaches the serving revision's tasks directly (the
-    // production listener would mix both revisions during canary and linear steps). Only the runner.
-    new ec2.CfnSecurityGroupIngress(this, 'ServiceFromGateRunner', {
-      groupId: serviceSecurityGroup.securityGroupId,
-      sourceSecurityGroupId: runner.securityGroup.securityGroupId,
-      ipProtocol: 'tcp',
-      fromPort: API_CONTAINER_PORT,
-      toPort: API_CONTAINER_PORT,
-      description: 'k6 gate runner to the serving revision (the relative gate baseline)',
-    });
-    runner.securityGroup.addEgressRule(
-      serviceSecurityGroup,
+    admit(
+      'ServiceFromGateRunner',
+      this.runner.securityGroup,
+      'k6 gate runner to the serving revision (the relative gate baseline)',
+    );
+    this.runner.securityGroup.addEgressRule(
+      group,
       ec2.Port.tcp(API_CONTAINER_PORT),
       'the serving revision tasks (the relative gate baseline)',
     );
+    return group;
+  }
 
-    this.service = new ChatApiService(this, 'Service', {
-      cluster: this.cluster,
-      taskDefinition: api.taskDefinition,
-      serviceName: physicalName(config, 'api'),
-      securityGroup: serviceSecurityGroup,
-      subnets: appSubnets,
-      containerName: API_CONTAINER_NAME,
-      containerPort: API_CONTAINER_PORT,
-      targets: ingress,
-      deployment: deploymentSettings(config),
-      scaling: config.service,
-    }).service;
-
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
-      naming: config,
-      alarmEmails: config.monitoring.alarmEmails,
-    }).topic;
-    this.deploymentAlarms = this.createDeploymentAlarms(config, ingress);
-
-    const gate = new K6GateHook(this, 'Gate', {
-      config,
-      appVersion: props.appVersion,
-      cluster: this.cluster,
-      runner,
-      loadBalancer: ingress.loadBalancer,
-      testListenerPort: config.ingress.testPort,
-      serviceContainerPort: API_CONTAINER_PORT,
-      serviceName: physicalName(config, 'api'),
-    });
-    this.gateFunction = gate.function;
-    const hookRole = config.deployment.gate.enabled ? this.attachGate(config, gate, props.appVersion) : undefined;
-    this.orderServiceAfterWhatItNames(api.taskDefinition, hookRole);
-
+  /** The stack's outputs and the optional DNS record; returns `GateTokenUrl` when the stage has a gate client. */
+  private createOutputs(config: StageConfig): CfnOutput | undefined {
+    const { identity } = this;
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
-    new CfnOutput(this, 'LoadBalancerDnsName', { value: ingress.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: this.ingress.loadBalancer.loadBalancerDnsName });
     new CfnOutput(this, 'AuthIssuer', {
       value: identity.issuer,
       description: 'AUTH_ISSUER: the token issuer the API trusts',
     });
-    if (identity.gateClient) {
-      this.gateTokenUrlOutput = new CfnOutput(this, 'GateTokenUrl', {
-        value: identity.gateClient.tokenUrl,
-        description: "The gate machine client's OAuth2 token endpoint (GATE_TOKEN_URL)",
-      });
-    }
+    const gateTokenUrl = identity.gateClient
+      ? new CfnOutput(this, 'GateTokenUrl', {
+          value: identity.gateClient.tokenUrl,
+          description: "The gate machine client's OAuth2 token endpoint (GATE_TOKEN_URL)",
+        })
+      : undefined;
     if (identity.userClient) {
       new CfnOutput(this, 'UserClientId', {
         value: identity.userClient.userPoolClientId,
@@ -272,22 +260,24 @@ export class ServiceStack extends Stack {
     const { domainName, hostedZoneId, hostedZoneName } = config.ingress;
     // Validation accepts the three only together, so a ServiceUrl on the domain always has its record.
     if (domainName && hostedZoneId && hostedZoneName) {
-      new ServiceDns(this, 'Dns', { domainName, hostedZoneId, hostedZoneName, loadBalancer: ingress.loadBalancer });
+      new ServiceDns(this, 'Dns', {
+        domainName,
+        hostedZoneId,
+        hostedZoneName,
+        loadBalancer: this.ingress.loadBalancer,
+      });
     }
-    this.serviceUrlOutput = new CfnOutput(this, 'ServiceUrl', {
-      value: serviceUrl(config, ingress.loadBalancer.loadBalancerDnsName),
-      description: 'Production URL (scheme, host, production port); the target of npm run gate',
-    });
+    return gateTokenUrl;
   }
 
   /** The deployment alarms, named exactly as deploymentSettings() lists them (alarm-names.ts). */
-  private createDeploymentAlarms(config: StageConfig, ingress: ServiceLoadBalancer): AlarmWithAnnotation[] {
+  private createDeploymentAlarms(config: StageConfig): AlarmWithAnnotation[] {
     const period = Duration.minutes(config.monitoring.periodMinutes);
     const facade = alarmFacade(this, 'DeploymentAlarms', { config, period, topic: this.alarmTopic });
     monitorDeployment(facade, {
       wiring: new AlarmWiring(config),
       period,
-      targets: ingress,
+      targets: this.ingress,
       metrics: new AppMetrics(serviceDimension(config), period),
     });
     return facade.createdAlarms();
@@ -300,7 +290,8 @@ export class ServiceStack extends Stack {
    * balancers' infrastructure role, the hook's invoke role). A role's policy is a resource of its own,
    * and without the order ECS could first call the hook or move a listener rule before IAM allows it.
    */
-  private orderServiceAfterWhatItNames(taskDefinition: ecs.TaskDefinition, hookRole?: iam.IRole): void {
+  private orderServiceAfterWhatItNames(hookRole?: iam.IRole): void {
+    const { taskDefinition } = this.api;
     const cfnService = this.service.node.defaultChild as ecs.CfnService;
     for (const alarm of this.deploymentAlarms) cfnService.node.addDependency(alarm.alarm);
     const roles = [
@@ -319,7 +310,8 @@ export class ServiceStack extends Stack {
    * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
    * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
    */
-  private attachGate(config: StageConfig, gate: K6GateHook, appVersion: string): iam.IRole {
+  private attachGate(config: StageConfig, appVersion: string): iam.IRole {
+    const { gate } = this;
     const gateConfig = config.deployment.gate;
     // ECS invokes the function by its unqualified ARN: no `:*` for versions or aliases.
     const invokeRole = new iam.Role(this, 'GateHookInvokeRole', {
@@ -366,8 +358,4 @@ export function serviceUrl(config: StageConfig, loadBalancerDnsName: string): st
   const { certificateArn, domainName, productionPort } = config.ingress;
   const scheme = certificateArn === undefined ? 'http' : 'https';
   return `${scheme}://${domainName ?? loadBalancerDnsName}:${productionPort}`;
-}
-
-function importSecret(scope: Construct, id: string, secret: secretsmanager.ISecret): secretsmanager.ISecret {
-  return secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secret.secretArn });
 }

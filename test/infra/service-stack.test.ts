@@ -73,7 +73,7 @@ describe('ECS cluster and task definitions', () => {
           LogConfiguration: {
             LogDriver: 'awslogs',
             Options: Match.objectLike({
-              'awslogs-group': { Ref: api.getLogicalId(api.logGroup.node.defaultChild as never) },
+              'awslogs-group': { Ref: api.getLogicalId(api.api.logGroup.node.defaultChild as never) },
             }),
           },
         }),
@@ -215,15 +215,15 @@ describe('load balancer', () => {
   });
 
   test('the production and test rules are pure forward actions to the blue and green target groups', () => {
-    const blue = logicalId(prod, prod.stacks.service.blueTargetGroup);
-    const green = logicalId(prod, prod.stacks.service.greenTargetGroup);
+    const blue = logicalId(prod, prod.stacks.service.ingress.blueTargetGroup);
+    const green = logicalId(prod, prod.stacks.service.ingress.greenTargetGroup);
     const rules = Object.values(prodService.findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
     expect(rules).toHaveLength(2);
     const listenerIds = rules.map((r) => r.Properties.ListenerArn.Ref).sort();
     expect(listenerIds).toEqual(
       [
-        logicalId(prod, prod.stacks.service.productionListener),
-        logicalId(prod, prod.stacks.service.testListener),
+        logicalId(prod, prod.stacks.service.ingress.productionListener),
+        logicalId(prod, prod.stacks.service.ingress.testListener),
       ].sort(),
     );
     for (const rule of rules) {
@@ -247,9 +247,9 @@ describe('load balancer', () => {
       expect.objectContaining({
         ContainerName: 'api',
         ContainerPort: API_CONTAINER_PORT,
-        TargetGroupArn: { Ref: logicalId(prod, prod.stacks.service.blueTargetGroup) },
+        TargetGroupArn: { Ref: logicalId(prod, prod.stacks.service.ingress.blueTargetGroup) },
         AdvancedConfiguration: expect.objectContaining({
-          AlternateTargetGroupArn: { Ref: logicalId(prod, prod.stacks.service.greenTargetGroup) },
+          AlternateTargetGroupArn: { Ref: logicalId(prod, prod.stacks.service.ingress.greenTargetGroup) },
           ProductionListenerRule: { Ref: expect.stringMatching(/^IngressProductionRule/) },
           TestListenerRule: { Ref: expect.stringMatching(/^IngressTestRule/) },
         }),
@@ -279,8 +279,8 @@ describe('load balancer', () => {
   });
 
   test('the test listener admits only the k6 runner security group; production admits the configured CIDRs', () => {
-    const lbGroup = logicalId(prod, prod.stacks.service.loadBalancer.connections.securityGroups[0] as never);
-    const runnerGroup = logicalId(prod, prod.stacks.service.runnerSecurityGroup as never);
+    const lbGroup = logicalId(prod, prod.stacks.service.ingress.loadBalancer.connections.securityGroups[0] as never);
+    const runnerGroup = logicalId(prod, prod.stacks.service.runner.securityGroup as never);
     const inline = only(prodService, 'AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('alb') })
       .Properties.SecurityGroupIngress as Json[];
     const separate = Object.values(prodService.findResources('AWS::EC2::SecurityGroupIngress'))
@@ -304,7 +304,7 @@ describe('load balancer', () => {
   });
 
   test("the service's security group admits the load balancer on the container port", () => {
-    const lbGroup = logicalId(prod, prod.stacks.service.loadBalancer.connections.securityGroups[0] as never);
+    const lbGroup = logicalId(prod, prod.stacks.service.ingress.loadBalancer.connections.securityGroups[0] as never);
     prodService.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       IpProtocol: 'tcp',
       FromPort: API_CONTAINER_PORT,
@@ -455,7 +455,7 @@ describe('the k6 gate', () => {
   const hooks = () => serviceProps(prodService).DeploymentConfiguration.LifecycleHooks;
 
   test('one Lambda hook carrying the profile and the version this deploy expects, with an ECS-side backstop timeout', () => {
-    const gateId = logicalId(prod, prod.stacks.service.gateFunction as never);
+    const gateId = logicalId(prod, prod.stacks.service.gate.function as never);
     expect(hooks()).toEqual([
       {
         HookTargetArn: { 'Fn::GetAtt': [gateId, 'Arn'] },
@@ -482,7 +482,7 @@ describe('the k6 gate', () => {
       {
         Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: { 'Fn::GetAtt': [logicalId(prod, prod.stacks.service.gateFunction as never), 'Arn'] },
+        Resource: { 'Fn::GetAtt': [logicalId(prod, prod.stacks.service.gate.function as never), 'Arn'] },
       },
     ]);
   });
@@ -525,7 +525,7 @@ describe('the k6 gate', () => {
   test('least privilege: RunTask on the runner only, PassRole for its roles only, tasks of this cluster only', () => {
     const service = prod.stacks.service;
     const cluster = logicalId(prod, service.cluster);
-    const runnerTaskDef = logicalId(prod, service.runnerTaskDefinition);
+    const runnerTaskDef = logicalId(prod, service.runner.taskDefinition);
     const inCluster = { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [cluster, 'Arn'] } } };
     const roleId = (fn: Json) => fn.Properties.Role['Fn::GetAtt'][0];
     const fn = only(prodService, 'AWS::Lambda::Function', {
@@ -543,8 +543,8 @@ describe('the k6 gate', () => {
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
     expect(passRole.Resource.map((r: Json) => r['Fn::GetAtt'][0]).sort()).toEqual(
       [
-        logicalId(prod, service.runnerTaskDefinition.taskRole as never),
-        logicalId(prod, service.runnerTaskDefinition.executionRole as never),
+        logicalId(prod, service.runner.taskDefinition.taskRole as never),
+        logicalId(prod, service.runner.taskDefinition.executionRole as never),
       ].sort(),
     );
     expect(bySid('WatchAndStopTasksOfThisCluster')).toEqual(
@@ -578,7 +578,7 @@ describe('the k6 gate', () => {
       RetentionInDays: prod.config.logRetentionDays,
     });
     const runnerGroup =
-      prodService.toJSON().Resources[logicalId(prod, prod.stacks.service.runnerSecurityGroup as never)];
+      prodService.toJSON().Resources[logicalId(prod, prod.stacks.service.runner.securityGroup as never)];
     expect(runnerGroup.Properties.SecurityGroupIngress).toBeUndefined();
     const asset = dockerAssets(prod).find((a) => a.file === 'loadtests/Dockerfile');
     expect(asset).toMatchObject({ platform: 'linux/arm64' });

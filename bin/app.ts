@@ -10,7 +10,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildChatPlatform } from '../lib/chat-platform';
 import { isPipelineEnabled, resolvePipelineConfig, resolveStageConfig, StageConfigError } from '../lib/config';
-import { PipelineStack } from '../lib/stacks/pipeline-stack';
+import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { devDependencies, version } from '../package.json';
 
 const app = new App();

@@ -23,8 +23,8 @@
  *   npm run bench                     # defaults: 3 rounds of 8 s
  *   npm run bench -- --rounds 5 --seconds 10
  *   npm run bench -- --durable        # Postgres with fsync: commits wait for the disk
- *   npm run bench -- --write-readme   # also saves docs/bench-result.json and regenerates the
- *                                     # README's numbers and docs/service.md's results from it
+ *   npm run bench -- --save           # also keeps the run in docs/bench-result.json; then
+ *                                     # `npm run docs` renders the README's and docs/service.md's numbers
  *
  * The measured process is `scripts/harness/bench-target.ts`, compiled by esbuild and run by plain
  * `node`: the production bundle (`startChatApi` from dist/server.js) plus the floor route.
@@ -37,7 +37,7 @@ import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { ROUTES } from '../lib/contract';
 import { SERVICE_NODE_OPTIONS } from '../service/build';
-import { type BenchResult, checks, renderConsole, writeBenchDocs } from './bench-report';
+import { type BenchResult, checks, renderConsole, saveBenchResult } from './bench-report';
 import { ensureServiceBuilt, type LocalStack, serviceEnvFor, startLocalStack, waitFor } from './harness';
 import { BENCH_HIT_MESSAGE, type BenchTargetMessage, FLOOR_PATH, MISS_FLOOR_PATH } from './harness/bench-target';
 
@@ -158,22 +158,22 @@ function parseArgs(argv: readonly string[]): {
   rounds: number;
   seconds: number;
   durable: boolean;
-  writeReadme: boolean;
+  save: boolean;
 } {
-  const out = { rounds: 3, seconds: 8, durable: false, writeReadme: false };
+  const out = { rounds: 3, seconds: 8, durable: false, save: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--rounds') out.rounds = Number(argv[++i]);
     else if (argv[i] === '--seconds') out.seconds = Number(argv[++i]);
     else if (argv[i] === '--durable') out.durable = true;
-    else if (argv[i] === '--write-readme') out.writeReadme = true;
-    else throw new Error(`unknown flag ${argv[i]} (known: --rounds N, --seconds N, --durable, --write-readme)`);
+    else if (argv[i] === '--save') out.save = true;
+    else throw new Error(`unknown flag ${argv[i]} (known: --rounds N, --seconds N, --durable, --save)`);
   }
   if (!(out.rounds >= 1 && out.seconds >= 1)) throw new Error('--rounds and --seconds must be >= 1');
   return out;
 }
 
 async function main(): Promise<void> {
-  const { rounds, seconds, durable, writeReadme } = parseArgs(process.argv.slice(2));
+  const { rounds, seconds, durable, save } = parseArgs(process.argv.slice(2));
   const loadAtStart = os.loadavg()[0] as number;
   const commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: path.join(__dirname, '..') })
     .toString()
@@ -362,9 +362,11 @@ async function main(): Promise<void> {
     };
     console.log(`\n${renderConsole(result)}`);
     process.exitCode = checks(result).every((c) => c.ok) ? 0 : 1;
-    if (writeReadme) {
-      writeBenchDocs(result);
-      console.log('wrote docs/bench-result.json, the README section and the docs/service.md block from this run');
+    if (save) {
+      saveBenchResult(result);
+      console.log(
+        'saved this run to docs/bench-result.json: `npm run docs` renders the README and docs/service.md from it',
+      );
     }
 
     target.send({ type: 'stop' });

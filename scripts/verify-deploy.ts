@@ -1,7 +1,7 @@
 /**
  * A rehearsal of the first deploy, offline: synthesizes every stage and the release pipeline with
  * the CDK CLI into temporary directories, then walks each cloud assembly in CloudFormation's order
- * (test/support/deploy-rehearsal.ts says what is checked). Prints what it checked and every
+ * (scripts/deploy-rehearsal.ts says what is checked). Prints what it checked and every
  * finding; exits 1 if there is any.
  *
  *   npm run verify:deploy
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { STAGE_NAMES } from '../lib/config';
-import { externalNames, readAssemblies, rehearse } from '../test/support/deploy-rehearsal';
+import { externalNames, readAssemblies, rehearse } from './deploy-rehearsal';
 
 const REPO_ROOT = path.join(__dirname, '..');
 const targets: { name: string; context: string[] }[] = [

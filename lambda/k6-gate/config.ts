@@ -4,7 +4,7 @@
  * or bad value stops the function with one message that names every problem, which ECS answers
  * with a rollback.
  */
-import { GATE_PROFILES, type GateProfile, HOOK_ENV, isGateProfile } from '../../lib/contract';
+import { HOOK_ENV } from '../../lib/contract';
 
 export interface HookConfig {
   readonly clusterArn: string;
@@ -18,8 +18,6 @@ export interface HookConfig {
   /** Absent: no baseline is looked up, the gate judges fixed limits only. */
   readonly serviceContainerPort?: number;
   readonly serviceName: string;
-  readonly defaultProfile: GateProfile;
-  readonly defaultExpectedVersion?: string;
   readonly parallelism: number;
   readonly timeoutMs: number;
 }
@@ -59,11 +57,6 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
   const rawContainerPort = env[HOOK_ENV.serviceContainerPort]?.trim();
   const serviceContainerPort = rawContainerPort ? integer(HOOK_ENV.serviceContainerPort, 1, 65535) : undefined;
   const serviceName = required(HOOK_ENV.serviceName);
-  const defaultProfile = required(HOOK_ENV.defaultProfile);
-  if (defaultProfile && !isGateProfile(defaultProfile)) {
-    problems.push(`${HOOK_ENV.defaultProfile}=${defaultProfile} is not one of ${GATE_PROFILES.join(', ')}`);
-  }
-  const defaultExpectedVersion = env[HOOK_ENV.defaultExpectedVersion]?.trim() || undefined;
   const parallelism = integer(HOOK_ENV.parallelism, 1, 10);
   const timeoutMinutes = integer(HOOK_ENV.timeoutMinutes, 1, 1440);
   if (clusterArn && !/^arn:aws[a-z-]*:ecs:/.test(clusterArn)) problems.push(`${HOOK_ENV.clusterArn} is not an ECS ARN`);
@@ -80,8 +73,6 @@ export function readHookConfig(env: Readonly<Record<string, string | undefined>>
     testListenerPort,
     ...(serviceContainerPort !== undefined ? { serviceContainerPort } : {}),
     serviceName,
-    defaultProfile: defaultProfile as GateProfile,
-    ...(defaultExpectedVersion ? { defaultExpectedVersion } : {}),
     parallelism,
     timeoutMs: timeoutMinutes * 60_000,
   };

@@ -21,7 +21,7 @@ import type { HookConfig } from './config';
 import { classifyRunner, decide, type RunnerOutcome, type RunnerRef, type RunState, readRunState } from './decide';
 import { type HookEvent, type HookResponse, isRollback, parseHookEvent, RUN_STATE_KEY } from './event';
 import { gateMetricData } from './metrics';
-import { planRunners, type RunnerPlan, resolveGateInputs, skipReason, startedByFor } from './runner-plan';
+import { gateInputs, planRunners, type RunnerPlan, skipReason, startedByFor } from './runner-plan';
 
 /** ECS invokes an IN_PROGRESS hook again after this many seconds (its default is 30). */
 export const CALLBACK_DELAY_SECONDS = 30;
@@ -67,7 +67,7 @@ export async function handleHookEvent(raw: unknown, deps: GateDeps): Promise<Hoo
 
 async function start(event: HookEvent, deps: GateDeps): Promise<HookResponse> {
   const { config } = deps;
-  const inputs = resolveGateInputs(event, config);
+  const inputs = gateInputs(event);
   const addresses = await loadBalancerAddresses(deps);
   // Canary and linear steps look it up too: each step compares the new revision with the old one.
   const baseline = await findBaseline(event, {
@@ -115,7 +115,6 @@ async function start(event: HookEvent, deps: GateDeps): Promise<HookResponse> {
     lifecycleStage: event.lifecycleStage,
     profile: inputs.profile,
     expectedVersion: inputs.expectedVersion ?? null,
-    inputSource: inputs.source,
     baseline:
       baseline.kind === 'found'
         ? { revision: baseline.revisionArn, taskDefinition: baseline.taskDefinitionArn, urls: baseline.urls }

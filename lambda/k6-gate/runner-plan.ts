@@ -8,14 +8,10 @@ import { GATE_ENV, type GateProfile, HOOK_DETAILS, isGateProfile } from '../../l
 import type { HookConfig } from './config';
 import type { HookEvent } from './event';
 
+/** The gate's inputs for one hook execution: what the service definition's hook details say. */
 export interface GateInputs {
   readonly profile: GateProfile;
   readonly expectedVersion?: string;
-  /** Where each input came from, for the verdict line. */
-  readonly source: {
-    readonly profile: 'hookDetails' | 'function';
-    readonly expectedVersion: 'hookDetails' | 'function' | 'none';
-  };
 }
 
 export class GateInputError extends Error {
@@ -26,38 +22,18 @@ export class GateInputError extends Error {
 }
 
 /**
- * Precedence: the hook details win over the function's environment. Both are set at synth from the
- * stage config and the app version, but the hook details travel with the service deployment itself
- * (an operator can override them for one deployment with UpdateService, which CloudTrail records),
- * while the function's environment is the fallback when the service definition has none.
+ * The profile and the expected version, from the hook details alone (set at synth on the service's
+ * lifecycle hook; see `HOOK_DETAILS`). A missing or unknown profile is a gate error, never a default.
  */
-export function resolveGateInputs(event: HookEvent, config: HookConfig): GateInputs {
-  const details = event.hookDetails;
-  const rawProfile = details[HOOK_DETAILS.profile];
-  let profile = config.defaultProfile;
-  let profileSource: GateInputs['source']['profile'] = 'function';
-  if (rawProfile !== undefined) {
-    if (typeof rawProfile !== 'string' || !isGateProfile(rawProfile)) {
-      throw new GateInputError(`hookDetails.${HOOK_DETAILS.profile}=${String(rawProfile)} is not a gate profile`);
-    }
-    profile = rawProfile;
-    profileSource = 'hookDetails';
+export function gateInputs(event: HookEvent): GateInputs {
+  const { [HOOK_DETAILS.profile]: profile, [HOOK_DETAILS.expectedVersion]: version } = event.hookDetails;
+  if (typeof profile !== 'string' || !isGateProfile(profile)) {
+    throw new GateInputError(`hookDetails.${HOOK_DETAILS.profile}=${String(profile)} is not a gate profile`);
   }
-  const rawVersion = details[HOOK_DETAILS.expectedVersion];
-  let expectedVersion = config.defaultExpectedVersion;
-  let versionSource: GateInputs['source']['expectedVersion'] = expectedVersion ? 'function' : 'none';
-  if (rawVersion !== undefined) {
-    if (typeof rawVersion !== 'string' || rawVersion.trim() === '') {
-      throw new GateInputError(`hookDetails.${HOOK_DETAILS.expectedVersion} must be a non-empty string`);
-    }
-    expectedVersion = rawVersion.trim();
-    versionSource = 'hookDetails';
+  if (version !== undefined && (typeof version !== 'string' || version.trim() === '')) {
+    throw new GateInputError(`hookDetails.${HOOK_DETAILS.expectedVersion} must be a non-empty string`);
   }
-  return {
-    profile,
-    ...(expectedVersion ? { expectedVersion } : {}),
-    source: { profile: profileSource, expectedVersion: versionSource },
-  };
+  return { profile, ...(version ? { expectedVersion: version.trim() } : {}) };
 }
 
 /** The operator's skip reason from the hook details, when one of at least 10 characters is set. */

@@ -1,14 +1,10 @@
 /**
  * Renders the "Relations between components" table of docs/architecture.md from the relations
- * catalogue and the stage configs, so the document cannot drift from the checks:
- * `test/infra/relations.test.ts` fails when the generated block differs, and rewrites it with
- * `UPDATE_RELATIONS_DOCS=1`.
+ * catalogue and the stage configs, so the document cannot drift from the checks. One of the blocks
+ * `npm run docs` writes (scripts/docs.ts); `npm run docs -- --check` fails when it is stale.
  */
 import { RELATIONS, type Relation } from './relations';
 import { STAGE_NAMES, STAGES, type StageConfig } from './stage-config';
-
-export const RELATIONS_BEGIN = '<!-- relations:begin (generated from lib/config/relations.ts) -->';
-export const RELATIONS_END = '<!-- relations:end -->';
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
@@ -21,8 +17,6 @@ function valuesText(relation: Relation, config: StageConfig): string {
 
 export function renderRelations(configs: readonly StageConfig[] = STAGE_NAMES.map((s) => STAGES[s])): string {
   const lines = [
-    RELATIONS_BEGIN,
-    '',
     `| Relation | Smaller side | ${'`<`'} or ${'`≤`'} | Bounding side | Else | ${configs.map((c) => c.stage).join(' | ')} |`,
     `|---|---|---|---|---|${configs.map(() => '---').join('|')}|`,
   ];
@@ -40,6 +34,5 @@ export function renderRelations(configs: readonly StageConfig[] = STAGE_NAMES.ma
         .join(' | ')} |`,
     );
   }
-  lines.push('', RELATIONS_END);
   return lines.join('\n');
 }

@@ -631,7 +631,7 @@ export interface PipelineStageConfig {
 }
 
 /**
- * The optional CDK pipeline (lib/stacks/pipeline-stack.ts, docs/pipelines.md): source from a Git
+ * The optional CDK pipeline (lib/pipeline/pipeline-stack.ts, docs/pipelines.md): source from a Git
  * repository through a CodeConnections connection, `npm ci && npm test && cdk synth`, then each
  * stage in order, each gated by k6.
  */

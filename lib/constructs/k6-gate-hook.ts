@@ -13,8 +13,6 @@ import { K6_CONTAINER_NAME, type K6Runner } from './k6-runner';
 
 export interface K6GateHookProps {
   readonly config: StageConfig;
-  /** The version being deployed: the gate's default EXPECTED_VERSION. */
-  readonly appVersion: string;
   readonly cluster: ecs.ICluster;
   readonly runner: K6Runner;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -59,8 +57,6 @@ export class K6GateHook extends Construct {
         [HOOK_ENV.testListenerPort]: String(props.testListenerPort),
         [HOOK_ENV.serviceContainerPort]: String(props.serviceContainerPort),
         [HOOK_ENV.serviceName]: serviceDimension(config),
-        [HOOK_ENV.defaultProfile]: gate.profile,
-        [HOOK_ENV.defaultExpectedVersion]: props.appVersion,
         [HOOK_ENV.parallelism]: String(gate.parallelism),
         [HOOK_ENV.timeoutMinutes]: String(gate.timeoutMinutes),
       },

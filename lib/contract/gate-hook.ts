@@ -18,18 +18,21 @@ export const HOOK_ENV = {
   /** The service's container port: the relative gate reaches the serving revision's tasks on it. */
   serviceContainerPort: 'SERVICE_CONTAINER_PORT',
   serviceName: 'SERVICE_NAME',
-  defaultProfile: 'DEFAULT_PROFILE',
-  defaultExpectedVersion: 'DEFAULT_EXPECTED_VERSION',
   parallelism: 'PARALLELISM',
   timeoutMinutes: 'TIMEOUT_MINUTES',
 } as const;
 
 /**
  * Keys of the hook details the service definition sets: the gate's own input names, so a profile
- * or version given to the hook means what it means to `npm run gate`.
+ * or version given to the hook means what it means to `npm run gate`. The hook details are the one
+ * channel by which the profile and the expected version reach the hook (and from it the runners):
+ * they travel with the deployment, so an operator's override for one deployment is an audited
+ * `UpdateService` call.
  */
 export const HOOK_DETAILS = {
+  /** Required: a hook execution without it fails (ECS rolls back) rather than guess a profile. */
   profile: GATE_ENV.profile,
+  /** Optional: absent, the gate checks no version (as `npm run gate` without `--expected-version`). */
   expectedVersion: GATE_ENV.expectedVersion,
   /** An operator's audited override: a reason of at least 10 characters answers SUCCEEDED without load. */
   skipReason: 'SKIP_GATE_REASON',

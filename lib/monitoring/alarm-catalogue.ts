@@ -28,6 +28,7 @@ import {
   notBreaching,
   PERCENT,
   SECONDS,
+  TARGET_RESPONSE_TIME,
   type Threshold,
 } from './alarm-policy';
 import { cacheNodeIds } from './data-metrics';
@@ -74,14 +75,14 @@ const policies: readonly AlarmPolicy[] = [
     says: ({ app, limit, window }) =>
       `More than ${limit}% of requests to ${app} were answered with a 5xx (blue and green target groups plus the load balancer's own) ${window}.`,
   }),
-  latency('p95', {
+  latency('p95', TARGET_RESPONSE_TIME, {
     id: ALARM_IDS.p95Latency,
     metric:
       '1000 × MAX(TargetResponseTime p95 of blue, of green), each counted only with >= thresholds.minRequestsPerPeriod requests in the period',
     pages: true,
     rollsBack: true,
   }),
-  latency('p99', { id: ALARM_IDS.p99Latency, metric: 'as service-p95-latency, with p99' }),
+  latency('p99', TARGET_RESPONSE_TIME, { id: ALARM_IDS.p99Latency, metric: 'as service-p95-latency, with p99' }),
   alarm({
     id: ALARM_IDS.unhealthyHosts,
     title: 'Unhealthy targets',

@@ -222,17 +222,44 @@ export function guardedRate(
   return alarm({ evaluation: 'symptom', ...rest, missingData: guarded(guard) });
 }
 
-/** A percentile of the ALB target response time, the slower of blue and green, guarded like a rate. */
+/**
+ * Where a latency alarm's milliseconds are measured. The alarm's metric is wired in the stacks; its
+ * policy only needs to say whose latency it is, in the title and in the page's sentence.
+ */
+export interface LatencySource {
+  /** The title's subject: `Service` gives "Service p95 latency". */
+  readonly subject: string;
+  /** The measurement in the sentence, after "The <percentile> ": `response time of chat-prod-api (...)`. */
+  readonly measurement: (app: string) => string;
+}
+
+/** The ALB's `TargetResponseTime`, the slower of the blue and green target groups (`BlueGreenMetrics.latencyMs`). */
+export const TARGET_RESPONSE_TIME: LatencySource = {
+  subject: 'Service',
+  measurement: (app) => `response time of ${app} (the slower of the blue and green target groups)`,
+};
+
+/** The service's own EMF `RequestLatency` of the chat routes, over all tasks (`AppMetrics.latencyMs`). */
+export const APP_REQUEST_LATENCY: LatencySource = {
+  subject: 'App',
+  measurement: (app) => `request latency that ${app} measures on its chat routes (all tasks)`,
+};
+
+/** A latency percentile in milliseconds above its stage threshold, from any source, guarded like a rate. */
 export function latency(
   percentile: 'p95' | 'p99',
-  spec: Pick<AlarmSpec, 'id' | 'metric' | 'pages' | 'rollsBack'>,
+  source: LatencySource,
+  spec: Pick<AlarmSpec, 'id' | 'metric' | 'pages' | 'rollsBack'> & {
+    /** @default `<percentile>LatencyMs` */
+    readonly threshold?: ThresholdField;
+  },
 ): AlarmPolicy {
+  const { threshold = `${percentile}LatencyMs`, ...rest } = spec;
   return guardedRate({
-    ...spec,
-    title: `Service ${percentile} latency`,
-    threshold: above(`${percentile}LatencyMs`, MS),
-    says: ({ app, limit, window }) =>
-      `The ${percentile} response time of ${app} (the slower of the blue and green target groups) was above ${limit} ms ${window}.`,
+    ...rest,
+    title: `${source.subject} ${percentile} latency`,
+    threshold: above(threshold, MS),
+    says: ({ app, limit, window }) => `The ${percentile} ${source.measurement(app)} was above ${limit} ms ${window}.`,
   });
 }
 

@@ -125,6 +125,24 @@ export class AppMetrics {
     return this.service(name, percentile, `${what} ${percentile} ms`);
   }
 
+  /**
+   * The chat routes' request latency percentile as the service measures it, in milliseconds, with
+   * no datapoint below `minRequests` requests in the period: the app-side counterpart of
+   * `BlueGreenMetrics.latencyMs`, for a latency alarm built with `APP_REQUEST_LATENCY`.
+   */
+  latencyMs(percentile: 'p95' | 'p99', minRequests: number): cloudwatch.MathExpression {
+    const latency = `${percentile}Latency`;
+    return new cloudwatch.MathExpression({
+      expression: `IF(FILL(requests, 0) >= ${minRequests}, ${latency})`,
+      usingMetrics: {
+        requests: this.count('requests', 'Requests'),
+        [latency]: this.latency('requestLatencyMs', percentile),
+      },
+      period: this.period,
+      label: `Request latency ${percentile} ms (service-measured)`,
+    });
+  }
+
   /** 1 when the last gate run in the period failed, for thresholds (GateFailed) or for want of a verdict (GateError). */
   gateFailedOrErrored(): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({

@@ -1,13 +1,10 @@
 /**
  * Renders the alarm catalogue of docs/monitoring.md from the alarm policies and the stage configs,
- * so the document cannot drift from the alarms: `test/infra/monitoring-docs.test.ts` fails when the
- * generated block differs, and rewrites it with `UPDATE_MONITORING_DOCS=1`.
+ * so the document cannot drift from the alarms. One of the blocks `npm run docs` writes
+ * (scripts/docs.ts).
  */
 import { STAGE_NAMES, STAGES, type StageConfig } from '../config';
 import { ALARM_POLICIES, type AlarmPolicy, cacheNodes, evaluationOf, SERVICE_DEGRADED } from './alarm-catalogue';
-
-export const CATALOGUE_BEGIN = '<!-- alarm-catalogue:begin (generated from lib/monitoring/alarm-catalogue.ts) -->';
-export const CATALOGUE_END = '<!-- alarm-catalogue:end -->';
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
@@ -41,8 +38,6 @@ function scopeText(policy: AlarmPolicy, configs: readonly StageConfig[]): string
 
 export function renderAlarmCatalogue(configs: readonly StageConfig[] = STAGE_NAMES.map((s) => STAGES[s])): string {
   const lines = [
-    CATALOGUE_BEGIN,
-    '',
     '| Alarm | What is wrong | Metric | Threshold | Evaluation | Missing data | Alarms per stage | Page | Rolls back | Built with | Runbook |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
@@ -83,6 +78,5 @@ export function renderAlarmCatalogue(configs: readonly StageConfig[] = STAGE_NAM
       .map(cell)
       .join(' | ')} |`,
   );
-  lines.push('', CATALOGUE_END);
   return lines.join('\n');
 }

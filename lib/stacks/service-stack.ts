@@ -146,7 +146,6 @@ export class ServiceStack extends Stack {
     this.deploymentAlarms = this.createDeploymentAlarms(config);
     this.gate = new K6GateHook(this, 'Gate', {
       config,
-      appVersion: props.appVersion,
       cluster: this.cluster,
       runner: this.runner,
       loadBalancer: this.ingress.loadBalancer,
@@ -306,7 +305,7 @@ export class ServiceStack extends Stack {
 
   /**
    * The gate hook, with the service-side hook details (the profile and the version this deploy
-   * expects; they win over the function's defaults) and an ECS-side timeout a little beyond the
+   * expects: the gate's only inputs channel) and an ECS-side timeout a little beyond the
    * gate's own limit, so even a hook that stops answering cannot hold a deployment forever.
    * aws-cdk-lib renders neither field, hence the property overrides on the single hook.
    */

@@ -58,10 +58,11 @@ import {
 } from './lib/corpus';
 import { buildEmfLine } from './lib/emf';
 import { buildJUnit } from './lib/junit';
+import type { K6SummaryData } from './lib/k6-summary';
 import { GATE_K6_METRICS } from './lib/metrics';
 import { buildK6Options, CHAT_REQUEST_TIMEOUT_SECONDS } from './lib/options';
 import { resolvePlan } from './lib/plan';
-import { buildGateReport, type K6SummaryData, type SetupData, withoutCredentials } from './lib/report';
+import { buildGateReport, type SetupData, withoutCredentials } from './lib/report';
 import { buildThresholds } from './lib/thresholds';
 import { renderVerdict } from './lib/verdict';
 

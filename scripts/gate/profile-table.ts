@@ -1,7 +1,7 @@
 /**
- * The profiles-and-thresholds table of docs/loadtests.md, generated from the profiles themselves so
- * the docs cannot drift from the gate (a test compares them). Print it with
- * `npx tsx scripts/gate/profile-table.ts`.
+ * The profiles-and-thresholds table of docs/loadtests.md and the README, generated from the profiles
+ * themselves so the docs cannot drift from the gate. One of the blocks `npm run docs` writes
+ * (scripts/docs.ts).
  */
 import { GATE_PROFILES } from '../../lib/contract/gate';
 import { GATE_PROFILE_SPECS, plannedIterations, type TrafficShape } from '../../lib/contract/gate-profiles';
@@ -38,5 +38,3 @@ export function renderProfileTable(): string {
   }
   return rows.join('\n');
 }
-
-if (require.main === module) console.log(renderProfileTable());

@@ -1,11 +1,10 @@
 /**
- * The first deploy, rehearsed offline (test/support/deploy-rehearsal.ts): every stage's assembly and
+ * The first deploy, rehearsed offline (scripts/deploy-rehearsal.ts): every stage's assembly and
  * the pipeline's (with its nested stage assemblies) pass every rule, and each rule is shown to fail
  * on a small hand-made template with exactly its defect.
  */
 import { STAGE_NAMES, type StageName } from '../../lib/config';
 import { deploymentAlarmNames } from '../../lib/monitoring/alarm-names';
-import { synthStage } from '../support/cdk';
 import {
   type CfnResource,
   type CfnTemplate,
@@ -15,7 +14,8 @@ import {
   type RehearsalStack,
   readAssemblies,
   rehearse,
-} from '../support/deploy-rehearsal';
+} from '../../scripts/deploy-rehearsal';
+import { synthStage } from '../support/cdk';
 import { synthPipelineAssembly } from '../support/pipeline-assembly';
 
 jest.setTimeout(240_000);

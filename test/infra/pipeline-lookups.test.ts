@@ -9,7 +9,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import cdkJson from '../../cdk.json';
 import { PIPELINE_CONFIG, resolvePipelineConfig } from '../../lib/config';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
+import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 import { devDependencies } from '../../package.json';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation is untyped JSON.

@@ -1,5 +1,5 @@
 /**
- * The release pipeline (lib/stacks/pipeline-stack.ts), synthesized the way `bin/app.ts` does with
+ * The release pipeline (lib/pipeline/pipeline-stack.ts), synthesized the way `bin/app.ts` does with
  * `-c pipeline=true`: stage order, approvals, the gate steps and their exact commands, the version
  * that flows from the source commit to the deploy and to the gate, the pinned k6, reports, secrets,
  * and cdk-nag on the pipeline and on every stage it deploys.
@@ -20,8 +20,8 @@ import {
 import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract';
 import { PIPELINE_IMAGE_DIR, PIPELINE_IMAGE_K6_BIN } from '../../lib/pipeline/build-image';
 import { GATE_REPORT_DIR, GATE_REPORT_GROUP, gateCommand } from '../../lib/pipeline/k6-gate-step';
+import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 import { synthCommands } from '../../lib/pipeline/synth-step';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
 import { devDependencies } from '../../package.json';
 import { TESTED_K6_VERSION } from '../../scripts/gate/locate-k6';
 import { nagAcknowledgements, unacknowledgedNagFindings } from '../support/nag';

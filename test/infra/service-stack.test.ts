@@ -499,6 +499,9 @@ describe('the k6 gate', () => {
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
     const variables: Record<string, Json> = fn.Properties.Environment.Variables;
     expect(Object.keys(variables).sort()).toEqual(Object.values(HOOK_ENV).sort());
+    // The profile and the version reach the hook by the service's hook details alone (above).
+    expect(Object.values(variables)).not.toContain(prod.config.deployment.gate.profile);
+    expect(Object.values(variables)).not.toContain(TEST_APP_VERSION);
     // Deploy-time references stand in as plausible values; the literals must parse as they are.
     const asDeployed = Object.fromEntries(
       Object.entries(variables).map(([k, v]) => [
@@ -514,8 +517,6 @@ describe('the k6 gate', () => {
       containerName: K6_CONTAINER_NAME,
       testListenerPort: prod.config.ingress.testPort,
       serviceName: serviceDimension(prod.config),
-      defaultProfile: prod.config.deployment.gate.profile,
-      defaultExpectedVersion: TEST_APP_VERSION,
       parallelism: prod.config.deployment.gate.parallelism,
       timeoutMs: prod.config.deployment.gate.timeoutMinutes * 60_000,
     });

@@ -42,8 +42,6 @@ const config: HookConfig = {
   testListenerPort: 8080,
   serviceContainerPort: 3000,
   serviceName: 'chat-dev-api',
-  defaultProfile: 'smoke',
-  defaultExpectedVersion: '2.0.0',
   parallelism: 2,
   timeoutMs: 15 * 60_000,
 };
@@ -57,6 +55,7 @@ const rawEvent = (prod: Record<string, number>, stage = 'POST_TEST_TRAFFIC_SHIFT
     testTrafficWeights: {},
     productionTrafficWeights: prod,
   },
+  hookDetails: { PROFILE: 'smoke', EXPECTED_VERSION: '2.0.0' },
 });
 
 const serviceTask = (ip: string, taskDefinitionArn: string, fields: Partial<Task> = {}): Task => ({
@@ -203,7 +202,6 @@ describe('the runner tasks get the baseline input', () => {
       [HOOK_ENV.loadBalancerFullName]: 'app/x/1',
       [HOOK_ENV.testListenerPort]: '8080',
       [HOOK_ENV.serviceName]: 'chat-dev-api',
-      [HOOK_ENV.defaultProfile]: 'smoke',
       [HOOK_ENV.parallelism]: '1',
       [HOOK_ENV.timeoutMinutes]: '15',
     };

@@ -36,8 +36,6 @@ const config: HookConfig = {
   loadBalancerFullName: 'app/chat-dev-alb/0123456789abcdef',
   testListenerPort: 8080,
   serviceName: 'chat-dev-api',
-  defaultProfile: 'smoke',
-  defaultExpectedVersion: '1.0.0-from-env',
   parallelism: 2,
   timeoutMs: 15 * 60_000,
 };
@@ -199,15 +197,23 @@ describe('first call of a hook execution', () => {
     expect(verdicts()).toHaveLength(0);
   });
 
-  test('the hook details win over the function environment; without them the environment is used', async () => {
-    await handleHookEvent(event(), deps({ parallelism: 1 }));
+  test('the profile and version come from the hook details alone; without a version none is expected', async () => {
+    await handleHookEvent(event({ hookDetails: { PROFILE: 'smoke' } }), deps({ parallelism: 1 }));
     const env = envOf(ecs.commandCalls(RunTaskCommand)[0].args[0].input);
-    expect(env).toMatchObject({ [GATE_ENV.profile]: 'smoke', [GATE_ENV.expectedVersion]: '1.0.0-from-env' });
+    expect(env).toMatchObject({ [GATE_ENV.profile]: 'smoke' });
+    expect(env).not.toHaveProperty(GATE_ENV.expectedVersion);
     // One runner: no segment at all, so k6 runs the whole profile.
     expect(
       ecs.commandCalls(RunTaskCommand)[0].args[0].input.overrides?.containerOverrides?.[0].command,
     ).toBeUndefined();
     expect(env).not.toHaveProperty(GATE_ENV.executionSegment);
+  });
+
+  test('hook details without a profile are a gate error, not a silent default', async () => {
+    const res = await handleHookEvent(event(), deps());
+    expect(res).toEqual({ hookStatus: 'FAILED' });
+    expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
+    expect(verdicts()[0]).toMatchObject({ verdict: 'error', reason: expect.stringMatching(/PROFILE=undefined/) });
   });
 
   test('an unknown profile in the hook details is a gate error, not a silent default', async () => {
@@ -220,7 +226,7 @@ describe('first call of a hook execution', () => {
 
   test('a load balancer without private addresses is a gate error', async () => {
     ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
-    const res = await handleHookEvent(event(), deps());
+    const res = await handleHookEvent(event({ hookDetails: configured }), deps());
     expect(res.hookStatus).toBe('FAILED');
     expect(verdicts()[0].reason).toMatch(/no private address/);
   });
@@ -430,7 +436,7 @@ describe('starting fails', () => {
 
   test('RunTask denied is a gate error answered FAILED, not an unhandled crash', async () => {
     ecs.on(RunTaskCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
-    const res = await handleHookEvent(event(), deps());
+    const res = await handleHookEvent(event({ hookDetails: configured }), deps());
     expect(res).toEqual({ hookStatus: 'FAILED' });
     expect(verdicts()[0].reason).toMatch(/AccessDeniedException/);
   });
@@ -452,7 +458,7 @@ describe('invocations answered without load', () => {
   test('a production step of a canary (green above 0%) is gated like the test stage', async () => {
     ecs.on(RunTaskCommand).resolves({ tasks: [task('task/a')] });
     const res = await handleHookEvent(
-      event({ stage: 'PRODUCTION_TRAFFIC_SHIFT', prod: { [GREEN]: 10, [BLUE]: 90 } }),
+      event({ stage: 'PRODUCTION_TRAFFIC_SHIFT', prod: { [GREEN]: 10, [BLUE]: 90 }, hookDetails: configured }),
       deps({ parallelism: 1 }),
     );
     expect(res.hookStatus).toBe('IN_PROGRESS');
@@ -478,7 +484,10 @@ describe('invocations answered without load', () => {
 
   test('a skip without a real reason is ignored and the gate runs', async () => {
     ecs.on(RunTaskCommand).resolves({ tasks: [task('task/a')] });
-    const res = await handleHookEvent(event({ hookDetails: { SKIP_GATE_REASON: 'x' } }), deps({ parallelism: 1 }));
+    const res = await handleHookEvent(
+      event({ hookDetails: { ...configured, SKIP_GATE_REASON: 'x' } }),
+      deps({ parallelism: 1 }),
+    );
     expect(res.hookStatus).toBe('IN_PROGRESS');
   });
 });
@@ -504,8 +513,6 @@ describe('the hook configuration', () => {
     [HOOK_ENV.loadBalancerFullName]: 'app/chat-dev-alb/0123456789abcdef',
     [HOOK_ENV.testListenerPort]: '8080',
     [HOOK_ENV.serviceName]: 'chat-dev-api',
-    [HOOK_ENV.defaultProfile]: 'smoke',
-    [HOOK_ENV.defaultExpectedVersion]: '1.0.0-from-env',
     [HOOK_ENV.parallelism]: '2',
     [HOOK_ENV.timeoutMinutes]: '15',
   };
@@ -518,13 +525,13 @@ describe('the hook configuration', () => {
     const { [HOOK_ENV.clusterArn]: _c, ...rest } = env;
     let error: HookConfigError | undefined;
     try {
-      readHookConfig({ ...rest, [HOOK_ENV.defaultProfile]: 'huge', [HOOK_ENV.parallelism]: '0' });
+      readHookConfig({ ...rest, [HOOK_ENV.testListenerPort]: '70000', [HOOK_ENV.parallelism]: '0' });
     } catch (err) {
       error = err as HookConfigError;
     }
     expect(error?.problems).toEqual([
       `${HOOK_ENV.clusterArn} is missing`,
-      expect.stringMatching(/DEFAULT_PROFILE=huge/),
+      expect.stringMatching(/TEST_LISTENER_PORT=70000 must be 1-65535/),
       expect.stringMatching(/PARALLELISM=0 must be 1-10/),
     ]);
   });

@@ -21,8 +21,9 @@ import { buildComparisonResults, medianBounds } from '../../loadtests/src/lib/co
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
 import { buildJUnit } from '../../loadtests/src/lib/junit';
+import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { buildGateReport, type K6MetricSummary } from '../../loadtests/src/lib/report';
+import { buildGateReport } from '../../loadtests/src/lib/report';
 import { buildThresholds } from '../../loadtests/src/lib/thresholds';
 import { renderVerdict } from '../../loadtests/src/lib/verdict';
 import { parseGateArgs } from '../../scripts/gate/args';

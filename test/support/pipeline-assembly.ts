@@ -7,7 +7,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import cdkJson from '../../cdk.json';
 import { resolvePipelineConfig } from '../../lib/config';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
+import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 import { devDependencies } from '../../package.json';
 import { TEST_APP_VERSION } from './cdk';
 

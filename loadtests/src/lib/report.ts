@@ -10,39 +10,10 @@
 import type { ComparisonDesign } from './compare/comparisons';
 import { buildComparisonResults, type ComparisonResult } from './compare/report';
 import type { GateConfig } from './config';
+import type { K6Check, K6Group, K6SummaryData } from './k6-summary';
 import { FRESH_SCENARIO, GATE_K6_METRICS as M } from './metrics';
 import type { GatePlan } from './plan';
 import { metricKey, parseThreshold, type ThresholdRole, type ThresholdSpec, thresholdId } from './thresholds';
-
-/** The parts of k6's summary data the gate reads (k6 v1.x, legacy-compatible `data`). */
-export interface K6MetricSummary {
-  readonly type: 'counter' | 'gauge' | 'rate' | 'trend';
-  readonly contains?: string;
-  readonly values: Readonly<Record<string, number>>;
-  readonly thresholds?: Readonly<Record<string, { readonly ok: boolean }>>;
-}
-
-export interface K6Check {
-  readonly name: string;
-  readonly path?: string;
-  readonly passes: number;
-  readonly fails: number;
-}
-
-export interface K6Group {
-  readonly name: string;
-  readonly path?: string;
-  readonly groups: readonly K6Group[];
-  readonly checks: readonly K6Check[];
-}
-
-export interface K6SummaryData {
-  readonly metrics: Readonly<Record<string, K6MetricSummary>>;
-  readonly root_group: K6Group;
-  readonly state: { readonly testRunDurationMs: number };
-  readonly setup_data?: unknown;
-  readonly options?: unknown;
-}
 
 /** What `setup()` returns; it reaches `handleSummary` as `data.setup_data`. */
 export interface SetupData {

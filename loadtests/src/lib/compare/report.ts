@@ -3,7 +3,7 @@
  * candidate figures, the paired difference with its interval, the limit, PASS/FAIL (k6's own
  * threshold outcome, never re-judged here) and the smallest regression the run could have detected.
  */
-import type { K6MetricSummary } from '../report';
+import type { K6MetricSummary } from '../k6-summary';
 import { COMPARISON_ALPHA, type ComparisonDesign, comparisonMetrics } from './comparisons';
 import { medianLowerBoundRank, newcombeInterval } from './stats';
 

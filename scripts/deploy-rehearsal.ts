@@ -22,7 +22,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STAGE_NAMES, STAGES } from '../../lib/config';
+import { STAGE_NAMES, STAGES } from '../lib/config';
 
 export type CfnTemplate = {
   Resources?: Record<string, CfnResource>;

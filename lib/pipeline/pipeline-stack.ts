@@ -13,11 +13,11 @@ import {
 } from '../config';
 import { PipelineArtifactBucket } from '../constructs/pipeline-artifact-bucket';
 import { isAppVersion } from '../contract';
-import { pipelineBuildImage } from '../pipeline/build-image';
-import { ChatPlatformStage } from '../pipeline/chat-platform-stage';
-import { K6GateStep } from '../pipeline/k6-gate-step';
-import { acknowledgePipelineFindings } from '../pipeline/nag-acknowledgements';
-import { SynthStep } from '../pipeline/synth-step';
+import { pipelineBuildImage } from './build-image';
+import { ChatPlatformStage } from './chat-platform-stage';
+import { K6GateStep } from './k6-gate-step';
+import { acknowledgePipelineFindings } from './nag-acknowledgements';
+import { SynthStep } from './synth-step';
 
 export interface PipelineStackProps extends StackProps {
   /** PIPELINE_CONFIG and the stage configs it deploys, resolved and validated (lib/config/validate-pipeline.ts). */

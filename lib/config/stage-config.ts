@@ -116,6 +116,13 @@ export interface ServiceSettings {
   readonly drainTimeoutMs: number;
   readonly llm: LlmConfig;
   readonly cacheTtlSeconds: number;
+  /**
+   * Distinct principals that must ask the same question before its cached answer is served across
+   * principals (CACHE_SHARE_AFTER_PRINCIPALS, 1-1000). Below it, another principal's request is a
+   * real miss. 1 makes the cache a public FAQ: anyone can confirm what anyone asked (docs/security.md).
+   * @default 3
+   */
+  readonly cacheShareAfterPrincipals: number;
   readonly promptVersion: string;
   /** Per-task flood guard per client address, checked in memory before authentication. */
   readonly rateLimitPerMinute: number;
@@ -385,6 +392,7 @@ const serviceDefaults = {
   drainTimeoutMs: 20_000,
   llm,
   cacheTtlSeconds: 1800,
+  cacheShareAfterPrincipals: 3,
   promptVersion: 'v1',
   rateLimitPerMinute: 120,
   quotas: { requestsPerPrincipalPerMinute: 240, llmTokensPerPrincipalPerMinute: 50_000 },

@@ -3,7 +3,7 @@
  * problems it finds to one list, which is thrown at the end. Every message names the bad value and
  * what to change, so one synth shows everything that is wrong.
  */
-import { APP_VERSION_RULE, GATE_PROFILES, isGateProfile } from '../contract';
+import { APP_VERSION_RULE, CACHE_SHARE_AFTER_PRINCIPALS_RANGE, GATE_PROFILES, isGateProfile } from '../contract';
 import { GATE_PROFILE_SPECS, maxDurationSeconds } from '../contract/gate-profiles';
 import { estimateMaxConnections } from './db-connection-limit';
 import { checkLogRetention, Problems } from './problems';
@@ -168,6 +168,12 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,
   );
   p(service.cacheTtlSeconds >= 1, `service.cacheTtlSeconds ${service.cacheTtlSeconds} must be >= 1.`);
+  const share = service.cacheShareAfterPrincipals;
+  const shareRange = CACHE_SHARE_AFTER_PRINCIPALS_RANGE;
+  p(
+    Number.isInteger(share) && share >= shareRange.min && share <= shareRange.max,
+    `service.cacheShareAfterPrincipals ${share} must be a whole number ${shareRange.min}–${shareRange.max} (1 shares every cached answer at once; docs/security.md).`,
+  );
   if (service.image.kind === 'uri') {
     p(
       service.image.uri.includes(':') || service.image.uri.includes('@'),

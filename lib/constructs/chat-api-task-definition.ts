@@ -83,6 +83,7 @@ export function plainServiceEnvironment(
     LLM_MAX_OUTPUT_TOKENS: String(service.llm.maxOutputTokens),
     LLM_CONTEXT_BUDGET_TOKENS: String(service.llm.contextBudgetTokens),
     CACHE_TTL_SECONDS: String(service.cacheTtlSeconds),
+    CACHE_SHARE_AFTER_PRINCIPALS: String(service.cacheShareAfterPrincipals),
     PROMPT_VERSION: service.promptVersion,
     RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
     QUOTA_REQUESTS_PER_MINUTE: String(service.quotas.requestsPerPrincipalPerMinute),

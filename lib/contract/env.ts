@@ -85,6 +85,13 @@ export const SERVICE_ENV = {
   LLM_API_KEY: { kind: 'secret', required: true, description: 'LLM provider key.' },
   LLM_TIMEOUT_MS: { kind: 'plain', required: false, default: '30000', description: 'Per-call LLM timeout.' },
   CACHE_TTL_SECONDS: { kind: 'plain', required: false, default: '1800', description: 'Response cache TTL.' },
+  CACHE_SHARE_AFTER_PRINCIPALS: {
+    kind: 'plain',
+    required: false,
+    default: '3',
+    description:
+      'Whole number 1-1000: an answer cached for one principal is served to another only once this many distinct principals asked the same key (1: shared at once, a public FAQ).',
+  },
   PROMPT_VERSION: {
     kind: 'plain',
     required: false,
@@ -211,3 +218,9 @@ export const SECRET_JSON_KEYS = {
   /** The LLM key secret: `{"apiKey": "..."}`. */
   LLM_API_KEY: 'apiKey',
 } as const satisfies Record<SecretEnvName, string>;
+
+/**
+ * CACHE_SHARE_AFTER_PRINCIPALS' range, for the service's parser and the synth validation alike.
+ * Above 1000 the count of askers (one small set per key) would cost more than the answers it guards.
+ */
+export const CACHE_SHARE_AFTER_PRINCIPALS_RANGE = { min: 1, max: 1000 } as const;

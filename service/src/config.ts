@@ -9,6 +9,7 @@ import {
   APP_VERSION_PATTERN,
   APP_VERSION_RULE,
   AUTH_MODES,
+  CACHE_SHARE_AFTER_PRINCIPALS_RANGE,
   DB_SSL_MODES,
   type DbSslMode,
   LOG_LEVELS,
@@ -79,6 +80,8 @@ export interface ChatApiConfig {
   readonly cache: CacheSettings;
   readonly llm: LlmSettings;
   readonly cacheTtlSeconds: number;
+  /** CACHE_SHARE_AFTER_PRINCIPALS. */
+  readonly cacheShareAfterPrincipals: number;
   readonly promptVersion: string;
   /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
@@ -226,6 +229,7 @@ const VALIDATORS = {
   LLM_API_KEY: anyNonEmpty,
   LLM_TIMEOUT_MS: integer(100, 600_000),
   CACHE_TTL_SECONDS: integer(1, 30 * 24 * 3600),
+  CACHE_SHARE_AFTER_PRINCIPALS: integer(CACHE_SHARE_AFTER_PRINCIPALS_RANGE.min, CACHE_SHARE_AFTER_PRINCIPALS_RANGE.max),
   PROMPT_VERSION: pattern(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of [A-Za-z0-9._-]'),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
   QUOTA_REQUESTS_PER_MINUTE: integer(1, 1_000_000),
@@ -304,6 +308,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
         contextBudgetTokens: v.LLM_CONTEXT_BUDGET_TOKENS,
       },
       cacheTtlSeconds: v.CACHE_TTL_SECONDS,
+      cacheShareAfterPrincipals: v.CACHE_SHARE_AFTER_PRINCIPALS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
       quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },

@@ -171,21 +171,27 @@ export class ChatService {
       : undefined;
     let reported = 0;
     let calls = 0;
+    let attempts = 0;
     let reply: string;
     try {
       reply = await call({
         logger: ctx.logger,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         principal: input.owner,
+        onAttempt: () => {
+          attempts += 1;
+        },
         onUsage: (u) => {
           reported += u.promptTokens + u.completionTokens;
           calls += 1;
         },
       });
     } catch (err) {
-      // A failed call may have been billed without saying so: the reservation stands, unless the
-      // provider reported more.
-      if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
+      // A request that never reached the provider (the breaker refused it) cost nothing: the
+      // reservation is returned. A failed call may have been billed without saying so: the
+      // reservation stands, unless the provider reported more.
+      if (attempts === 0) reservation?.settle(0);
+      else if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
       throw err;
     }
     reservation?.settle(calls > 0 ? reported : undefined);

@@ -204,6 +204,27 @@ describe('validation of any stage', () => {
       /is not in region/,
     ],
     [
+      'a cache share threshold of 0 (every answer would be shared, and the count could never be met)',
+      (c: M) => {
+        c.service.cacheShareAfterPrincipals = 0;
+      },
+      /service\.cacheShareAfterPrincipals 0 must be a whole number 1–1000/,
+    ],
+    [
+      'a cache share threshold above 1000',
+      (c: M) => {
+        c.service.cacheShareAfterPrincipals = 1001;
+      },
+      /service\.cacheShareAfterPrincipals 1001 must be a whole number 1–1000/,
+    ],
+    [
+      'a fractional cache share threshold',
+      (c: M) => {
+        c.service.cacheShareAfterPrincipals = 2.5;
+      },
+      /service\.cacheShareAfterPrincipals 2\.5 must be a whole number/,
+    ],
+    [
       'a drain longer than the stop timeout',
       (c: M) => {
         c.service.drainTimeoutMs = 30_000;

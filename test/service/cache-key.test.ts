@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { askerTag, CACHE_KEY_SCHEME, type CacheKeyInput, cacheKey, normalizeMessage } from '../../service/src/chat/cache-key';
+import {
+  askerTag,
+  CACHE_KEY_SCHEME,
+  type CacheKeyInput,
+  cacheKey,
+  normalizeMessage,
+} from '../../service/src/chat/cache-key';
 
 const base: CacheKeyInput = {
   message: 'What is the capital of France?',

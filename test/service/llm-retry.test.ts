@@ -284,7 +284,7 @@ describe('LLM circuit breaker', () => {
     expect(provider.state).toBe('open');
   });
 
-  test('an empty answer is the caller\'s failure, not the provider\'s: it counts only across principals', () => {
+  test("an empty answer is the caller's failure, not the provider's: it counts only across principals", () => {
     const failure = classifyLlmError(new EmptyAnswerError());
     expect(failure).toEqual({ kind: 'empty', retryable: false, mayHaveBilled: true });
     expect(isProviderSignal('empty')).toBe(false);

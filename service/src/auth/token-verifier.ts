@@ -88,7 +88,10 @@ export function isUsableSub(sub: unknown): sub is string {
  * token issued for another API is refused whoever the client was); a token without `aud` (a Cognito
  * access token) is accepted when its `client_id` is in AUTH_AUDIENCE.
  */
-export function audienceAccepted(payload: { aud?: unknown; client_id?: unknown }, audiences: ReadonlySet<string>): boolean {
+export function audienceAccepted(
+  payload: { aud?: unknown; client_id?: unknown },
+  audiences: ReadonlySet<string>,
+): boolean {
   if (payload.aud !== undefined) {
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     return aud.some((a) => typeof a === 'string' && audiences.has(a));

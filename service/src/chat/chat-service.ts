@@ -296,9 +296,9 @@ export class ChatService {
       lookup.status === 'MISS'
         ? timed(ctx, 'cache', () => cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy())).catch(
             (err: unknown) => {
-            cacheHealth.reportFailure(err);
-            ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
-          },
+              cacheHealth.reportFailure(err);
+              ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
+            },
           )
         : undefined;
     try {

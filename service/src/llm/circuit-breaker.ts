@@ -116,9 +116,8 @@ export class CircuitBreaker<K extends string = string> {
     const trial = this.trialInFlight && this.state === 'half_open' && this.trialPrincipal === principal;
     if (trial) {
       this.endTrial();
-      if (provider) return this.open();
-      this.failedTrials.set(principal, this.now());
-      if (this.failedTrials.size >= this.minDistinctPrincipals) this.open();
+      if (!provider) this.failedTrials.set(principal, this.now());
+      if (provider || this.failedTrials.size >= this.minDistinctPrincipals) this.open();
       return;
     }
     if (this.state === 'closed' && this.countedFailures() >= this.failureThreshold) this.open();

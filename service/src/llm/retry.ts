@@ -11,15 +11,7 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 
-export type LlmFailureKind =
-  | 'throttled'
-  | 'server'
-  | 'timeout'
-  | 'network'
-  | 'empty'
-  | 'auth'
-  | 'client'
-  | 'aborted';
+export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'empty' | 'auth' | 'client' | 'aborted';
 
 /**
  * The provider answered 200 with no content. It answered, so it is up: what it was asked decides

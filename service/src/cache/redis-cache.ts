@@ -64,7 +64,7 @@ return false
  * REMEMBER: the first answer becomes the shared one (NX); the asker's own copy is kept only while
  * the key is not shared yet (with a threshold of 1 every read is shared, and no copy is needed).
  */
-const REMEMBER_LUA = `
+export const REMEMBER_LUA = `
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
 local n = tonumber(ARGV[3])
 if n > 1 and redis.call('SCARD', KEYS[3]) < n then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end

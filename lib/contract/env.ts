@@ -156,7 +156,7 @@ export const SERVICE_ENV = {
     kind: 'plain',
     required: false,
     description:
-      'Comma-separated accepted audiences: a token passes when its `aud` or its Cognito `client_id` is one of them. Required unless AUTH_MODE=off.',
+      'Comma-separated accepted audiences: a token with `aud` passes when one of its `aud` values is one of them (its `client_id` is then ignored); a token without `aud` (Cognito access token) when its `client_id` is. Required unless AUTH_MODE=off.',
   },
   AUTH_JWKS_URL: {
     kind: 'plain',

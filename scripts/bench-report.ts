@@ -35,7 +35,7 @@ export interface BenchResult {
   readonly hit: PathStats;
   readonly missSequential: PathStats;
   readonly llmDirect: PathStats;
-  /** The miss floor, sequential: a miss's I/O (cache GET, LLM POST, cache SET, insert) done by a bare route. */
+  /** The miss floor, sequential: a miss's I/O (cache lookup, LLM POST, cache write, insert) done by a bare route. */
   readonly missFloor: PathStats;
   readonly miss10: PathStats;
   readonly miss50: PathStats;
@@ -114,7 +114,12 @@ export function checks(r: BenchResult): Check[] {
 export function renderConsole(r: BenchResult): string {
   const rows: Array<[string, string, string, string]> = [
     [`path (${r.connections} connections unless noted)`, 'req/s', 'p50 ms', 'p99 ms'],
-    ['floor: 1 cache GET + 1 insert (median)', r.floor.rps.toFixed(0), r.floor.p50.toFixed(1), r.floor.p99.toFixed(1)],
+    [
+      'floor: 1 cache lookup + 1 insert (median)',
+      r.floor.rps.toFixed(0),
+      r.floor.p50.toFixed(1),
+      r.floor.p99.toFixed(1),
+    ],
     ['hit path POST /api/chatbot (median)', r.hit.rps.toFixed(0), r.hit.p50.toFixed(1), r.hit.p99.toFixed(1)],
     [
       `miss path, sequential (LLM delay ${r.llmDelayMs} ms)`,
@@ -172,7 +177,7 @@ const README_GOALS: Record<string, string> = {
 export function renderReadmeSection(r: BenchResult): string {
   const lines = [
     `\`npm run bench\` (${r.rounds} rounds × ${r.seconds} s per path, ${r.connections} connections, medians of the rounds; the floor is a`,
-    'bare route on the same process doing what a hit must do: one cache GET over TLS + AUTH and one',
+    'bare route on the same process doing what a hit must do: one cache lookup over TLS + AUTH and one',
     `Postgres insert). Rendered by \`npm run docs\` from the run of ${r.date.slice(0, 10)} (tree \`${r.commit}\`,`,
     `kept in [docs/bench-result.json](docs/bench-result.json) by \`npm run bench -- --save\`), on ${r.cpus} cores shared with`,
     `other work (load average ${r.loadAverage.start.toFixed(1)} at the start, ${r.loadAverage.end.toFixed(1)} at the end):`,
@@ -185,7 +190,7 @@ export function renderReadmeSection(r: BenchResult): string {
     ),
     '',
     `Of the miss overhead, ${(r.missSequential.p50 - r.missFloor.p50).toFixed(2)} ms is the service's own work: a bare route in the same`,
-    `process doing a miss's I/O (cache GET, one LLM POST, cache SET, the insert) answered in ${r.missFloor.p50.toFixed(2)} ms, so`,
+    `process doing a miss's I/O (cache lookup, one LLM POST, cache write, the insert) answered in ${r.missFloor.p50.toFixed(2)} ms, so`,
     `${(r.missFloor.p50 - r.llmDirect.p50).toFixed(2)} ms is waiting on Redis, Postgres and the fake LLM, which grows with the machine's load.`,
     '',
     `Postgres ran ${r.durable ? 'with' : 'without'} fsync (\`npm run bench -- --durable\` for commits that wait for the disk).`,

@@ -2,16 +2,16 @@
  * `npm run bench`: measures the service's hot path against a floor, in one run, on one service
  * process, over real Postgres (SSL) and real Redis (TLS + AUTH).
  *
- * - hit path: `POST /api/chatbot` with a cached question (one cache GET, one insert of both
+ * - hit path: `POST /api/chatbot` with a cached question (one cache lookup, one insert of both
  *   messages, plus validation, hashing, rate limit, logs and metrics), at 50 connections;
- * - floor: a minimal Fastify route in the same process doing the same I/O (one GET and the same
+ * - floor: a minimal Fastify route in the same process doing the same I/O (one cache lookup and the same
  *   insert) over the same TLS + AUTH connections, at 50 connections;
  * - miss overhead: sequential misses (unique questions) against sequential calls made directly to
  *   the fake LLM with the same delay: the difference of the medians is what the service adds above
  *   the LLM's delay as a client sees it (the fake's timer and HTTP handling included on both sides).
  *   The misses, the direct calls and the miss floor (below) alternate in blocks of 50.
  *   Also printed: the same median against the configured delay, and misses at 10 connections;
- * - miss floor: a bare route doing a miss's I/O (cache GET, one LLM POST, cache SET, the insert),
+ * - miss floor: a bare route doing a miss's I/O (cache lookup, one LLM POST, cache write, the insert),
  *   sequential: the miss minus this floor is the service's own work, whatever the machine's load;
  *   By default Postgres runs without fsync so the shared disk's fsync latency (1-6 ms here, varying
  *   with whatever else runs) does not drown the service's own overhead; `--durable` turns it on;

@@ -28,6 +28,7 @@ export const ENV_SETTINGS = {
   REDIS_PORT: { stage: ['cache', 'port'], narrowedBy: 'ElastiCache: 1024–65535, never the default 6379' },
   LLM_TIMEOUT_MS: { service: ['llm', 'timeoutMs'] },
   CACHE_TTL_SECONDS: { service: ['cacheTtlSeconds'] },
+  CACHE_SHARE_AFTER_PRINCIPALS: { service: ['cacheShareAfterPrincipals'] },
   RATE_LIMIT_PER_MINUTE: { service: ['rateLimitPerMinute'] },
   QUOTA_REQUESTS_PER_MINUTE: { service: ['quotas', 'requestsPerPrincipalPerMinute'] },
   QUOTA_LLM_TOKENS_PER_MINUTE: { service: ['quotas', 'llmTokensPerPrincipalPerMinute'] },

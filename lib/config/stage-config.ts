@@ -122,6 +122,13 @@ export interface ServiceSettings {
   readonly keepAliveTimeoutSeconds: number;
   readonly llm: LlmConfig;
   readonly cacheTtlSeconds: number;
+  /**
+   * Distinct principals that must ask the same question before its cached answer is served across
+   * principals (CACHE_SHARE_AFTER_PRINCIPALS, 1-1000). Below it, another principal's request is a
+   * real miss. 1 makes the cache a public FAQ: anyone can confirm what anyone asked (docs/security.md).
+   * @default 3
+   */
+  readonly cacheShareAfterPrincipals: number;
   readonly promptVersion: string;
   /** Per-task flood guard per client address, checked in memory before authentication. */
   readonly rateLimitPerMinute: number;
@@ -398,6 +405,7 @@ const serviceDefaults = {
   keepAliveTimeoutSeconds: integerEnvDefault('KEEP_ALIVE_TIMEOUT_SECONDS'),
   llm,
   cacheTtlSeconds: integerEnvDefault('CACHE_TTL_SECONDS'),
+  cacheShareAfterPrincipals: integerEnvDefault('CACHE_SHARE_AFTER_PRINCIPALS'),
   promptVersion: SERVICE_ENV.PROMPT_VERSION.default,
   rateLimitPerMinute: integerEnvDefault('RATE_LIMIT_PER_MINUTE'),
   quotas: {

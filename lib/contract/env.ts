@@ -12,7 +12,7 @@
 export type EnvKind = 'plain' | 'secret';
 
 /** The unit of an integer variable, shown next to its range in every message and in the docs. */
-export type EnvUnit = 'port' | 'ms' | 's' | 'tokens' | 'requests/min' | 'tokens/min';
+export type EnvUnit = 'port' | 'ms' | 's' | 'tokens' | 'requests/min' | 'tokens/min' | 'principals';
 
 /**
  * The values an integer variable may take, inclusive. The service refuses anything else at start,
@@ -175,6 +175,20 @@ export const SERVICE_ENV = {
     default: '1800',
     description: 'Response cache TTL.',
   },
+  CACHE_SHARE_AFTER_PRINCIPALS: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'principals',
+    range: {
+      min: 1,
+      max: 1_000,
+      why: '1 shares every answer at once (a public FAQ: anyone can confirm what anyone asked); past 1,000 no answer would ever be shared',
+    },
+    default: '3',
+    description:
+      'An answer cached for one principal is served to another only once this many distinct principals asked the same key (1: shared at once, a public FAQ; docs/security.md).',
+  },
   PROMPT_VERSION: {
     kind: 'plain',
     required: false,
@@ -293,7 +307,7 @@ export const SERVICE_ENV = {
     kind: 'plain',
     required: false,
     description:
-      'Comma-separated accepted audiences: a token passes when its `aud` or its Cognito `client_id` is one of them. Required unless AUTH_MODE=off.',
+      'Comma-separated accepted audiences: a token with `aud` passes when one of its `aud` values is one of them (its `client_id` is then ignored); a token without `aud` (Cognito access token) when its `client_id` is. Required unless AUTH_MODE=off.',
   },
   AUTH_JWKS_URL: {
     kind: 'plain',

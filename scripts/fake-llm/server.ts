@@ -22,7 +22,8 @@ export const FAKE_LLM_MODEL = 'fake-llm-echo';
 export const FAKE_LLM_MARKER = '[fake-llm]';
 export const FAKE_LLM_HEADER = 'x-fake-llm';
 
-export type FaultKind = 'throttle' | 'error' | 'timeout';
+/** `empty`: a 200 whose answer has no content (a prompt the model answered with nothing). */
+export type FaultKind = 'throttle' | 'error' | 'timeout' | 'empty';
 
 export interface FakeLlmConfig {
   /** Delay before answering (first chunk, when streaming). */
@@ -200,8 +201,8 @@ function validatePatch(patch: Partial<FakeLlmConfig>): Partial<FakeLlmConfig> {
   }
   if (patch.failNext) {
     const { kind, count } = patch.failNext;
-    if (!['throttle', 'error', 'timeout'].includes(kind) || !Number.isInteger(count) || count < 0) {
-      throw new Error('failNext must be {kind: throttle|error|timeout, count: integer >= 0}');
+    if (!['throttle', 'error', 'timeout', 'empty'].includes(kind) || !Number.isInteger(count) || count < 0) {
+      throw new Error('failNext must be {kind: throttle|error|timeout|empty, count: integer >= 0}');
     }
   }
   return out;
@@ -301,7 +302,7 @@ export async function startFakeLlmServer(
         return;
       }
       stats.ok += 1;
-      const allTokens = fakeReplyTokens(fakeReply(body));
+      const allTokens = fault === 'empty' ? [] : fakeReplyTokens(fakeReply(body));
       const truncated = maxTokens !== null && allTokens.length > maxTokens;
       const tokens = truncated ? allTokens.slice(0, maxTokens ?? 0) : allTokens;
       const reply = tokens.join('');

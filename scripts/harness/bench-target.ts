@@ -12,7 +12,7 @@ import Fastify from 'fastify';
 import type * as ServiceBundle from '../../service/src/server';
 
 export const FLOOR_PATH = '/__bench/floor';
-/** A miss's I/O without the service: cache GET, one plain keep-alive POST to the LLM, cache SET and the insert. */
+/** A miss's I/O without the service: cache lookup, one plain keep-alive POST to the LLM, cache write and the insert. */
 export const MISS_FLOOR_PATH = '/__bench/miss-floor';
 export const BENCH_HIT_MESSAGE = 'What is the boiling point of water at sea level?';
 
@@ -38,17 +38,25 @@ async function main(): Promise<void> {
   const { cache, store, cacheMonitor, databaseMonitor } = running.internals;
   await waitUntil(() => cacheMonitor.usable && databaseMonitor.usable, 30_000, 'the cache and the database');
 
-  // The floor reads a value the size of a real reply, and writes the same two-message insert.
+  // The floor reads a value the size of a real reply with the cache's own lookup (one script call,
+  // as a hit makes), and writes the same two-message insert.
   const floorKey = `bench:floor:${process.pid}`;
-  await cache.raw.set(
+  const asker = 'bench-floor';
+  const policy = {
+    shareAfterPrincipals: parsed.config.cacheShareAfterPrincipals,
+    ttlSeconds: parsed.config.cacheTtlSeconds,
+  };
+  await cache.remember(
     floorKey,
+    asker,
     `[fake-llm] You said: "${BENCH_HIT_MESSAGE}". (0 earlier messages in this conversation.)`,
+    policy,
   );
 
   const floor = Fastify({ logger: false });
   let n = 0;
   floor.post(FLOOR_PATH, async (request) => {
-    const reply = (await cache.raw.get(floorKey)) ?? '';
+    const reply = (await cache.lookup(floorKey, asker, policy)) ?? '';
     n += 1;
     await store.saveTurn({
       sessionId: `floor-${process.pid}-${n}`,
@@ -87,11 +95,11 @@ async function main(): Promise<void> {
   floor.post(MISS_FLOOR_PATH, async (request) => {
     const message = (request.body as { message: string }).message;
     const key = `bench:miss-floor:${message}`;
-    await cache.raw.get(key);
+    await cache.lookup(key, asker, policy);
     const reply = await callLlm(message);
     n += 1;
     await Promise.all([
-      cache.raw.set(key, reply, 'EX', 60),
+      cache.remember(key, asker, reply, policy),
       store.saveTurn({
         sessionId: `floor-${process.pid}-${n}`,
         owner: 'bench-floor',

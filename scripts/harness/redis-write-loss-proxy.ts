@@ -2,24 +2,28 @@
  * A TLS-terminating Redis proxy that loses a share of cache writes, for injecting "the candidate's
  * cache writes don't land" at run time without touching the service. It speaks TLS to the client
  * (the harness certificate, so the service verifies it as it would verify Redis) and TLS to Redis,
- * and rewrites the key of a chosen share of `SET` commands to `lost:<key>`: Redis still answers
- * `+OK` in order, but the entry never appears where reads look. Everything else passes unchanged.
+ * and rewrites the keys of a chosen share of cache writes to `lost:<key>`: plain `SET`s, and the
+ * response cache's write script (`REMEMBER_LUA`, sent as `EVALSHA` or `EVAL`). Redis still answers
+ * in order, but the entry never appears where reads look. Everything else passes unchanged.
  *
  * Commands are RESP arrays of bulk strings (what every client library sends); anything the parser
  * does not recognise is passed through as is.
  */
+
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { REMEMBER_LUA } from '../../service/src/cache/redis-cache';
 import type { TestCertificates } from './certs';
 import { listenOnLoopback } from './tcp-proxy';
 
 export interface RedisWriteLossProxy {
   readonly host: '127.0.0.1';
   readonly port: number;
-  /** Share of SET commands whose key is rewritten (0..1). */
+  /** Share of cache writes whose keys are rewritten (0..1). */
   setLossRate(rate: number): void;
-  /** SETs seen and SETs lost since start. */
+  /** Cache writes seen and lost since start. */
   stats(): { sets: number; lost: number };
   close(): Promise<void>;
 }
@@ -67,6 +71,19 @@ export function takeCommands(buffer: Buffer): { commands: Buffer[][]; rest: Buff
   return { commands, rest: buffer.subarray(offset), raw };
 }
 
+const REMEMBER_SHA = createHash('sha1').update(REMEMBER_LUA).digest('hex');
+
+/** Indexes of the keys a cache write names: `SET key …`, or the write script's KEYS; none for anything else. */
+export function cacheWriteKeys(parts: readonly Buffer[]): number[] {
+  const name = parts[0]?.toString().toUpperCase();
+  if (name === 'SET' && parts.length >= 3) return [1];
+  const script = parts[1]?.toString();
+  const isWrite = (name === 'EVALSHA' && script === REMEMBER_SHA) || (name === 'EVAL' && script === REMEMBER_LUA);
+  if (!isWrite) return [];
+  const numKeys = Number(parts[2]?.toString());
+  return Array.from({ length: Number.isInteger(numKeys) ? numKeys : 0 }, (_, i) => 3 + i);
+}
+
 export function encodeCommand(parts: readonly Buffer[]): Buffer {
   const chunks: Buffer[] = [Buffer.from(`*${parts.length}\r\n`)];
   for (const p of parts) chunks.push(Buffer.from(`$${p.length}\r\n`), p, Buffer.from('\r\n'));
@@ -101,16 +118,13 @@ export async function startRedisWriteLossProxy(options: {
         pending = Buffer.from(rest);
         const out: Buffer[] = [];
         for (const parts of commands) {
-          if (parts.length >= 3 && (parts[0] as Buffer).toString().toUpperCase() === 'SET') {
+          const keys = cacheWriteKeys(parts);
+          if (keys.length > 0) {
             sets++;
             if (random() < lossRate) {
               lost++;
               out.push(
-                encodeCommand([
-                  parts[0] as Buffer,
-                  Buffer.concat([Buffer.from('lost:'), parts[1] as Buffer]),
-                  ...parts.slice(2),
-                ]),
+                encodeCommand(parts.map((p, i) => (keys.includes(i) ? Buffer.concat([Buffer.from('lost:'), p]) : p))),
               );
               continue;
             }

@@ -92,6 +92,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
       promptVersion: config.promptVersion,
       model: config.llm.model,
       cacheTtlSeconds: config.cacheTtlSeconds,
+      cacheShareAfterPrincipals: config.cacheShareAfterPrincipals,
       contextBudgetTokens: config.llm.contextBudgetTokens,
       maxOutputTokens: config.llm.maxOutputTokens,
     },

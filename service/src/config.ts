@@ -80,6 +80,8 @@ export interface ChatApiConfig {
   readonly cache: CacheSettings;
   readonly llm: LlmSettings;
   readonly cacheTtlSeconds: number;
+  /** CACHE_SHARE_AFTER_PRINCIPALS. */
+  readonly cacheShareAfterPrincipals: number;
   readonly promptVersion: string;
   /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
@@ -322,6 +324,7 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
         contextBudgetTokens: v.LLM_CONTEXT_BUDGET_TOKENS,
       },
       cacheTtlSeconds: v.CACHE_TTL_SECONDS,
+      cacheShareAfterPrincipals: v.CACHE_SHARE_AFTER_PRINCIPALS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
       quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },

@@ -204,6 +204,13 @@ describe('validation of any stage', () => {
       /is not in region/,
     ],
     [
+      'a cache share threshold of 0 (every answer would be shared, and the count could never be met)',
+      (c: M) => {
+        c.service.cacheShareAfterPrincipals = 0;
+      },
+      /service\.cacheShareAfterPrincipals 0 is outside CACHE_SHARE_AFTER_PRINCIPALS's range 1–1000/,
+    ],
+    [
       'an LLM endpoint over plain http (the key and the prompts would travel in clear)',
       (c: M) => {
         c.service.llm = { ...c.service.llm, baseUrl: 'http://llm.internal.example/v1' };

@@ -95,6 +95,50 @@ describe('only a valid bearer token reaches the chat API', () => {
     expectUnauthorized(await chat({ message: 'hi' }, bearer(audOnly)), 'invalid');
   });
 
+  test('only access tokens: an ID token (token_use id) and a refresh-shaped token get 401 invalid', async () => {
+    for (const token_use of ['id', 'refresh', 'Access', '']) {
+      const token = issuer.mint({ extraClaims: { token_use } });
+      expectUnauthorized(await chat({ message: 'hi' }, bearer(token)), 'invalid');
+    }
+    // A Cognito ID token names the client in aud: still refused.
+    const idToken = issuer.mint({ clientId: null, aud: issuer.userClientId, extraClaims: { token_use: 'id' } });
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(idToken)), 'invalid');
+  });
+
+  test('aud decides when present: a token for another API is refused even when client_id matches', async () => {
+    const otherApi = issuer.mint({ aud: 'https://billing.example.com' }); // client_id: the user client
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(otherApi)), 'invalid');
+    const otherApis = issuer.mint({ aud: ['another-api', 'a-third-api'] });
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(otherApis)), 'invalid');
+    const emptyAud = issuer.mint({ aud: [] });
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(emptyAud)), 'invalid');
+    // One accepted aud value is enough (RFC 7519 4.1.3), whatever client_id says.
+    const ours = issuer.mint({ clientId: 'another-client', aud: ['another-api', issuer.userClientId] });
+    expect((await chat({ message: uniqueText('aud decides') }, bearer(ours))).status).toBe(200);
+  });
+
+  test('a sub that is not printable, or longer than 256 bytes, gets 401 before any work is done', async () => {
+    const calls = stack.llm.stats().calls;
+    for (const sub of [
+      'alice\u0000',
+      'ali\u0007ce',
+      'alice\n',
+      'ali\u200Bce', // zero-width space (a format character)
+      'ali\u202Ece', // right-to-left override
+      '\uD800', // a lone surrogate
+      'é'.repeat(129), // 129 characters, 258 bytes
+      'x'.repeat(257),
+      '',
+    ]) {
+      const res = await chat({ message: uniqueText('bad sub') }, bearer(issuer.mint({ sub })));
+      expectUnauthorized(res, 'invalid');
+    }
+    expect(stack.llm.stats().calls).toBe(calls);
+    // At the limit, printable, non-ASCII: accepted.
+    const longest = issuer.mint({ sub: `${'é'.repeat(127)}ab` });
+    expect((await chat({ message: uniqueText('long sub') }, bearer(longest))).status).toBe(200);
+  });
+
   test('alg none, and HS256 keyed with the public key: 401 invalid', async () => {
     const claims = decodePart(issuer.mint(), 1);
     expectUnauthorized(await chat({ message: 'hi' }, bearer(unsigned({ alg: 'none', typ: 'JWT' }, claims))), 'invalid');

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { CACHE_KEY_SCHEME, type CacheKeyInput, cacheKey, normalizeMessage } from '../../service/src/chat/cache-key';
+import {
+  askerTag,
+  CACHE_KEY_SCHEME,
+  type CacheKeyInput,
+  cacheKey,
+  normalizeMessage,
+} from '../../service/src/chat/cache-key';
 
 const base: CacheKeyInput = {
   message: 'What is the capital of France?',
@@ -10,11 +16,37 @@ const base: CacheKeyInput = {
 };
 
 describe('response cache key', () => {
-  test('case, Unicode form and whitespace runs do not change the key', () => {
+  test('only canonical equivalence (NFC) and whitespace at the ends leave the key unchanged', () => {
     const k = cacheKey(base);
-    expect(cacheKey({ ...base, message: '  what IS the   capital of\tFrance?\n' })).toBe(k);
-    // U+FF37 FULLWIDTH W normalises (NFKC) to W.
-    expect(cacheKey({ ...base, message: '\uFF37hat is the capital of France?' })).toBe(k);
+    expect(cacheKey({ ...base, message: '  What is the capital of France?\n' })).toBe(k);
+    // "é" precomposed (U+00E9) and as "e" + U+0301 COMBINING ACUTE ACCENT are one text.
+    const cafe = cacheKey({ ...base, message: 'Caf\u00e9 opening hours?' });
+    expect(cacheKey({ ...base, message: 'Cafe\u0301 opening hours?' })).toBe(cafe);
+  });
+
+  test('every difference that can change meaning changes the key: case, compatibility characters, inner whitespace', () => {
+    const key = (message: string) => cacheKey({ ...base, message });
+    // Carbon monoxide is not cobalt.
+    expect(key('What is the lethal dose of CO?')).not.toBe(key('What is the lethal dose of Co?'));
+    // NFKC would fold the superscript: 2³ + 1 is 9, 23 + 1 is 24.
+    expect(key('What is 2\u00b3 + 1?')).not.toBe(key('What is 23 + 1?'));
+    // U+FF37 FULLWIDTH W is a different character.
+    expect(key('\uFF37hat is the capital of France?')).not.toBe(key('What is the capital of France?'));
+    // Indentation is meaning in Python.
+    const code = (indent: string) => `Why does this fail?\nif x:\n${indent}print(x)\nprint(y)`;
+    expect(key(code('    '))).not.toBe(key(code('')));
+    expect(key('a  b')).not.toBe(key('a b'));
+    expect(key('a\tb')).not.toBe(key('a b'));
+  });
+
+  test('the asker tag tells principals apart per key, without the sub, and is stable', () => {
+    const tag = askerTag(base, 'alice');
+    expect(askerTag(base, 'alice')).toBe(tag);
+    expect(askerTag(base, 'bob')).not.toBe(tag);
+    // One principal's tags for two questions cannot be linked.
+    expect(askerTag({ ...base, message: 'Another question?' }, 'alice')).not.toBe(tag);
+    expect(tag).not.toContain('alice');
+    expect(tag).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
   test('PROMPT_VERSION, the system prompt and the model are part of the key', () => {

@@ -68,13 +68,18 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
     expect(first.json().cached).toBe(false);
     expect(first.json().reply).toContain(FAKE_LLM_MARKER);
 
-    // Normalisation: case and whitespace do not defeat the cache.
-    const second = await chat({ message: `  ${question.toUpperCase()}  ` });
+    // Whitespace at the ends does not change the key.
+    const second = await chat({ message: `  ${question}\n` });
     expect(second.status).toBe(200);
     expect(second.headers[HEADERS.cache]).toBe('HIT');
     expect(second.json().cached).toBe(true);
     expect(second.json().reply).toBe(first.json().reply);
     expect(stack.llm.stats().ok - before).toBe(1);
+
+    // Case can change meaning ("CO" is carbon monoxide, "Co" cobalt): another key, another answer.
+    const recased = await chat({ message: question.toUpperCase() });
+    expect([recased.status, recased.headers[HEADERS.cache]]).toEqual([200, 'MISS']);
+    expect(stack.llm.stats().ok - before).toBe(2);
   });
 
   test('a 200 means both messages are committed, in schema chat, owned by the schema owner role', async () => {

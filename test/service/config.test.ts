@@ -71,6 +71,7 @@ describe('service config', () => {
       llmTokensPerMinute: Number(SERVICE_ENV.QUOTA_LLM_TOKENS_PER_MINUTE.default),
     });
     expect(c.cacheTtlSeconds).toBe(1800);
+    expect(c.cacheShareAfterPrincipals).toBe(3);
     expect(c.promptVersion).toBe('v1');
     expect(c.drainTimeoutMs).toBe(20_000);
     expect(c.logLevel).toBe('info');
@@ -84,6 +85,20 @@ describe('service config', () => {
     const bad = parseServiceConfig({ ...VALID, DB_SECRET_ARN: 'chat/db' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.problems.map((p) => p.name)).toEqual(['DB_SECRET_ARN']);
+  });
+
+  test('CACHE_SHARE_AFTER_PRINCIPALS is a whole number 1-1000, as synth checks it', () => {
+    for (const [raw, ok] of [
+      ['1', true],
+      ['1000', true],
+      ['0', false],
+      ['1001', false],
+      ['2.5', false],
+    ] as const) {
+      const result = parseServiceConfig({ ...VALID, CACHE_SHARE_AFTER_PRINCIPALS: raw });
+      expect(result.ok).toBe(ok);
+      if (!result.ok) expect(result.problems.map((p) => p.name)).toEqual(['CACHE_SHARE_AFTER_PRINCIPALS']);
+    }
   });
 
   test('every missing and invalid variable is reported in one message that contains no value', () => {

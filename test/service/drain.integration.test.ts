@@ -15,6 +15,8 @@ const DRAIN_TIMEOUT_MS = 10_000;
 const LLM_LATENCY_MS = 1_500;
 
 let stack: LocalStack;
+/** One principal for the file: its repeated questions hit its own cache entries (CACHE_SHARE_AFTER_PRINCIPALS). */
+const USER = 'drain-it-user';
 
 beforeAll(async () => {
   stack = await startLocalStack({ serviceEnv: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) } });
@@ -32,7 +34,7 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
   // A cached answer, so a request during the drain is quick.
   const cachedQuestion = uniqueText('cached');
   expect(
-    (await postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { headers: stack.authHeaders() })).status,
+    (await postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { headers: stack.authHeaders(USER) })).status,
   ).toBe(200);
 
   // Two idle keep-alive connections, opened before the drain.
@@ -50,7 +52,7 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
       postJson(
         `${url}${ROUTES.chat}`,
         { message: uniqueText(`in flight ${i}`) },
-        { agent: busy, headers: stack.authHeaders() },
+        { agent: busy, headers: stack.authHeaders(USER) },
       ),
     );
   }
@@ -66,7 +68,7 @@ test('SIGTERM: in-flight requests complete, keep-alive stragglers are answered w
   // Requests that arrive on the already-open connections are answered, and those connections close.
   const [ready, lateChat] = await Promise.all([
     http(`${url}${ROUTES.ready}`, { agent: idle }),
-    postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { agent: idle, headers: stack.authHeaders() }),
+    postJson(`${url}${ROUTES.chat}`, { message: cachedQuestion }, { agent: idle, headers: stack.authHeaders(USER) }),
   ]);
   expect(ready.status).toBe(503);
   expect(ready.json()).toMatchObject({ status: 'not_ready' });

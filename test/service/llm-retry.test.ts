@@ -2,11 +2,12 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai'
 import { type FakeLlm, startFakeLlm } from '../../scripts/harness';
 import { AppError } from '../../service/src/errors';
 import { CircuitBreaker } from '../../service/src/llm/circuit-breaker';
-import { OpenAiGateway } from '../../service/src/llm/llm-client';
+import { isProviderSignal, OpenAiGateway } from '../../service/src/llm/llm-client';
 import {
   backoffDelayMs,
   classifyLlmError,
   DEFAULT_RETRY_POLICY,
+  EmptyAnswerError,
   LlmCallFailed,
   type LlmFailureKind,
   parseRetryAfterMs,
@@ -228,6 +229,68 @@ describe('LLM circuit breaker', () => {
     expect(mixed.state).toBe('closed');
     mixed.onFailure('timeout', 'b');
     expect(mixed.state).toBe('open');
+  });
+
+  test("one principal's failed half-open trial does not re-open the circuit for everyone; the provider's word, or two principals', does", () => {
+    let now = 0;
+    const opened = () => {
+      const b = new CircuitBreaker<LlmFailureKind>({
+        failureThreshold: 5,
+        openMs: 30_000,
+        isProviderSignal,
+        now: () => now,
+      });
+      for (let i = 0; i < 5; i++) b.onFailure('server', 'anyone');
+      expect(b.state).toBe('open');
+      now += 30_000;
+      expect(b.state).toBe('half_open');
+      return b;
+    };
+
+    // Mallory's trial times out (or comes back empty): the circuit stays half-open, Mallory gets no
+    // second trial for openMs, and the victim's request is the next trial, which closes it.
+    const held = opened();
+    expect(held.tryAcquire('mallory').allowed).toBe(true);
+    held.onFailure('timeout', 'mallory');
+    expect(held.state).toBe('half_open');
+    expect(held.tryAcquire('mallory')).toEqual({ allowed: false, retryAfterMs: 30_000 });
+    expect(held.tryAcquire('victim').allowed).toBe(true);
+    held.onSuccess();
+    expect(held.state).toBe('closed');
+    expect(held.tryAcquire('mallory').allowed).toBe(true);
+
+    // An empty answer is judged the same way.
+    const empty = opened();
+    expect(empty.tryAcquire('mallory').allowed).toBe(true);
+    empty.onFailure('empty', 'mallory');
+    expect(empty.state).toBe('half_open');
+
+    // Once Mallory's bar ends she may try again (the only caller is not locked out for good).
+    now += 30_000;
+    expect(empty.tryAcquire('mallory').allowed).toBe(true);
+
+    // Trials of two principals that time out: the provider is the likelier cause; re-open.
+    const two = opened();
+    two.tryAcquire('a');
+    two.onFailure('timeout', 'a');
+    two.tryAcquire('b');
+    two.onFailure('timeout', 'b');
+    expect(two.state).toBe('open');
+
+    // The provider's own 429/5xx on a trial re-opens it, whoever's trial it was.
+    const provider = opened();
+    provider.tryAcquire('mallory');
+    provider.onFailure('throttled', 'mallory');
+    expect(provider.state).toBe('open');
+  });
+
+  test("an empty answer is the caller's failure, not the provider's: it counts only across principals", () => {
+    const failure = classifyLlmError(new EmptyAnswerError());
+    expect(failure).toEqual({ kind: 'empty', retryable: false, mayHaveBilled: true });
+    expect(isProviderSignal('empty')).toBe(false);
+    const breaker = new CircuitBreaker<LlmFailureKind>({ failureThreshold: 5, isProviderSignal });
+    for (let i = 0; i < 20; i++) breaker.onFailure('empty', 'mallory');
+    expect(breaker.state).toBe('closed');
   });
 
   test('a success resets the consecutive-failure count', () => {

@@ -4,6 +4,7 @@
  * the fake LLM, which records what each call asked for and answers with `usage`.
  */
 import { connect } from 'node:net';
+import { Redis } from 'ioredis';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SERVICE_METRICS } from '../../lib/contract';
 import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
 import { type HttpResult, postJson, uniqueText } from './support';
@@ -216,6 +217,75 @@ describe('the LLM budget per request, against a slow provider', () => {
     const other = await chat(taskB, stack.authHeaders(uniqueText('other-caller')), { message: uniqueText('fine') });
     expect(other.status).toBe(200);
     expect((await taskB.readiness()).body.checks.llm).toBe('ok');
+  });
+});
+
+describe('the breaker: one principal cannot open it, and a refusal costs no quota', () => {
+  // A task of its own: its breaker is opened on purpose here and would stay open for 30 s.
+  let task: ServiceProcess;
+  let redis: Redis;
+  beforeAll(async () => {
+    task = await startServiceProcess({ env: stack.env, waitFor: 'ready' });
+    redis = new Redis({
+      host: stack.redis.host,
+      port: stack.redis.port,
+      password: stack.redis.password as string,
+      tls: { ca: stack.certs.caPem },
+      lazyConnect: true,
+    });
+    await redis.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await task?.stop();
+  });
+
+  /** What the principal's token quota holds now, summed over its minute counters. */
+  async function tokensCounted(sub: string): Promise<number> {
+    const keys = await redis.keys(`quota:tok:*:${sub}`);
+    const values = keys.length > 0 ? await redis.mget(keys) : [];
+    return values.reduce((sum, v) => sum + Number(v ?? 0), 0);
+  }
+
+  test("one principal's empty answers (HTTP 200, no content) do not open the breaker for another principal", async () => {
+    const mallory = stack.authHeaders(uniqueText('empty-caller'));
+    const count = 7; // more than the breaker's threshold (5)
+    stack.llm.configure({ failNext: { kind: 'empty', count } });
+    const results: HttpResult[] = [];
+    try {
+      for (let i = 0; i < count; i++) results.push(await chat(task, mallory, { message: uniqueText(`empty-${i}`) }));
+    } finally {
+      stack.llm.configure({ failNext: null });
+    }
+    expect(results.map((r) => r.status)).toEqual(Array(count).fill(503));
+    const victim = await chat(task, stack.authHeaders(uniqueText('victim')), { message: uniqueText('fine') });
+    expect(victim.status).toBe(200);
+    expect((await task.readiness()).body.checks.llm).toBe('ok');
+  });
+
+  test('a request the open breaker refuses returns its reserved tokens', async () => {
+    // The provider fails (500s) for five requests: the breaker opens.
+    stack.llm.configure({ failNext: { kind: 'error', count: 1_000 } });
+    try {
+      const opener = stack.authHeaders(uniqueText('opener'));
+      for (let i = 0; i < 5; i++) await chat(task, opener, { message: uniqueText(`open-${i}`) });
+      expect((await task.readiness()).body.checks.llm).toBe('down');
+
+      const sub = uniqueText('refused-caller');
+      const calls = stack.llm.stats().calls;
+      for (let i = 0; i < 3; i++) {
+        const refused = await chat(task, stack.authHeaders(sub), { message: uniqueText(`refused-${i}`) });
+        expect(refused.status).toBe(503);
+        expect(refused.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmUnavailable);
+      }
+      expect(stack.llm.stats().calls).toBe(calls);
+      // The settlement is sent after the answer; give it a moment to land.
+      const deadline = Date.now() + 5_000;
+      while ((await tokensCounted(sub)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await tokensCounted(sub)).toBe(0);
+    } finally {
+      stack.llm.configure({ failNext: null });
+    }
   });
 });
 

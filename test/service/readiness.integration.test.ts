@@ -21,6 +21,8 @@ import { postJson, uniqueText } from './support';
 jest.setTimeout(90_000);
 
 let stack: LocalStack;
+/** One principal for the file: its repeated questions hit its own cache entries (CACHE_SHARE_AFTER_PRINCIPALS). */
+const USER = 'readiness-it-user';
 const extra: ServiceProcess[] = [];
 
 beforeAll(async () => {
@@ -65,7 +67,7 @@ describe('readiness states', () => {
       const res = await postJson(
         `${svc.url}${ROUTES.chat}`,
         { message: uniqueText('during cache outage') },
-        { headers: stack.authHeaders() },
+        { headers: stack.authHeaders(USER) },
       );
       expect(res.status).toBe(200);
       expect(res.headers[HEADERS.cache]).toBe('BYPASS');
@@ -75,8 +77,8 @@ describe('readiness states', () => {
     }
     await svc.waitForReadiness('ready', 20_000);
     const q = uniqueText('after cache outage');
-    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
-    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
+    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders(USER) });
+    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders(USER) });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
   });
 
@@ -90,7 +92,7 @@ describe('readiness states', () => {
       const res = await postJson(
         `${svc.url}${ROUTES.chat}`,
         { message: uniqueText('during db outage') },
-        { headers: stack.authHeaders() },
+        { headers: stack.authHeaders(USER) },
       );
       expect(res.status).toBe(503);
       expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThan(0);
@@ -104,7 +106,7 @@ describe('readiness states', () => {
         await postJson(
           `${svc.url}${ROUTES.chat}`,
           { message: uniqueText('after db outage') },
-          { headers: stack.authHeaders() },
+          { headers: stack.authHeaders(USER) },
         )
       ).status,
     ).toBe(200);
@@ -125,7 +127,7 @@ describe('readiness states', () => {
     expect(lines[0]?.msg).toMatch(/database authentication failed.*DB_USERNAME\/DB_PASSWORD/);
     expect(svc.output()).not.toContain(wrong);
     expect((await svc.readiness()).status).toBe(503);
-    const chat = await postJson(`${svc.url}${ROUTES.chat}`, { message: 'hello' }, { headers: stack.authHeaders() });
+    const chat = await postJson(`${svc.url}${ROUTES.chat}`, { message: 'hello' }, { headers: stack.authHeaders(USER) });
     expect(chat.status).toBe(503);
     await svc.stop();
   });
@@ -192,7 +194,7 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
         await postJson(
           `${svc.url}${ROUTES.chat}`,
           { message: uniqueText('before db rotation') },
-          { headers: stack.authHeaders() },
+          { headers: stack.authHeaders(USER) },
         )
       ).status,
     ).toBe(200);
@@ -208,7 +210,7 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
     const res = await postJson(
       `${svc.url}${ROUTES.chat}`,
       { message: uniqueText('after db rotation') },
-      { headers: stack.authHeaders() },
+      { headers: stack.authHeaders(USER) },
     );
     expect(res.status).toBe(200);
     expect(svc.pid).toBe(pid);
@@ -225,8 +227,8 @@ describe('credential rotation without a restart (Secrets Manager re-read after a
     await svc.waitForLog((l) => l.event === 'credentials_refreshed' && l.dependency === 'cache', 20_000);
     await svc.waitForReadiness('ready', 20_000);
     const q = uniqueText('after cache rotation');
-    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
-    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders() });
+    await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders(USER) });
+    const hit = await postJson(`${svc.url}${ROUTES.chat}`, { message: q }, { headers: stack.authHeaders(USER) });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
     expect(svc.output()).not.toContain(next);
   });

@@ -57,8 +57,8 @@ describe('chat answers carry Server-Timing', () => {
       },
     } as unknown as ChatStore;
     const cache: ResponseCache = {
-      get: async (key) => cached.get(key) ?? null,
-      set: async (key, value) => {
+      lookup: async (key) => cached.get(key) ?? null,
+      remember: async (key, _asker, value) => {
         cached.set(key, value);
       },
     };
@@ -87,6 +87,7 @@ describe('chat answers carry Server-Timing', () => {
         promptVersion: 'v1',
         model: 'm',
         cacheTtlSeconds: 60,
+        cacheShareAfterPrincipals: 1,
         contextBudgetTokens: 4_000,
         maxOutputTokens: 256,
       },

@@ -1,7 +1,8 @@
 /**
  * Bearer-token verification with `aws-jwt-verify` (a kept library made for it): the signature
- * against the issuer's JWKS, `iss`, the audience (`aud`, or Cognito's `client_id` on access tokens,
- * which carry no `aud`), `exp`/`nbf` with a small clock skew, and an allow-list of algorithms.
+ * against the issuer's JWKS, `iss`, the audience ({@link audienceAccepted}: `aud` when present, else
+ * Cognito's `client_id`), `token_use` (`access` when present), a printable `sub` of at most 256 bytes,
+ * `exp`/`nbf` with a small clock skew, and an allow-list of algorithms.
  *
  * Keys are cached in memory for the life of the process. The JWKS is fetched again for a `kid` the
  * cache does not hold (a key rotation), at most once per {@link JWKS_PENALTY_SECONDS} after a miss,
@@ -71,7 +72,33 @@ export interface TokenVerifier {
   warmUp(): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
-const MAX_SUB_CHARS = 256;
+/** The longest `sub` accepted, in UTF-8 bytes: it is stored as the owner of sessions and hashed per question. */
+export const MAX_SUB_BYTES = 256;
+
+/** Printable: letters, marks, digits, punctuation, symbols and the plain space; no control, format or separator character. */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u;
+
+/** A `sub` that can name an owner: 1 to {@link MAX_SUB_BYTES} bytes of printable text. */
+export function isUsableSub(sub: unknown): sub is string {
+  return typeof sub === 'string' && Buffer.byteLength(sub, 'utf8') <= MAX_SUB_BYTES && PRINTABLE.test(sub);
+}
+
+/**
+ * The audience rule (docs/security.md states it in the same words): a token that carries `aud` is
+ * accepted when one of its `aud` values is in AUTH_AUDIENCE, and its `client_id` is not looked at (a
+ * token issued for another API is refused whoever the client was); a token without `aud` (a Cognito
+ * access token) is accepted when its `client_id` is in AUTH_AUDIENCE.
+ */
+export function audienceAccepted(
+  payload: { aud?: unknown; client_id?: unknown },
+  audiences: ReadonlySet<string>,
+): boolean {
+  if (payload.aud !== undefined) {
+    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    return aud.some((a) => typeof a === 'string' && audiences.has(a));
+  }
+  return typeof payload.client_id === 'string' && audiences.has(payload.client_id);
+}
 
 function decodeHeader(token: string): { alg?: unknown; kid?: unknown } | undefined {
   const dot = token.indexOf('.');
@@ -103,12 +130,17 @@ export function createTokenVerifier(settings: TokenVerifierSettings): TokenVerif
         if (!ALLOWED_ALGORITHMS.includes(header.alg ?? 'none'))
           throw new Error(`algorithm ${header.alg} is not allowed`);
         if (typeof payload.exp !== 'number') throw new Error('the token has no exp');
-        const aud = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-        const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-        const accepted = aud.some((a) => audiences.has(a)) || (clientId !== undefined && audiences.has(clientId));
-        if (!accepted) throw new Error('neither aud nor client_id is an accepted audience');
-        if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > MAX_SUB_CHARS) {
-          throw new Error('the token has no usable sub');
+        // Only access tokens call the API: Cognito marks ID tokens `id` (and they carry the client as `aud`).
+        if (payload.token_use !== undefined && payload.token_use !== 'access') {
+          throw new Error(`token_use ${String(payload.token_use)} is not access`);
+        }
+        if (!audienceAccepted(payload, audiences)) {
+          throw new Error(
+            payload.aud !== undefined ? 'aud names no accepted audience' : 'client_id is not an accepted audience',
+          );
+        }
+        if (!isUsableSub(payload.sub)) {
+          throw new Error(`the token has no usable sub (1-${MAX_SUB_BYTES} bytes of printable text)`);
         }
       },
     },

@@ -19,10 +19,65 @@ import { isTlsConfigErrorCode } from '../tls-errors';
 
 export type CacheFailureKind = 'down' | 'auth_failed' | 'misconfigured' | 'other';
 
-export interface ResponseCache {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+/** Who may read an entry, and for how long it lives. */
+export interface SharePolicy {
+  /** CACHE_SHARE_AFTER_PRINCIPALS: distinct askers of a key before its answer is served across principals. */
+  readonly shareAfterPrincipals: number;
+  /** CACHE_TTL_SECONDS: the life of an answer, and of a key's count of askers after its last ask. */
+  readonly ttlSeconds: number;
 }
+
+/**
+ * The response cache. An answer computed for one principal is served to another only once
+ * `shareAfterPrincipals` distinct principals (the asking one included) asked the same key; until
+ * then each asker reads only the answer computed for them. Askers are named by an opaque tag
+ * (`askerTag`), never by `sub`.
+ */
+export interface ResponseCache {
+  /** The answer `asker` may be served for `key` (their own, or the shared one), or null; counts `asker`. */
+  lookup(key: string, asker: string, policy: SharePolicy): Promise<string | null>;
+  /** Stores the answer computed for `asker`; the first one stored for a key is the one that may be shared. */
+  remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<void>;
+}
+
+/**
+ * The entries of one key: the shared answer at the key itself, an asker's own answer at
+ * `<key>:by:<tag>`, and the tags of the askers so far at `<key>:askers` (a set, capped at the
+ * threshold: only "at least N" matters). Cluster mode is off (one shard), so the three keys of a
+ * script need no hash tag.
+ *
+ * LOOKUP: the asker's own answer if any; else counts the asker, and returns the shared answer once
+ * the count reaches ARGV[2]. The count lives CACHE_TTL_SECONDS after the last ask.
+ */
+const LOOKUP_LUA = `
+local own = redis.call('GET', KEYS[2])
+if own then return own end
+local n = tonumber(ARGV[2])
+if n <= 1 then return redis.call('GET', KEYS[1]) end
+local count = redis.call('SCARD', KEYS[3])
+if count < n then count = count + redis.call('SADD', KEYS[3], ARGV[1]) end
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+if count >= n then return redis.call('GET', KEYS[1]) end
+return false
+`;
+
+/**
+ * REMEMBER: the first answer becomes the shared one (NX); the asker's own copy is kept only while
+ * the key is not shared yet (with a threshold of 1 every read is shared, and no copy is needed).
+ */
+export const REMEMBER_LUA = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
+local n = tonumber(ARGV[3])
+if n > 1 and redis.call('SCARD', KEYS[3]) < n then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
+return 1
+`;
+
+type SharingRedis = Redis & {
+  cacheLookup(shared: string, own: string, askers: string, tag: string, n: number, ttl: number): Promise<string | null>;
+  cacheRemember(shared: string, own: string, askers: string, answer: string, ttl: number, n: number): Promise<number>;
+};
+
+const entryKeys = (key: string, asker: string) => [key, `${key}:by:${asker}`, `${key}:askers`] as const;
 
 export interface RedisCacheHooks {
   /** A connection was lost or could not be made (not an auth problem). */
@@ -126,6 +181,30 @@ export class RedisCache implements ResponseCache {
 
   async get(key: string): Promise<string | null> {
     return this.client.get(key);
+  }
+
+  async lookup(key: string, asker: string, policy: SharePolicy): Promise<string | null> {
+    const [shared, own, askers] = entryKeys(key, asker);
+    return (this.client as SharingRedis).cacheLookup(
+      shared,
+      own,
+      askers,
+      asker,
+      policy.shareAfterPrincipals,
+      policy.ttlSeconds,
+    );
+  }
+
+  async remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<void> {
+    const [shared, own, askers] = entryKeys(key, asker);
+    await (this.client as SharingRedis).cacheRemember(
+      shared,
+      own,
+      askers,
+      answer,
+      policy.ttlSeconds,
+      policy.shareAfterPrincipals,
+    );
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
@@ -242,6 +321,9 @@ export class RedisCache implements ResponseCache {
       retryStrategy: (times) => (this.blocked ? null : Math.min(100 * 2 ** Math.min(times, 6), 5_000)),
       reconnectOnError: () => false,
     });
+    // Lua commands are defined before anyone can use the client (see RedisCacheHooks.prepare).
+    client.defineCommand('cacheLookup', { numberOfKeys: 3, lua: LOOKUP_LUA });
+    client.defineCommand('cacheRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
     this.hooks.prepare?.(client);
     // Until this client has been ready once, connection failures are left to ping() (the monitor's
     // probe): it can tell a down server from one that does not speak TLS, and reports either once.

@@ -1,14 +1,17 @@
 /**
- * The response cache key.
+ * The response cache key, and who asked for it.
  *
- * It hashes everything that decides the answer: the normalised message, `PROMPT_VERSION` and the
- * system prompt text (so a prompt change never serves answers written for the old prompt), the
- * model, and the conversation
- * context (the earlier turns sent to the model; empty on a session's first turn). A follow-up such
- * as "and in French?" therefore never hits an answer from another conversation, while the same
- * first question from any user shares one entry.
+ * The key hashes everything that decides the answer: the message (see {@link normalizeMessage}),
+ * `PROMPT_VERSION` and the system prompt text (so a prompt change never serves answers written for
+ * the old prompt), the model, and the conversation context (the earlier turns sent to the model;
+ * empty on a session's first turn). A follow-up such as "and in French?" therefore never hits an
+ * answer from another conversation.
+ *
+ * Whether an entry may be served to another principal is not the key's business: see
+ * `CACHE_SHARE_AFTER_PRINCIPALS` and `RedisCache.lookup`. The key only lets the cache tell askers
+ * apart without their `sub` ({@link askerTag}).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -24,26 +27,45 @@ export interface CacheKeyInput {
   readonly context: readonly ContextTurn[];
 }
 
-/** Bumped when the key derivation itself changes, so old entries are simply never read again. */
-export const CACHE_KEY_SCHEME = 'chat:v1:';
+/**
+ * Bumped when the key derivation itself changes, so old entries are simply never read again.
+ * v2: case and compatibility characters are kept (v1 folded them, and answered "CO" with "Co").
+ */
+export const CACHE_KEY_SCHEME = 'chat:v2:';
 
 /**
- * Case, Unicode form and whitespace runs do not change a question's meaning, so they do not change
- * its key: NFKC, trim, collapse whitespace, lower case.
+ * Only what never changes a question's meaning: canonical equivalence (NFC: "é" precomposed or as
+ * "e" + combining accent is one text) and whitespace at the ends. Case ("CO" is not "Co"),
+ * compatibility characters ("2³" is not "23") and inner whitespace (indentation in code) are kept.
  */
 export function normalizeMessage(message: string): string {
-  return message.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return message.normalize('NFC').trim();
 }
 
-export function cacheKey(input: CacheKeyInput): string {
-  // JSON framing makes the encoding unambiguous: no choice of message can imitate another
-  // combination of prompt version, model and context.
-  const material = JSON.stringify([
+/** JSON framing makes the encoding unambiguous: no message can imitate another prompt version, model or context. */
+function keyMaterial(input: CacheKeyInput): string {
+  return JSON.stringify([
     input.promptVersion,
     input.systemPrompt,
     input.model,
     normalizeMessage(input.message),
     input.context.map((t) => [t.role, t.content]),
   ]);
-  return CACHE_KEY_SCHEME + createHash('sha256').update(material).digest('base64url');
+}
+
+export function cacheKey(input: CacheKeyInput): string {
+  return CACHE_KEY_SCHEME + createHash('sha256').update(keyMaterial(input)).digest('base64url');
+}
+
+/**
+ * Who asked for this key, as the cache may store it: HMAC-SHA-256 of the `sub`, keyed by a hash of
+ * the key's material (the question and its context, which the cache never holds in clear), cut to
+ * 128 bits. So the cache holds no `sub`; one principal's tags for two questions cannot be linked;
+ * and the tag is the same on every task and survives every credential rotation (nothing it derives
+ * from rotates: a tag that changed would count one principal twice). docs/security.md says what
+ * someone who can read the cache can still learn.
+ */
+export function askerTag(input: CacheKeyInput, sub: string): string {
+  const tagKey = createHash('sha256').update('asker-tag\0').update(keyMaterial(input)).digest();
+  return createHmac('sha256', tagKey).update(sub).digest('base64url').slice(0, 22);
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import type { ServerTiming, TimedPart } from '../observability/server-timing';
 import type { TokenQuota, TokenReservation } from '../quota/token-quota';
-import { type ContextTurn, cacheKey } from './cache-key';
+import { askerTag, type ContextTurn, cacheKey } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
 import { trimContextToBudget } from './token-budget';
 
@@ -82,6 +82,8 @@ export interface ChatServiceDeps {
     readonly promptVersion: string;
     readonly model: string;
     readonly cacheTtlSeconds: number;
+    /** CACHE_SHARE_AFTER_PRINCIPALS: distinct askers of a key before its answer crosses principals. */
+    readonly cacheShareAfterPrincipals: number;
     /** LLM_CONTEXT_BUDGET_TOKENS: estimated input tokens per call. */
     readonly contextBudgetTokens: number;
     /** LLM_MAX_OUTPUT_TOKENS: what one call may add to its input. */
@@ -96,6 +98,8 @@ interface Lookup {
   /** Estimated input tokens of the LLM call this turn would make. */
   readonly estimatedInputTokens: number;
   readonly key: string;
+  /** The caller as the cache names them (a keyed hash of `sub`, see `askerTag`). */
+  readonly asker: string;
   readonly status: CacheStatus;
   readonly cached: string | null;
 }
@@ -167,21 +171,27 @@ export class ChatService {
       : undefined;
     let reported = 0;
     let calls = 0;
+    let attempts = 0;
     let reply: string;
     try {
       reply = await call({
         logger: ctx.logger,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         principal: input.owner,
+        onAttempt: () => {
+          attempts += 1;
+        },
         onUsage: (u) => {
           reported += u.promptTokens + u.completionTokens;
           calls += 1;
         },
       });
     } catch (err) {
-      // A failed call may have been billed without saying so: the reservation stands, unless the
-      // provider reported more.
-      if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
+      // A request that never reached the provider (the breaker refused it) cost nothing: the
+      // reservation is returned. A failed call may have been billed without saying so: the
+      // reservation stands, unless the provider reported more.
+      if (attempts === 0) reservation?.settle(0);
+      else if (reservation && reported > reservation.reservedTokens) reservation.settle(reported);
       throw err;
     }
     reservation?.settle(calls > 0 ? reported : undefined);
@@ -215,18 +225,34 @@ export class ChatService {
       input.message,
       settings.contextBudgetTokens,
     );
-    const key = cacheKey({
+    const keyInput = {
       message: input.message,
       promptVersion: settings.promptVersion,
       systemPrompt: SYSTEM_PROMPT,
       model: settings.model,
       context,
-    });
-    const { status, cached } = await this.cacheGet(key, ctx);
-    return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, status, cached };
+    };
+    const key = cacheKey(keyInput);
+    const asker = askerTag(keyInput, input.owner);
+    const { status, cached } = await this.cacheGet(key, asker, ctx);
+    return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, asker, status, cached };
   }
 
-  private async cacheGet(key: string, ctx: ChatContext): Promise<{ status: CacheStatus; cached: string | null }> {
+  private sharePolicy() {
+    const { cacheShareAfterPrincipals, cacheTtlSeconds } = this.deps.settings;
+    return { shareAfterPrincipals: cacheShareAfterPrincipals, ttlSeconds: cacheTtlSeconds };
+  }
+
+  /**
+   * An answer another principal's request computed is a HIT only past the share threshold; before
+   * it the lookup returns nothing, and the turn is an ordinary MISS: the LLM answers, and `cached`,
+   * `x-cache`, `Server-Timing` and the latency are those of any miss.
+   */
+  private async cacheGet(
+    key: string,
+    asker: string,
+    ctx: ChatContext,
+  ): Promise<{ status: CacheStatus; cached: string | null }> {
     const { cacheHealth, cache, metrics } = this.deps;
     if (!cacheHealth.usable) {
       metrics.increment('cacheBypassed');
@@ -234,7 +260,7 @@ export class ChatService {
       return { status: 'BYPASS', cached: null };
     }
     try {
-      const cached = await timed(ctx, 'cache', () => cache.get(key));
+      const cached = await timed(ctx, 'cache', () => cache.lookup(key, asker, this.sharePolicy()));
       metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
       return { status: cached === null ? 'MISS' : 'HIT', cached };
     } catch (err) {
@@ -249,7 +275,7 @@ export class ChatService {
   }
 
   private async finish(input: ChatInput, ctx: ChatContext, lookup: Lookup, reply: string): Promise<void> {
-    const { store, cache, cacheHealth, settings } = this.deps;
+    const { store, cache, cacheHealth } = this.deps;
     const save = this.withDatabase(
       () =>
         timed(ctx, 'db', () =>
@@ -268,10 +294,12 @@ export class ChatService {
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
-        ? timed(ctx, 'cache', () => cache.set(lookup.key, reply, settings.cacheTtlSeconds)).catch((err: unknown) => {
-            cacheHealth.reportFailure(err);
-            ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
-          })
+        ? timed(ctx, 'cache', () => cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy())).catch(
+            (err: unknown) => {
+              cacheHealth.reportFailure(err);
+              ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
+            },
+          )
         : undefined;
     try {
       // The session was the caller's a moment ago; if it is gone now, nothing was written.

@@ -5,11 +5,17 @@
  * waiting through three timeouts. Then one trial request is let through (half-open); its success
  * closes the circuit, its failure opens it again.
  *
- * Only the provider's word counts on its own: its 429s and 5xx (`isProviderSignal`). A timeout or a
- * lost connection may be the caller's doing (a huge context, a prompt that makes the model write
- * until `max_tokens`), so such failures count only once they come from at least
- * `minDistinctPrincipals` callers in the same run of failures. One principal's slow requests can
- * then never switch the LLM off for everyone else.
+ * Only the provider's word counts on its own: its 429s and 5xx (`isProviderSignal`). A timeout, a
+ * lost connection or an empty answer may be the caller's doing (a huge context, a prompt that makes
+ * the model write until `max_tokens`, or nothing at all), so such failures count only once they
+ * come from at least `minDistinctPrincipals` callers in the same run of failures.
+ *
+ * The half-open trial follows the same rule. A trial that fails with the provider's word re-opens
+ * the circuit. One that fails otherwise says nothing about the provider until trials of
+ * `minDistinctPrincipals` principals failed so: until then the circuit stays half-open, and the
+ * principal whose trial failed gets no other trial for `openMs` (it cannot take every trial slot
+ * and so hold the circuit for everyone). One principal can therefore neither open the circuit nor
+ * keep it open.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
@@ -40,6 +46,12 @@ export class CircuitBreaker<K extends string = string> {
   private providerFailures = 0;
   private otherFailures = 0;
   private readonly otherPrincipals = new Set<string>();
+  /**
+   * While half-open: principals whose trial failed without the provider's word, and when. Never
+   * more than `minDistinctPrincipals - 1` entries: one more re-opens the circuit and clears it.
+   */
+  private readonly failedTrials = new Map<string, number>();
+  private trialPrincipal: string | undefined;
 
   constructor(options: CircuitBreakerOptions<K> = {}) {
     this.failureThreshold = options.failureThreshold ?? 5;
@@ -59,15 +71,22 @@ export class CircuitBreaker<K extends string = string> {
     return this.lastFailure;
   }
 
-  tryAcquire(): Admission {
+  /** `principal`: who the request is for (the half-open trial rule needs it). */
+  tryAcquire(principal = ''): Admission {
     const state = this.state;
     if (state === 'closed') return { allowed: true };
-    if (state === 'half_open' && !this.trialInFlight) {
-      this.trialInFlight = true;
-      return { allowed: true };
+    if (state === 'half_open') {
+      const failedAt = this.failedTrials.get(principal);
+      const barredMs = failedAt === undefined ? 0 : failedAt + this.openMs - this.now();
+      if (barredMs > 0) return { allowed: false, retryAfterMs: Math.max(1_000, barredMs) };
+      if (!this.trialInFlight) {
+        this.trialInFlight = true;
+        this.trialPrincipal = principal;
+        return { allowed: true };
+      }
+      return { allowed: false, retryAfterMs: 1_000 };
     }
-    const remaining = state === 'open' ? (this.openedAt ?? 0) + this.openMs - this.now() : 1_000;
-    return { allowed: false, retryAfterMs: Math.max(1_000, remaining) };
+    return { allowed: false, retryAfterMs: Math.max(1_000, (this.openedAt ?? 0) + this.openMs - this.now()) };
   }
 
   onSuccess(): void {
@@ -77,23 +96,42 @@ export class CircuitBreaker<K extends string = string> {
     if (this.state === 'open') return;
     this.resetRun();
     this.openedAt = undefined;
-    this.trialInFlight = false;
+    this.endTrial();
+    this.failedTrials.clear();
   }
 
   /** A failed request; `principal` is who sent it (needed for failures that are not provider signals). */
-  onFailure(kind: K, principal?: string): void {
+  onFailure(kind: K, principal = ''): void {
     this.lastFailure = kind;
-    if (this.isProviderSignal(kind)) {
+    const provider = this.isProviderSignal(kind);
+    if (provider) {
       this.providerFailures += 1;
     } else {
       this.otherFailures += 1;
       // Bounded: only "at least N distinct" matters.
-      if (this.otherPrincipals.size < this.minDistinctPrincipals) this.otherPrincipals.add(principal ?? '');
+      if (this.otherPrincipals.size < this.minDistinctPrincipals) this.otherPrincipals.add(principal);
     }
-    if (this.trialInFlight || this.countedFailures() >= this.failureThreshold) {
-      this.openedAt = this.now();
+    // The trial is the request admitted while half-open, for this principal; a late failure of a
+    // request admitted before the circuit opened is not it.
+    const trial = this.trialInFlight && this.state === 'half_open' && this.trialPrincipal === principal;
+    if (trial) {
+      this.endTrial();
+      if (!provider) this.failedTrials.set(principal, this.now());
+      if (provider || this.failedTrials.size >= this.minDistinctPrincipals) this.open();
+      return;
     }
+    if (this.state === 'closed' && this.countedFailures() >= this.failureThreshold) this.open();
+  }
+
+  private open(): void {
+    this.openedAt = this.now();
+    this.endTrial();
+    this.failedTrials.clear();
+  }
+
+  private endTrial(): void {
     this.trialInFlight = false;
+    this.trialPrincipal = undefined;
   }
 
   /** Failed requests in the current run that count towards opening. */
@@ -109,7 +147,7 @@ export class CircuitBreaker<K extends string = string> {
   }
 
   /** A request that was admitted but ended without a verdict on the provider (e.g. client left). */
-  onNeutral(): void {
-    this.trialInFlight = false;
+  onNeutral(principal = ''): void {
+    if (this.trialPrincipal === principal) this.endTrial();
   }
 }

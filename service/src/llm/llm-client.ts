@@ -22,7 +22,14 @@ import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import { isTlsConfigErrorCode } from '../tls-errors';
 import { CircuitBreaker } from './circuit-breaker';
-import { DEFAULT_RETRY_POLICY, LlmCallFailed, type LlmFailureKind, type RetryPolicy, withRetries } from './retry';
+import {
+  DEFAULT_RETRY_POLICY,
+  EmptyAnswerError,
+  LlmCallFailed,
+  type LlmFailureKind,
+  type RetryPolicy,
+  withRetries,
+} from './retry';
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
@@ -41,11 +48,16 @@ export interface LlmCallOptions {
   readonly signal?: AbortSignal;
   /** Called for every call whose answer reported `usage` (the quota settles on it). */
   readonly onUsage?: (usage: LlmUsage) => void;
-  /** Who asked (the token's `sub`): the breaker counts timeouts only across principals. */
+  /** Who asked (the token's `sub`): the breaker counts timeouts and empty answers only across principals. */
   readonly principal?: string;
+  /** Called before each call to the provider: a request that made none (the breaker refused it) cost nothing. */
+  readonly onAttempt?: () => void;
 }
 
-/** The provider's own refusals (429, 5xx): they open the breaker whoever's request met them. */
+/**
+ * The provider's own refusals (429, 5xx): they open the breaker whoever's request met them. Timeouts,
+ * lost connections and empty answers count only across principals (see `CircuitBreaker`).
+ */
 export const isProviderSignal = (kind: LlmFailureKind): boolean => kind === 'throttled' || kind === 'server';
 
 export interface LlmGateway {
@@ -197,7 +209,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       );
       this.usage(completion.usage, options);
       const text = completion.choices[0]?.message?.content;
-      if (typeof text !== 'string' || text.length === 0) throw new Error('LLM answered without content');
+      if (typeof text !== 'string' || text.length === 0) throw new EmptyAnswerError();
       return text;
     });
   }
@@ -233,7 +245,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
           }
         }
         this.usage(usage, options);
-        if (text.length === 0) throw new Error('LLM stream ended without content');
+        if (text.length === 0) throw new EmptyAnswerError('LLM stream ended without content');
         return text;
       },
       () => !delivered,
@@ -259,7 +271,8 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
     call: (signal: AbortSignal | undefined) => Promise<string>,
     mayRetry?: () => boolean,
   ): Promise<string> {
-    const admission = this.breaker.tryAcquire();
+    const principal = options.principal ?? '';
+    const admission = this.breaker.tryAcquire(principal);
     if (!admission.allowed) {
       const seconds = Math.ceil(admission.retryAfterMs / 1000);
       throw this.breaker.lastFailureKind === 'throttled' ? llmThrottled(seconds) : llmUnavailable(seconds);
@@ -269,6 +282,7 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
         async () => {
           const started = performance.now();
           this.metrics.increment('llmCalls');
+          options.onAttempt?.();
           try {
             return await call(options.signal);
           } finally {
@@ -295,12 +309,12 @@ export class OpenAiGateway implements LlmGateway, LlmProbe {
       return text;
     } catch (err) {
       if (!(err instanceof LlmCallFailed)) {
-        this.breaker.onNeutral();
+        this.breaker.onNeutral(principal);
         throw err;
       }
       const { failure } = err;
-      if (failure.kind === 'aborted' || failure.kind === 'client') this.breaker.onNeutral();
-      else this.breaker.onFailure(failure.kind, options.principal);
+      if (failure.kind === 'aborted' || failure.kind === 'client') this.breaker.onNeutral(principal);
+      else this.breaker.onFailure(failure.kind, principal);
       if (failure.kind === 'auth' && !this.authFailed) {
         this.authFailed = true;
         // One loud line per episode: the key is wrong or revoked. The key itself is never logged.

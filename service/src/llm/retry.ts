@@ -12,7 +12,19 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { LLM_RETRY_POLICY } from '../../../lib/contract/time-budgets';
 
-export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client' | 'aborted';
+export type LlmFailureKind = 'throttled' | 'server' | 'timeout' | 'network' | 'empty' | 'auth' | 'client' | 'aborted';
+
+/**
+ * The provider answered 200 with no content. It answered, so it is up: what it was asked decides
+ * this (a prompt that gets nothing back), so it is the caller's failure, not the provider's
+ * (`isProviderSignal`), and it was generated, so it may have been billed and is not retried.
+ */
+export class EmptyAnswerError extends Error {
+  constructor(message = 'LLM answered without content') {
+    super(message);
+    this.name = 'EmptyAnswerError';
+  }
+}
 
 export interface LlmFailure {
   readonly kind: LlmFailureKind;
@@ -66,6 +78,7 @@ function causeCode(err: unknown): string | undefined {
 }
 
 export function classifyLlmError(err: unknown): LlmFailure {
+  if (err instanceof EmptyAnswerError) return { kind: 'empty', retryable: false, mayHaveBilled: true };
   if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false, mayHaveBilled: true };
   if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, mayHaveBilled: true };
   if (err instanceof APIConnectionError) {

@@ -153,6 +153,7 @@ function checkService(problems: Problems, service: ServiceSettings): void {
   for (const [name, value] of [
     ['quotas.requestsPerPrincipalPerMinute', quotas.requestsPerPrincipalPerMinute],
     ['quotas.llmTokensPerPrincipalPerMinute', quotas.llmTokensPerPrincipalPerMinute],
+    ['quotas.storedBytesPerPrincipalPerDay', quotas.storedBytesPerPrincipalPerDay],
     ['llm.maxOutputTokens', llm.maxOutputTokens],
     ['llm.contextBudgetTokens', llm.contextBudgetTokens],
   ] as const) {
@@ -168,6 +169,17 @@ function checkService(problems: Problems, service: ServiceSettings): void {
     `service.rotationPollSeconds ${service.rotationPollSeconds} must be 30–3600 (a few reads an hour per task, far inside the rotation period).`,
   );
   p(service.cacheTtlSeconds >= 1, `service.cacheTtlSeconds ${service.cacheTtlSeconds} must be >= 1.`);
+  p(
+    Number.isInteger(service.messageRetentionDays) &&
+      service.messageRetentionDays >= 1 &&
+      service.messageRetentionDays <= 3650,
+    `service.messageRetentionDays ${service.messageRetentionDays} must be a whole number of days, 1–3650.`,
+  );
+  // Retention deletes rows, not cache entries: an entry must expire before its conversation does.
+  p(
+    service.cacheTtlSeconds < service.messageRetentionDays * 86_400,
+    `service.cacheTtlSeconds (${service.cacheTtlSeconds}) must be shorter than service.messageRetentionDays (${service.messageRetentionDays} days), or a cached answer outlives the conversation it was written for.`,
+  );
   if (service.image.kind === 'uri') {
     p(
       service.image.uri.includes(':') || service.image.uri.includes('@'),

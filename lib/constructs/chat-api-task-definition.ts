@@ -87,6 +87,8 @@ export function plainServiceEnvironment(
     RATE_LIMIT_PER_MINUTE: String(service.rateLimitPerMinute),
     QUOTA_REQUESTS_PER_MINUTE: String(service.quotas.requestsPerPrincipalPerMinute),
     QUOTA_LLM_TOKENS_PER_MINUTE: String(service.quotas.llmTokensPerPrincipalPerMinute),
+    QUOTA_STORED_BYTES_PER_DAY: String(service.quotas.storedBytesPerPrincipalPerDay),
+    MESSAGE_RETENTION_DAYS: String(service.messageRetentionDays),
     DRAIN_TIMEOUT_MS: String(service.drainTimeoutMs),
     ROTATION_POLL_SECONDS: String(service.rotationPollSeconds),
     LOG_LEVEL: service.logLevel,

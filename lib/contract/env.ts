@@ -112,6 +112,20 @@ export const SERVICE_ENV = {
     description:
       "LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider's `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.",
   },
+  QUOTA_STORED_BYTES_PER_DAY: {
+    kind: 'plain',
+    required: false,
+    default: '10000000',
+    description:
+      'UTF-8 bytes of messages (question and answer) a principal may store per UTC day; past it, 429 storage_quota_exceeded until midnight UTC. Shared like QUOTA_REQUESTS_PER_MINUTE.',
+  },
+  MESSAGE_RETENTION_DAYS: {
+    kind: 'plain',
+    required: false,
+    default: '30',
+    description:
+      'Messages older than this many days are deleted (hourly, in bounded batches, by every task), then the sessions left without a turn in that time.',
+  },
   LLM_MAX_OUTPUT_TOKENS: {
     kind: 'plain',
     required: false,

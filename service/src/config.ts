@@ -53,6 +53,8 @@ export interface LlmSettings {
 export interface QuotaSettings {
   readonly requestsPerMinute: number;
   readonly llmTokensPerMinute: number;
+  /** UTF-8 bytes of messages stored per principal and UTC day. */
+  readonly storedBytesPerDay: number;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface ChatApiConfig {
   /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
   readonly quotas: QuotaSettings;
+  /** Messages older than this many days are deleted by the retention runs. */
+  readonly messageRetentionDays: number;
   readonly drainTimeoutMs: number;
   /** Proactive re-read of the rotated secrets (when their ARNs are set). */
   readonly rotationPollMs: number;
@@ -230,6 +234,8 @@ const VALIDATORS = {
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000),
   QUOTA_REQUESTS_PER_MINUTE: integer(1, 1_000_000),
   QUOTA_LLM_TOKENS_PER_MINUTE: integer(1, 1_000_000_000),
+  QUOTA_STORED_BYTES_PER_DAY: integer(1, 1_000_000_000_000),
+  MESSAGE_RETENTION_DAYS: integer(1, 3650),
   LLM_MAX_OUTPUT_TOKENS: integer(1, 1_000_000),
   LLM_CONTEXT_BUDGET_TOKENS: integer(100, 2_000_000),
   // Fargate's stop timeout is at most 120 s; the drain must end before SIGKILL.
@@ -306,7 +312,12 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       cacheTtlSeconds: v.CACHE_TTL_SECONDS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
-      quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },
+      quotas: {
+        requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE,
+        llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE,
+        storedBytesPerDay: v.QUOTA_STORED_BYTES_PER_DAY,
+      },
+      messageRetentionDays: v.MESSAGE_RETENTION_DAYS,
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,
       logLevel: v.LOG_LEVEL,

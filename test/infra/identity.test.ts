@@ -5,7 +5,7 @@
  * listener forwards only the contract's routes, with forward-only rules (no ALB authenticate action).
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { STAGE_NAMES, validateStageConfig } from '../../lib/config';
+import { STAGE_NAMES, STAGES, validateStageConfig } from '../../lib/config';
 import { API_CONTAINER_NAME } from '../../lib/constructs/chat-api-task-definition';
 import { K6_CONTAINER_NAME } from '../../lib/constructs/k6-runner';
 import { albPathPattern, PRODUCTION_PATHS } from '../../lib/constructs/service-load-balancer';
@@ -52,6 +52,13 @@ describe.each(STAGE_NAMES)('stage %s', (stage) => {
     expect(env.AUTH_ISSUER).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^IdentityUserPool/), 'ProviderURL'] });
     expect(JSON.stringify(env.AUTH_AUDIENCE)).toMatch(/IdentityUserPoolUserClient.*IdentityUserPoolGateClient/);
     expect(JSON.stringify(env.AUTH_JWKS_URL)).toContain('/.well-known/jwks.json');
+  });
+
+  test("the stage's conversation retention and storage cap reach the API container", () => {
+    const env = envOf(container(synthStage(stage), API_CONTAINER_NAME));
+    const { service } = STAGES[stage];
+    expect(env.MESSAGE_RETENTION_DAYS).toBe(String(service.messageRetentionDays));
+    expect(env.QUOTA_STORED_BYTES_PER_DAY).toBe(String(service.quotas.storedBytesPerPrincipalPerDay));
   });
 });
 

@@ -407,6 +407,28 @@ describe('monitoring settings are validated', () => {
       /llmTokensPerPrincipalPerMinute \(1000\) must be at least llm.contextBudgetTokens \+ llm.maxOutputTokens/,
     ],
     [
+      'a storage cap of zero',
+      (c: M) => {
+        c.service.quotas.storedBytesPerPrincipalPerDay = 0;
+      },
+      /service.quotas.storedBytesPerPrincipalPerDay 0 must be a whole number >= 1/,
+    ],
+    [
+      'a retention of zero days',
+      (c: M) => {
+        c.service.messageRetentionDays = 0;
+      },
+      /service.messageRetentionDays 0 must be a whole number of days, 1–3650/,
+    ],
+    [
+      'cache entries that outlive the retention',
+      (c: M) => {
+        c.service.messageRetentionDays = 1;
+        c.service.cacheTtlSeconds = 2 * 86_400;
+      },
+      /cacheTtlSeconds \(172800\) must be shorter than service.messageRetentionDays \(1 days\)/,
+    ],
+    [
       'a request quota of zero',
       (c: M) => {
         c.service.quotas.requestsPerPrincipalPerMinute = 0;

@@ -110,6 +110,24 @@ describe('reading a conversation', () => {
     expect(whole.next_before).toBeNull();
   });
 
+  test('concurrent turns of one session, on two tasks, get consecutive positions (seq) and all succeed', async () => {
+    const alice = stack.authHeaders(uniqueText('alice'));
+    const sessionId = sessionOf(await turn(alice, uniqueText('start')));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        chat(alice, { message: uniqueText(`parallel ${i}`), session_id: sessionId }, i % 2 === 0 ? taskA : taskB),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const rows = await rowsOf(sessionId);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    // Each turn's question is directly followed by its answer.
+    for (let i = 0; i < rows.length; i += 2) {
+      expect([rows[i]?.role, rows[i + 1]?.role]).toEqual(['user', 'assistant']);
+      expect(rows[i + 1]?.content).toContain(String(rows[i]?.content).slice(0, 40));
+    }
+  });
+
   test('the page size is bounded: a limit above LIMITS.historyPageMax, or not a number, is a 400', async () => {
     const alice = stack.authHeaders(uniqueText('alice'));
     const sessionId = sessionOf(await turn(alice, uniqueText('q')));

@@ -4,7 +4,8 @@
  *
  * Sessions are owned: the server issues their ids, and every read or write of an existing session
  * names its owner (`owner_sub`, the token's `sub`) in the same statement, so a session another
- * principal started is never read, extended or even confirmed to exist.
+ * principal started is never read, extended or even confirmed to exist. The same holds for reading
+ * a conversation back and deleting it ({@link ConversationStore}).
  */
 import type { ContextTurn } from '../chat/cache-key';
 import type { Database } from './database';

@@ -216,6 +216,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_PER_MINUTE: '1000000',
       QUOTA_REQUESTS_PER_MINUTE: '1000000',
       QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+      QUOTA_STORED_BYTES_PER_DAY: '1000000000000',
       BENCH_BUNDLE: bundle,
     });
     // The service's stdout goes to a pipe drained by a separate fast reader (`wc -c`), like a

@@ -32,6 +32,8 @@ export const ENV_SETTINGS = {
   RATE_LIMIT_PER_MINUTE: { service: ['rateLimitPerMinute'] },
   QUOTA_REQUESTS_PER_MINUTE: { service: ['quotas', 'requestsPerPrincipalPerMinute'] },
   QUOTA_LLM_TOKENS_PER_MINUTE: { service: ['quotas', 'llmTokensPerPrincipalPerMinute'] },
+  QUOTA_STORED_BYTES_PER_DAY: { service: ['quotas', 'storedBytesPerPrincipalPerDay'] },
+  MESSAGE_RETENTION_DAYS: { service: ['messageRetentionDays'] },
   LLM_MAX_OUTPUT_TOKENS: { service: ['llm', 'maxOutputTokens'] },
   LLM_CONTEXT_BUDGET_TOKENS: { service: ['llm', 'contextBudgetTokens'] },
   ROTATION_POLL_SECONDS: { service: ['rotationPollSeconds'] },

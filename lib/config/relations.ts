@@ -7,7 +7,7 @@
  *
  * A violation names both sides, their values in the stage, and what breaks.
  */
-import { DB_POOL, LLM_RETRY_POLICY, worstCaseRequestMs } from '../contract';
+import { DB_POOL, inEnvRange, LLM_RETRY_POLICY, worstCaseRequestMs } from '../contract';
 import { GATE_PROFILE_SPECS, maxDurationSeconds, type ProfileSpec } from '../contract/gate-profiles';
 import { configuredMaxConnections } from './db-connection-limit';
 import type { Problems } from './problems';
@@ -137,6 +137,20 @@ export const RELATIONS: readonly Relation[] = [
     unit: 's',
     why: `answers primed in setup() must still be cached when the soak's last requests ask for them, or its hit-rate target (> ${GATE_PROFILE_SPECS.soak.targets.minCacheHitRate * 100}%) fails on expiry, not on a defect`,
     measure: (c) => ({ left: gateWorstCaseSeconds(GATE_PROFILE_SPECS.soak), right: c.service.cacheTtlSeconds }),
+  },
+  {
+    name: 'cache-ttl-within-retention',
+    left: 'service.cacheTtlSeconds (CACHE_TTL_SECONDS)',
+    right: 'service.messageRetentionDays (MESSAGE_RETENTION_DAYS)',
+    op: '<',
+    unit: 's',
+    why: 'retention deletes rows, not cache entries: a cached answer would outlive the conversation it was written for, and could be replayed after its messages are gone',
+    // A side outside its own contract range is reported by the range check, once.
+    measure: (c) =>
+      inEnvRange('CACHE_TTL_SECONDS', c.service.cacheTtlSeconds) &&
+      inEnvRange('MESSAGE_RETENTION_DAYS', c.service.messageRetentionDays)
+        ? { left: c.service.cacheTtlSeconds, right: c.service.messageRetentionDays * 86_400 }
+        : undefined,
   },
   {
     name: 'rotation-poll-within-rotation-period',

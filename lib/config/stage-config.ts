@@ -95,6 +95,12 @@ export interface QuotaConfig {
   readonly requestsPerPrincipalPerMinute: number;
   /** LLM tokens in + out, as the provider bills them. docs/cost.md prices the worst case. */
   readonly llmTokensPerPrincipalPerMinute: number;
+  /**
+   * UTF-8 bytes of messages (each question and its answer) one principal may store per UTC day;
+   * past it, `429 storage_quota_exceeded` until midnight UTC. The gate's machine principal stores
+   * about 2 KB per request: a smoke run is well under 1% of the default.
+   */
+  readonly storedBytesPerPrincipalPerDay: number;
 }
 
 /**
@@ -133,6 +139,12 @@ export interface ServiceSettings {
   /** Per-task flood guard per client address, checked in memory before authentication. */
   readonly rateLimitPerMinute: number;
   readonly quotas: QuotaConfig;
+  /**
+   * Messages older than this many days are deleted by the service (hourly, in bounded batches),
+   * then the sessions without a turn in that time. Must outlive `cacheTtlSeconds`, so a cached
+   * answer never outlives the conversation it was written for.
+   */
+  readonly messageRetentionDays: number;
   /**
    * How often each task re-reads the rotated DB and cache secrets. Well below the rotation period,
    * so alternating-users rotations never reach a task as a rejected login.
@@ -411,7 +423,9 @@ const serviceDefaults = {
   quotas: {
     requestsPerPrincipalPerMinute: integerEnvDefault('QUOTA_REQUESTS_PER_MINUTE'),
     llmTokensPerPrincipalPerMinute: integerEnvDefault('QUOTA_LLM_TOKENS_PER_MINUTE'),
+    storedBytesPerPrincipalPerDay: integerEnvDefault('QUOTA_STORED_BYTES_PER_DAY'),
   },
+  messageRetentionDays: integerEnvDefault('MESSAGE_RETENTION_DAYS'),
   rotationPollSeconds: integerEnvDefault('ROTATION_POLL_SECONDS'),
   logLevel: SERVICE_ENV.LOG_LEVEL.default,
   targetCpuUtilizationPercent: 60,
@@ -476,6 +490,8 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
       minTaskCount: 1,
       maxTaskCount: 2,
       logLevel: 'debug',
+      // Test conversations: a week is enough to look into a problem.
+      messageRetentionDays: 7,
     },
     ingress: {
       idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,

@@ -29,13 +29,33 @@ export interface ServiceLoadBalancerProps {
 const RULE_PRIORITY = 1;
 
 /**
- * What the production rule forwards: the contract's chat routes and the health routes. Anything else
- * gets the contract's 404 from the listener's default and never reaches a task. The health routes
- * stay reachable for the pipeline's post-deploy gate; the target groups' own health checks go to the
- * tasks directly and need no rule. The cache-metrics route is an operator's view of one task: it is
- * not on the internet (the test listener, which only the k6 runner reaches, still forwards it).
+ * A contract route as an ALB path pattern: a Fastify parameter (`:session_id`) and whatever follows
+ * it become `*`, which in a path pattern matches any characters, `/` included
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html#path-conditions).
  */
-export const PRODUCTION_PATHS: readonly string[] = [ROUTES.chat, ROUTES.chatStream, ROUTES.health, ROUTES.ready];
+export function albPathPattern(route: string): string {
+  return route.replace(/:[^/]+.*$/, '*');
+}
+
+/**
+ * What the production rule forwards: the contract's chat routes, the session routes (read and delete
+ * a conversation; one pattern covers both) and the health routes. Anything else gets the contract's
+ * 404 from the listener's default and never reaches a task. The health routes stay reachable for the
+ * pipeline's post-deploy gate; the target groups' own health checks go to the tasks directly and need
+ * no rule. The cache-metrics route is an operator's view of one task: it is not on the internet (the
+ * test listener, which only the k6 runner reaches, still forwards it).
+ *
+ * A rule holds at most 5 condition values ("Condition values per rule", a quota that cannot be
+ * raised: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html),
+ * and this list is 5: a sixth route needs a second rule or a shared prefix.
+ */
+export const PRODUCTION_PATHS: readonly string[] = [
+  ...new Set(
+    [ROUTES.chat, ROUTES.chatStream, ROUTES.sessionMessages, ROUTES.session, ROUTES.health, ROUTES.ready].map(
+      albPathPattern,
+    ),
+  ),
+];
 
 /**
  * The ALB for blue/green, linear and canary deployments: a production listener and a test listener

@@ -12,7 +12,16 @@
 export type EnvKind = 'plain' | 'secret';
 
 /** The unit of an integer variable, shown next to its range in every message and in the docs. */
-export type EnvUnit = 'port' | 'ms' | 's' | 'tokens' | 'requests/min' | 'tokens/min' | 'principals';
+export type EnvUnit =
+  | 'port'
+  | 'ms'
+  | 's'
+  | 'days'
+  | 'tokens'
+  | 'requests/min'
+  | 'tokens/min'
+  | 'bytes/day'
+  | 'principals';
 
 /**
  * The values an integer variable may take, inclusive. The service refuses anything else at start,
@@ -224,6 +233,30 @@ export const SERVICE_ENV = {
     default: '50000',
     description:
       "LLM tokens (in + out) per minute allowed per principal, reserved before each call and settled from the provider's `usage`; shared like QUOTA_REQUESTS_PER_MINUTE.",
+  },
+  QUOTA_STORED_BYTES_PER_DAY: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'bytes/day',
+    range: {
+      min: 100_000,
+      max: 1_000_000_000_000,
+      why: 'below 100 kB a few long answers would stop a user for the day; 1 TB is past any budget worth a cap (load tests set it)',
+    },
+    default: '10000000',
+    description:
+      'UTF-8 bytes of messages (question and answer) a principal may store per UTC day; past it, 429 storage_quota_exceeded until midnight UTC. Shared like QUOTA_REQUESTS_PER_MINUTE.',
+  },
+  MESSAGE_RETENTION_DAYS: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'days',
+    range: { min: 1, max: 3_650, why: 'at least a day to look into a problem; at most ten years' },
+    default: '30',
+    description:
+      'Messages older than this many days are deleted (every 15 minutes ±20%, in bounded batches, by every task), then the sessions left without a turn in that time.',
   },
   LLM_MAX_OUTPUT_TOKENS: {
     kind: 'plain',

@@ -16,7 +16,25 @@ export const ROUTES = {
   ready: '/health/ready',
   /** Cache counters since start ({@link CacheMetricsResponse}). Needs a bearer token like the chat routes. */
   cacheMetrics: '/api/v1/metrics/cache',
+  /**
+   * `GET`: one page of a conversation ({@link SessionMessagesResponse}), to its owner only; query
+   * `limit` (1..{@link LIMITS.historyPageMax}) and `before` (a `seq` from `next_before`). Build it with {@link sessionMessagesPath}.
+   */
+  sessionMessages: '/api/v1/sessions/:session_id/messages',
+  /** `DELETE`: the conversation, its messages and the cache entries its turns wrote; 204, owner only. See {@link sessionPath}. */
+  session: '/api/v1/sessions/:session_id',
 } as const;
+
+/** The parameter of the session routes, as Fastify names it in {@link ROUTES}. */
+const SESSION_PARAM = ':session_id';
+
+/** `ROUTES.session` for one id (an id the server issued: `LIMITS.idPattern`). */
+export const sessionPath = (sessionId: string): string =>
+  ROUTES.session.replace(SESSION_PARAM, encodeURIComponent(sessionId));
+
+/** `ROUTES.sessionMessages` for one id. */
+export const sessionMessagesPath = (sessionId: string): string =>
+  ROUTES.sessionMessages.replace(SESSION_PARAM, encodeURIComponent(sessionId));
 
 /** Response (and request) header names, lower case as Node and k6 report them. */
 export const HEADERS = {
@@ -68,6 +86,9 @@ export const LIMITS = {
    * `maxBodyBytes`, so a slow client is answered 408 instead of holding a socket open.
    */
   requestTimeoutMs: 10_000,
+  /** Messages per page of `GET ROUTES.sessionMessages` when `limit` is absent, and the most it may ask for. */
+  historyPageDefault: 50,
+  historyPageMax: 100,
 } as const;
 
 /**
@@ -88,6 +109,27 @@ export interface ChatResponse {
 }
 
 /** Server-sent event names of the stream route. `token` repeats; exactly one `done` or `error` ends it. */
+/** One stored message of a conversation. */
+export interface SessionMessage {
+  /** Its position in the conversation, from 1; stable (retention deletes from the start, never renumbers). */
+  readonly seq: number;
+  readonly role: 'user' | 'assistant';
+  readonly content: string;
+  /** ISO 8601, when the turn was stored. */
+  readonly created_at: string;
+}
+
+/**
+ * A page of a conversation: the newest messages before `before` (the newest of all without it),
+ * listed oldest first. `next_before` is the `before` of the page of older messages, `null` on the
+ * first page of the conversation.
+ */
+export interface SessionMessagesResponse {
+  readonly session_id: string;
+  readonly messages: readonly SessionMessage[];
+  readonly next_before: number | null;
+}
+
 export const SSE_EVENTS = {
   /** `data: {"delta": "..."}` */
   token: 'token',
@@ -137,6 +179,8 @@ export const ERROR_CODES = {
   requestQuotaExceeded: 'request_quota_exceeded',
   /** The principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
   tokenQuotaExceeded: 'token_quota_exceeded',
+  /** The principal stored its QUOTA_STORED_BYTES_PER_DAY of messages today (UTC). */
+  storageQuotaExceeded: 'storage_quota_exceeded',
   llmThrottled: 'llm_throttled',
   llmUnavailable: 'llm_unavailable',
   dependencyUnavailable: 'dependency_unavailable',

@@ -49,6 +49,10 @@ export const SERVICE_METRICS = {
     quotaRequestsRejected: 'QuotaRequestsRejected',
     /** Count of requests answered 429 because the principal used its QUOTA_LLM_TOKENS_PER_MINUTE. */
     quotaTokensRejected: 'QuotaTokensRejected',
+    /** Count of requests answered 429 because the principal stored its QUOTA_STORED_BYTES_PER_DAY. */
+    quotaStorageRejected: 'QuotaStorageRejected',
+    /** Count of messages deleted by the retention runs (MESSAGE_RETENTION_DAYS). */
+    retentionDeletedMessages: 'RetentionDeletedMessages',
     /**
      * Count of quota decisions taken by the per-task fallback because the cache was unusable: the
      * quotas then hold per task, not across tasks.

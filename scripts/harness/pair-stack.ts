@@ -92,6 +92,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
           RATE_LIMIT_PER_MINUTE: '100000',
           QUOTA_REQUESTS_PER_MINUTE: '1000000',
           QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+          QUOTA_STORED_BYTES_PER_DAY: '1000000000000',
           // The comparison is about versions, not callers: no issuer in this stack.
           AUTH_MODE: 'off',
           ...options.serviceEnv,

@@ -13,10 +13,13 @@ import type { FastifyInstance } from 'fastify';
 import { LIMITS } from '../../lib/contract';
 import { createServiceAuth } from './auth';
 import type { RedisCache } from './cache/redis-cache';
+import { redisSessionIndex } from './cache/session-index';
 import { ChatService } from './chat/chat-service';
+import { Conversations } from './chat/conversations';
 import type { ChatApiConfig } from './config';
 import type { ChatStore } from './db/chat-store';
 import type { Database } from './db/database';
+import { MessageRetention, type RetentionOptions } from './db/retention';
 import { type DrainResult, drainHttp, RequestTracker } from './drain';
 import type { DependencyMonitor } from './health/dependency-monitor';
 import { readinessSnapshot } from './health/readiness';
@@ -24,6 +27,7 @@ import { buildHttpApp, fastifyOptions } from './http-app';
 import type { LineDestination, Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
 import { wireQuotas } from './quota';
+import { capStorage } from './quota/storage-quota';
 import type { SecretReader } from './secrets/secret-source';
 import {
   type MonitorCadence,
@@ -44,6 +48,8 @@ export interface ChatApiOptions {
   /** Probe cadence overrides (tests). */
   readonly monitor?: MonitorCadence;
   readonly metricsFlushIntervalMs?: number;
+  /** Retention cadence and batch overrides (tests); MESSAGE_RETENTION_DAYS comes from the config. */
+  readonly retention?: Omit<RetentionOptions, 'days'>;
 }
 
 /** What the bench's floor route and the tests reach into. Not part of the HTTP contract. */
@@ -80,9 +86,11 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
   const auth = createServiceAuth(config.auth, logger);
   const quotas = wireQuotas(config, { cache: cache.cache, cacheHealth: cache.monitor, metrics });
 
-  const chat = new ChatService({
+  const sessionIndex = redisSessionIndex(() => cache.cache.raw);
+  const chatService = new ChatService({
     store: database.store,
     cache: cache.cache,
+    sessionIndex,
     llm: llm.llm,
     databaseHealth: database.monitor,
     cacheHealth: cache.monitor,
@@ -97,6 +105,18 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
       maxOutputTokens: config.llm.maxOutputTokens,
     },
   });
+  const chat = capStorage(chatService, quotas.storageQuota, config.llm.maxOutputTokens);
+  const conversations = new Conversations({
+    store: database.store,
+    sessionIndex,
+    databaseHealth: database.monitor,
+    cacheHealth: cache.monitor,
+  });
+  const retention = new MessageRetention(
+    database.db,
+    { days: config.messageRetentionDays, ...options.retention },
+    { logger, metrics, databaseHealth: database.monitor },
+  );
 
   let draining = false;
   const tracker = new RequestTracker();
@@ -108,6 +128,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
       logger,
       metrics,
       chat,
+      conversations,
       authenticate: auth.authenticate,
       tracker,
       isDraining: () => draining,
@@ -131,6 +152,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
   cache.monitor.start();
   llm.monitor.start();
   secretWatch.start();
+  retention.start();
 
   let shutdownPromise: Promise<DrainResult> | undefined;
   const shutdown = (): Promise<DrainResult> => {
@@ -142,7 +164,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
       startDraining: () => {
         draining = true;
       },
-      stopBackground: [secretWatch, auth, database.monitor, cache.monitor, llm.monitor],
+      stopBackground: [retention, secretWatch, auth, database.monitor, cache.monitor, llm.monitor],
       closeClients: async () => {
         await Promise.allSettled([database.db.close(), cache.cache.close()]);
         llm.llm.close();

@@ -54,6 +54,8 @@ export interface LlmSettings {
 export interface QuotaSettings {
   readonly requestsPerMinute: number;
   readonly llmTokensPerMinute: number;
+  /** UTF-8 bytes of messages stored per principal and UTC day. */
+  readonly storedBytesPerDay: number;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface ChatApiConfig {
   /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
   readonly quotas: QuotaSettings;
+  /** Messages older than this many days are deleted by the retention runs. */
+  readonly messageRetentionDays: number;
   readonly drainTimeoutMs: number;
   /** Idle client connections are closed after this long (Node's keepAliveTimeout; announced in `Keep-Alive`). */
   readonly keepAliveTimeoutMs: number;
@@ -327,7 +331,12 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       cacheShareAfterPrincipals: v.CACHE_SHARE_AFTER_PRINCIPALS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
-      quotas: { requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE, llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE },
+      quotas: {
+        requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE,
+        llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE,
+        storedBytesPerDay: v.QUOTA_STORED_BYTES_PER_DAY,
+      },
+      messageRetentionDays: v.MESSAGE_RETENTION_DAYS,
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
       keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
       rotationPollMs: v.ROTATION_POLL_SECONDS * 1000,

@@ -53,6 +53,15 @@ export const tokenQuotaExceeded = (tokensPerMinute: number, retryAfterSeconds: n
     { retryAfterSeconds },
   );
 
+/** The caller stored its QUOTA_STORED_BYTES_PER_DAY of messages; the window ends at midnight UTC. */
+export const storageQuotaExceeded = (bytesPerDay: number, retryAfterSeconds: number) =>
+  new AppError(
+    429,
+    ERROR_CODES.storageQuotaExceeded,
+    `This caller stored its ${bytesPerDay} bytes of messages for today (UTC); retry after midnight UTC.`,
+    { retryAfterSeconds },
+  );
+
 export const llmUnavailable = (retryAfterSeconds: number) =>
   new AppError(503, ERROR_CODES.llmUnavailable, 'The language model is unavailable; retry later.', {
     retryAfterSeconds,

@@ -20,6 +20,7 @@ import { chatStreamRoute } from './routes/chat-stream';
 import { installErrorHandlers } from './routes/error-handler';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
+import { sessionRoutes } from './routes/sessions';
 import type { AppDeps } from './types';
 
 /**
@@ -185,6 +186,7 @@ export async function buildHttpApp(
     await api.register(metricsRoutes(deps));
     await api.register(chatRoute(deps));
     await api.register(chatStreamRoute(deps));
+    if (deps.conversations) await api.register(sessionRoutes(deps.conversations));
   });
   return app;
 }

@@ -2,6 +2,7 @@
 import type { CacheStatus, ReadinessResponse } from '../../lib/contract';
 import type { Authenticator } from './auth/authenticate';
 import type { ChatService } from './chat/chat-service';
+import type { Conversations } from './chat/conversations';
 import type { RequestTracker } from './drain';
 import type { Logger } from './observability/logger';
 import type { EmfMetrics } from './observability/metrics';
@@ -18,6 +19,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly metrics: EmfMetrics;
   readonly chat: ChatHandler;
+  /** The session routes (read, delete); absent in tests that do not exercise them. */
+  readonly conversations?: Conversations;
   /** Who is calling: bearer-token verification, or `allowEveryone` with AUTH_MODE=off. */
   readonly authenticate: Authenticator;
   readonly readiness: () => ReadinessResponse;

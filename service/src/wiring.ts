@@ -4,9 +4,10 @@
  * joins what they return.
  */
 import { classifyCacheError, RedisCache } from './cache/redis-cache';
+import { defineSessionIndexCommands } from './cache/session-index';
 import type { ChatApiConfig } from './config';
 import { secretValues } from './config';
-import { type ChatStore, PgChatStore } from './db/chat-store';
+import { type ChatStore, type ConversationStore, PgChatStore } from './db/chat-store';
 import { classifyDbError, Database, dbOperationNotRun } from './db/database';
 import { MigrationError, migrate } from './db/migrations';
 import { DependencyMonitor, type FailureKind } from './health/dependency-monitor';
@@ -122,7 +123,7 @@ function monitorMetrics(metrics: EmfMetrics, dependency: 'database' | 'cache') {
 
 export interface DatabaseWiring {
   readonly db: Database;
-  readonly store: ChatStore;
+  readonly store: ChatStore & ConversationStore;
   readonly monitor: DependencyMonitor;
   /** The secret poll's entry, when the credentials come from a secret. */
   readonly watched: WatchedSecret | undefined;
@@ -192,6 +193,7 @@ export function wireCache(config: ChatApiConfig, deps: WiringDeps): CacheWiring 
     prepare: (client) => {
       defineTokenQuotaCommands(client);
       requestQuotaStoreFor(client);
+      defineSessionIndexCommands(client);
     },
   });
   const refresh = deps.secrets.refresher(

@@ -5,18 +5,29 @@
  * listener forwards only the contract's routes, with forward-only rules (no ALB authenticate action).
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { STAGE_NAMES, validateStageConfig } from '../../lib/config';
+import { STAGE_NAMES, STAGES, validateStageConfig } from '../../lib/config';
 import { API_CONTAINER_NAME } from '../../lib/constructs/chat-api-task-definition';
 import { K6_CONTAINER_NAME } from '../../lib/constructs/k6-runner';
-import { PRODUCTION_PATHS } from '../../lib/constructs/service-load-balancer';
+import { albPathPattern, PRODUCTION_PATHS } from '../../lib/constructs/service-load-balancer';
 import {
   API_OAUTH_SCOPE,
   GATE_CLIENT_SECRET_JSON_KEYS,
   GATE_ENV,
   LOCAL_ONLY_ENV_NAMES,
   ROUTES,
+  sessionMessagesPath,
+  sessionPath,
 } from '../../lib/contract';
 import { synthConfig, synthStage, withOverrides } from '../support/cdk';
+
+/** An ALB path pattern against a path: `*` any characters (`/` included), `?` exactly one, case-sensitive. */
+const albMatches = (pattern: string, path: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(path);
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation is untyped JSON.
 type Json = any;
@@ -41,6 +52,13 @@ describe.each(STAGE_NAMES)('stage %s', (stage) => {
     expect(env.AUTH_ISSUER).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^IdentityUserPool/), 'ProviderURL'] });
     expect(JSON.stringify(env.AUTH_AUDIENCE)).toMatch(/IdentityUserPoolUserClient.*IdentityUserPoolGateClient/);
     expect(JSON.stringify(env.AUTH_JWKS_URL)).toContain('/.well-known/jwks.json');
+  });
+
+  test("the stage's conversation retention and storage cap reach the API container", () => {
+    const env = envOf(container(synthStage(stage), API_CONTAINER_NAME));
+    const { service } = STAGES[stage];
+    expect(env.MESSAGE_RETENTION_DAYS).toBe(String(service.messageRetentionDays));
+    expect(env.QUOTA_STORED_BYTES_PER_DAY).toBe(String(service.quotas.storedBytesPerPrincipalPerDay));
   });
 });
 
@@ -106,10 +124,22 @@ describe('the Cognito user pool (prod)', () => {
 
   test('the production rule forwards the contract routes but the cache metrics; the listeners answer 404 otherwise', () => {
     expect([...PRODUCTION_PATHS].sort()).toEqual(
-      Object.values(ROUTES)
-        .filter((r) => r !== ROUTES.cacheMetrics)
-        .sort(),
+      [
+        ...new Set(
+          Object.values(ROUTES)
+            .filter((r) => r !== ROUTES.cacheMetrics)
+            .map(albPathPattern),
+        ),
+      ].sort(),
     );
+    // The session routes: one pattern, for both the read and the delete.
+    expect(PRODUCTION_PATHS).toContain('/api/v1/sessions/*');
+    for (const path of [sessionMessagesPath('3f1c0f9e-0000-4000-8000-000000000000'), sessionPath('abc_DEF-1')]) {
+      expect(PRODUCTION_PATHS.some((p) => albMatches(p, path))).toBe(true);
+    }
+    expect(PRODUCTION_PATHS.some((p) => albMatches(p, ROUTES.cacheMetrics))).toBe(false);
+    // ALB: at most 5 condition values per rule (not adjustable).
+    expect(PRODUCTION_PATHS.length).toBeLessThanOrEqual(5);
     const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')) as Json[];
     const paths = rules.map(
       (r) => r.Properties.Conditions[0].PathPatternConfig?.Values ?? r.Properties.Conditions[0].Values,

@@ -386,6 +386,20 @@ describe('monitoring settings are validated', () => {
       /runbookBaseUrl .* without a trailing slash/,
     ],
     [
+      'a storage cap of zero',
+      (c: M) => {
+        c.service.quotas.storedBytesPerPrincipalPerDay = 0;
+      },
+      /service\.quotas\.storedBytesPerPrincipalPerDay 0 is outside QUOTA_STORED_BYTES_PER_DAY's range/,
+    ],
+    [
+      'a retention of zero days',
+      (c: M) => {
+        c.service.messageRetentionDays = 0;
+      },
+      /service\.messageRetentionDays 0 is outside MESSAGE_RETENTION_DAYS's range 1–3650 days/,
+    ],
+    [
       'a request quota of zero',
       (c: M) => {
         c.service.quotas.requestsPerPrincipalPerMinute = 0;

@@ -69,7 +69,9 @@ describe('service config', () => {
     expect(c.quotas).toEqual({
       requestsPerMinute: Number(SERVICE_ENV.QUOTA_REQUESTS_PER_MINUTE.default),
       llmTokensPerMinute: Number(SERVICE_ENV.QUOTA_LLM_TOKENS_PER_MINUTE.default),
+      storedBytesPerDay: Number(SERVICE_ENV.QUOTA_STORED_BYTES_PER_DAY.default),
     });
+    expect(c.messageRetentionDays).toBe(30);
     expect(c.cacheTtlSeconds).toBe(1800);
     expect(c.cacheShareAfterPrincipals).toBe(3);
     expect(c.promptVersion).toBe('v1');
@@ -214,6 +216,8 @@ describe('service config', () => {
     for (const name of [
       'QUOTA_REQUESTS_PER_MINUTE',
       'QUOTA_LLM_TOKENS_PER_MINUTE',
+      'QUOTA_STORED_BYTES_PER_DAY',
+      'MESSAGE_RETENTION_DAYS',
       'LLM_MAX_OUTPUT_TOKENS',
       'LLM_CONTEXT_BUDGET_TOKENS',
     ]) {

@@ -69,3 +69,51 @@ test('without the bootstrap (no schema chat) migrations refuse with a configurat
     await db.close();
   }
 });
+
+test('migration 3 is idempotent, and numbers the inserts of the version still serving (which name no seq)', async () => {
+  const app = await pg.bootstrapApp({ username: 'chat_app_m3' });
+  const db = database(app.username, app.password);
+  try {
+    const client = await db.connect();
+    try {
+      await migrate(client);
+      // Run again by hand, as the owner: every statement is safe to repeat.
+      const third = MIGRATIONS.find((m) => m.version === 3);
+      expect(third).toBeDefined();
+      await client.query('BEGIN');
+      await client.query('SET LOCAL ROLE chat_owner');
+      await client.query(third?.sql ?? '');
+      await client.query('COMMIT');
+      // The insert migration 1's code made: no seq. Two turns, one after the other.
+      await client.query("INSERT INTO chat.sessions (id, user_id, owner_sub) VALUES ('m3', 'u', 'u')");
+      for (const [role, content] of [
+        ['user', 'q1'],
+        ['assistant', 'a1'],
+        ['user', 'q2'],
+      ]) {
+        await client.query(
+          "INSERT INTO chat.messages (session_id, role, content, request_id) VALUES ('m3', $1, $2, 'r')",
+          [role, content],
+        );
+      }
+      const rows = await client.query<{ seq: number; content: string }>(
+        "SELECT seq, content FROM chat.messages WHERE session_id = 'm3' ORDER BY id",
+      );
+      expect(rows.rows).toEqual([
+        { seq: 1, content: 'q1' },
+        { seq: 2, content: 'a1' },
+        { seq: 3, content: 'q2' },
+      ]);
+      const indexes = await client.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'chat' ORDER BY indexname",
+      );
+      expect(indexes.rows.map((r) => r.indexname)).toEqual(
+        expect.arrayContaining(['messages_created_at', 'messages_session_seq', 'sessions_updated_at']),
+      );
+    } finally {
+      client.release();
+    }
+  } finally {
+    await db.close();
+  }
+});

@@ -60,6 +60,7 @@ describe('chat answers carry Server-Timing', () => {
       lookup: async (key) => cached.get(key) ?? null,
       remember: async (key, _asker, value) => {
         cached.set(key, value);
+        return [key];
       },
     };
     const llm: LlmGateway = {

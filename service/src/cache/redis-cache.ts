@@ -36,8 +36,12 @@ export interface SharePolicy {
 export interface ResponseCache {
   /** The answer `asker` may be served for `key` (their own, or the shared one), or null; counts `asker`. */
   lookup(key: string, asker: string, policy: SharePolicy): Promise<string | null>;
-  /** Stores the answer computed for `asker`; the first one stored for a key is the one that may be shared. */
-  remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<void>;
+  /**
+   * Stores the answer computed for `asker`; the first one stored for a key is the one that may be
+   * shared. Returns the entry keys this call wrote (the shared one only when it was the first), so
+   * a conversation's deletion can delete exactly what its turns wrote (session-index.ts).
+   */
+  remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<readonly string[]>;
 }
 
 /**
@@ -64,12 +68,17 @@ return false
 /**
  * REMEMBER: the first answer becomes the shared one (NX); the asker's own copy is kept only while
  * the key is not shared yet (with a threshold of 1 every read is shared, and no copy is needed).
+ * Returns what it wrote: 1 the shared answer, 2 the asker's copy, 3 both.
  */
 export const REMEMBER_LUA = `
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
+local written = 0
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then written = 1 end
 local n = tonumber(ARGV[3])
-if n > 1 and redis.call('SCARD', KEYS[3]) < n then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
-return 1
+if n > 1 and redis.call('SCARD', KEYS[3]) < n then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+  written = written + 2
+end
+return written
 `;
 
 type SharingRedis = Redis & {
@@ -195,9 +204,9 @@ export class RedisCache implements ResponseCache {
     );
   }
 
-  async remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<void> {
+  async remember(key: string, asker: string, answer: string, policy: SharePolicy): Promise<readonly string[]> {
     const [shared, own, askers] = entryKeys(key, asker);
-    await (this.client as SharingRedis).cacheRemember(
+    const written = await (this.client as SharingRedis).cacheRemember(
       shared,
       own,
       askers,
@@ -205,6 +214,7 @@ export class RedisCache implements ResponseCache {
       policy.ttlSeconds,
       policy.shareAfterPrincipals,
     );
+    return [...(written & 1 ? [shared] : []), ...(written & 2 ? [own] : [])];
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {

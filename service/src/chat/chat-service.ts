@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CacheStatus, CREDENTIAL_REFRESH_WAIT_MS, LIMITS } from '../../../lib/contract';
 import type { ResponseCache } from '../cache/redis-cache';
+import type { SessionCacheIndex } from '../cache/session-index';
 import type { ChatStore } from '../db/chat-store';
 import { dependencyUnavailable, sessionNotFound } from '../errors';
 import type { ChatMessage, LlmCallOptions, LlmGateway } from '../llm/llm-client';
@@ -76,6 +77,8 @@ export interface ChatServiceDeps {
   readonly databaseHealth: DatabaseGate;
   readonly cacheHealth: HealthGate;
   readonly metrics: EmfMetrics;
+  /** Binds each written entry to its session, for DELETE; absent in tests that do not exercise it. */
+  readonly sessionIndex?: Pick<SessionCacheIndex, 'bind'>;
   /** QUOTA_LLM_TOKENS_PER_MINUTE; absent in tests that do not exercise it. */
   readonly tokenQuota?: Pick<TokenQuota, 'reserve'>;
   readonly settings: {
@@ -275,7 +278,7 @@ export class ChatService {
   }
 
   private async finish(input: ChatInput, ctx: ChatContext, lookup: Lookup, reply: string): Promise<void> {
-    const { store, cache, cacheHealth } = this.deps;
+    const { store, cacheHealth } = this.deps;
     const save = this.withDatabase(
       () =>
         timed(ctx, 'db', () =>
@@ -294,12 +297,10 @@ export class ChatService {
     // The cache write runs next to the insert; its failure costs a future hit, never this answer.
     const remember =
       lookup.status === 'MISS'
-        ? timed(ctx, 'cache', () => cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy())).catch(
-            (err: unknown) => {
-              cacheHealth.reportFailure(err);
-              ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
-            },
-          )
+        ? timed(ctx, 'cache', () => this.remember(lookup, reply)).catch((err: unknown) => {
+            cacheHealth.reportFailure(err);
+            ctx.logger.warn('cache write failed', { error: err instanceof Error ? err.message : String(err) });
+          })
         : undefined;
     try {
       // The session was the caller's a moment ago; if it is gone now, nothing was written.
@@ -310,36 +311,52 @@ export class ChatService {
   }
 
   /**
-   * Runs a database operation; a failure becomes a 503. A login rejected because the credentials
-   * were rotated is retried once after the re-read: the operation never ran, so that is safe.
+   * Writes the entries, then binds the ones this turn wrote to its session, so that deleting the
+   * conversation deletes them (`session-index.ts`; a deletion that came first makes the binding
+   * delete them at once).
    */
-  private async withDatabase<T>(operation: () => Promise<T>, ctx: ChatContext): Promise<T> {
-    try {
-      return await operation();
-    } catch (err) {
-      if (!(await this.deps.databaseHealth.recoverFrom(err, CREDENTIAL_REFRESH_WAIT_MS))) {
-        throw this.databaseFailed(err, ctx);
-      }
-      ctx.logger.info('database login rejected; retried once with the re-read credentials');
-      try {
-        return await operation();
-      } catch (again) {
-        this.deps.databaseHealth.reportFailure(again);
-        throw this.databaseFailed(again, ctx);
-      }
-    }
+  private async remember(lookup: Lookup, reply: string): Promise<void> {
+    const { cache, sessionIndex, settings } = this.deps;
+    const written = await cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy());
+    if (written.length > 0) await sessionIndex?.bind(lookup.sessionId, written, settings.cacheTtlSeconds);
   }
 
-  /** The failure has been reported (counted as DbErrors/AuthFailures by the monitor); log it, answer 503. */
-  private databaseFailed(err: unknown, ctx: ChatContext): Error {
-    ctx.logger.error('database operation failed', {
-      error: err instanceof Error ? err.message : String(err),
-      code: (err as { code?: unknown })?.code,
-    });
-    return dependencyUnavailable('The database is unavailable; retry later.');
+  private withDatabase<T>(operation: () => Promise<T>, ctx: ChatContext): Promise<T> {
+    return withDatabase(this.deps.databaseHealth, operation, ctx.logger);
   }
 
   private messages(context: readonly ContextTurn[], message: string): ChatMessage[] {
     return [{ role: 'system', content: SYSTEM_PROMPT }, ...context, { role: 'user', content: message }];
   }
+}
+
+/**
+ * Runs a database operation; a failure becomes a 503. A login rejected because the credentials
+ * were rotated is retried once after the re-read: the operation never ran, so that is safe.
+ * (Shared with the conversation routes, `conversations.ts`.)
+ */
+export async function withDatabase<T>(gate: DatabaseGate, operation: () => Promise<T>, logger: Logger): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    if (!(await gate.recoverFrom(err, CREDENTIAL_REFRESH_WAIT_MS))) {
+      throw databaseFailed(err, logger);
+    }
+    logger.info('database login rejected; retried once with the re-read credentials');
+    try {
+      return await operation();
+    } catch (again) {
+      gate.reportFailure(again);
+      throw databaseFailed(again, logger);
+    }
+  }
+}
+
+/** The failure has been reported (counted as DbErrors/AuthFailures by the monitor); log it, answer 503. */
+function databaseFailed(err: unknown, logger: Logger): Error {
+  logger.error('database operation failed', {
+    error: err instanceof Error ? err.message : String(err),
+    code: (err as { code?: unknown })?.code,
+  });
+  return dependencyUnavailable('The database is unavailable; retry later.');
 }

@@ -4,7 +4,8 @@
  *
  * Sessions are owned: the server issues their ids, and every read or write of an existing session
  * names its owner (`owner_sub`, the token's `sub`) in the same statement, so a session another
- * principal started is never read, extended or even confirmed to exist.
+ * principal started is never read, extended or even confirmed to exist. The same holds for reading
+ * a conversation back and deleting it ({@link ConversationStore}).
  */
 import type { ContextTurn } from '../chat/cache-key';
 import type { Database } from './database';
@@ -30,6 +31,30 @@ export interface ChatStore {
   ownedContext(sessionId: string, owner: string, turns: number): Promise<ContextTurn[] | null>;
   /** Stores a turn; `false` when the (existing) session is not `owner`'s, and then nothing is written. */
   saveTurn(turn: TurnRecord): Promise<boolean>;
+}
+
+export interface StoredMessage {
+  readonly seq: number;
+  readonly role: 'user' | 'assistant';
+  readonly content: string;
+  readonly createdAt: Date;
+}
+
+/** Reading and deleting whole conversations; the same ownership rule as {@link ChatStore}. */
+export interface ConversationStore {
+  /**
+   * Up to `limit` messages with `seq < before` (any, without `before`), the newest of them, oldest
+   * first; plus whether older ones exist. `null` when the session is not `owner`'s or does not exist.
+   */
+  ownedPage(
+    sessionId: string,
+    owner: string,
+    page: { readonly limit: number; readonly before?: number },
+  ): Promise<{ messages: StoredMessage[]; more: boolean } | null>;
+  /** Whether `owner` has this session (the deletion's first step, before its cache entries go). */
+  owns(sessionId: string, owner: string): Promise<boolean>;
+  /** Deletes the session and its messages (cascade); `false` when there was no such session of `owner`'s. */
+  deleteOwned(sessionId: string, owner: string): Promise<boolean>;
 }
 
 // Named statements are parsed and planned once per connection, then only executed.
@@ -75,7 +100,36 @@ const OWNED_RECENT = {
     ORDER BY m.id DESC`,
 };
 
-export class PgChatStore implements ChatStore {
+/** `limit + 1` rows, to tell whether an older page exists; one NULL row for an owned session without any. */
+const OWNED_PAGE = {
+  name: 'chat-owned-page',
+  text: `
+    SELECT m.seq, m.role, m.content, m.created_at
+    FROM ${SCHEMA}.sessions s
+    LEFT JOIN LATERAL (
+      SELECT seq, role, content, created_at FROM ${SCHEMA}.messages
+      WHERE session_id = s.id AND seq < $3
+      ORDER BY seq DESC
+      LIMIT $4
+    ) m ON true
+    WHERE s.id = $1 AND s.owner_sub = $2
+    ORDER BY m.seq`,
+};
+
+const OWNS = {
+  name: 'chat-owns-session',
+  text: `SELECT 1 FROM ${SCHEMA}.sessions WHERE id = $1 AND owner_sub = $2`,
+};
+
+const DELETE_OWNED = {
+  name: 'chat-delete-owned-session',
+  text: `DELETE FROM ${SCHEMA}.sessions WHERE id = $1 AND owner_sub = $2`,
+};
+
+/** Larger than any `seq` (a Postgres integer). */
+const AFTER_LAST = 2_147_483_647;
+
+export class PgChatStore implements ChatStore, ConversationStore {
   constructor(private readonly db: Database) {}
 
   async ownedContext(sessionId: string, owner: string, turns: number): Promise<ContextTurn[] | null> {
@@ -96,5 +150,37 @@ export class PgChatStore implements ChatStore {
       values: [turn.sessionId, turn.owner, turn.userMessage, turn.reply, turn.requestId, turn.cached],
     });
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async ownedPage(
+    sessionId: string,
+    owner: string,
+    page: { readonly limit: number; readonly before?: number },
+  ): Promise<{ messages: StoredMessage[]; more: boolean } | null> {
+    const result = await this.db.query<{
+      seq: number | null;
+      role: 'user' | 'assistant' | null;
+      content: string | null;
+      created_at: Date | null;
+    }>({ ...OWNED_PAGE, values: [sessionId, owner, page.before ?? AFTER_LAST, page.limit + 1] });
+    if (result.rows.length === 0) return null;
+    const messages = result.rows
+      .filter((r) => r.seq !== null && r.role !== null && r.content !== null && r.created_at !== null)
+      .map((r) => ({
+        seq: r.seq as number,
+        role: r.role as 'user' | 'assistant',
+        content: r.content as string,
+        createdAt: r.created_at as Date,
+      }));
+    const more = messages.length > page.limit;
+    return { messages: more ? messages.slice(1) : messages, more };
+  }
+
+  async owns(sessionId: string, owner: string): Promise<boolean> {
+    return ((await this.db.query({ ...OWNS, values: [sessionId, owner] })).rowCount ?? 0) > 0;
+  }
+
+  async deleteOwned(sessionId: string, owner: string): Promise<boolean> {
+    return ((await this.db.query({ ...DELETE_OWNED, values: [sessionId, owner] })).rowCount ?? 0) > 0;
   }
 }

@@ -49,6 +49,40 @@ export const MIGRATIONS: readonly Migration[] = [
       COMMENT ON COLUMN ${SCHEMA}.sessions.user_id IS 'the token sub (equal to owner_sub) since migration 2; before it, an unverified client value';
     `,
   },
+  {
+    version: 3,
+    name: 'conversations have a lifecycle: per-session message numbers, retention and history indexes',
+    // Idempotent, and compatible with the version still serving during a deployment: its inserts
+    // name no `seq`, and the trigger numbers them too. The trigger's max() runs after the insert's
+    // statement locked the session row (every turn UPDATEs or INSERTs it first), so two turns of one
+    // session are numbered one after the other; the unique index would refuse a duplicate anyway.
+    // `seq` rather than the global `id` is what clients see: an id would tell a caller how many
+    // messages everyone else stored between two of its own.
+    sql: `
+      ALTER TABLE ${SCHEMA}.messages ADD COLUMN IF NOT EXISTS seq integer;
+      CREATE OR REPLACE FUNCTION ${SCHEMA}.number_message() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF NEW.seq IS NULL THEN
+          SELECT coalesce(max(seq), 0) + 1 INTO NEW.seq FROM ${SCHEMA}.messages WHERE session_id = NEW.session_id;
+        END IF;
+        RETURN NEW;
+      END
+      $fn$;
+      DROP TRIGGER IF EXISTS messages_number ON ${SCHEMA}.messages;
+      CREATE TRIGGER messages_number BEFORE INSERT ON ${SCHEMA}.messages
+        FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.number_message();
+      UPDATE ${SCHEMA}.messages m SET seq = n.seq
+        FROM (SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY id) AS seq FROM ${SCHEMA}.messages) n
+        WHERE m.id = n.id AND m.seq IS NULL;
+      ALTER TABLE ${SCHEMA}.messages ALTER COLUMN seq SET NOT NULL;
+      COMMENT ON COLUMN ${SCHEMA}.messages.seq IS 'position in its session from 1 (trigger messages_number); the history cursor';
+      -- Paginated reads: a page is an index range of one session.
+      CREATE UNIQUE INDEX IF NOT EXISTS messages_session_seq ON ${SCHEMA}.messages (session_id, seq);
+      -- Retention: the oldest messages first, then sessions without a turn since the cut-off.
+      CREATE INDEX IF NOT EXISTS messages_created_at ON ${SCHEMA}.messages (created_at);
+      CREATE INDEX IF NOT EXISTS sessions_updated_at ON ${SCHEMA}.sessions (updated_at);
+    `,
+  },
 ];
 
 /** Any stable 64-bit number works; this one is "chat-mig" in ASCII. */

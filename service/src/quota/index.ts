@@ -8,6 +8,7 @@ import type { ChatApiConfig } from '../config';
 import type { EmfMetrics } from '../observability/metrics';
 import type { QuotaCache } from './quota-cache';
 import type { RequestQuotaOptions } from './request-quota';
+import { StorageQuota } from './storage-quota';
 import { TokenQuota } from './token-quota';
 
 export interface QuotaWiring {
@@ -15,6 +16,8 @@ export interface QuotaWiring {
   readonly requestQuota: RequestQuotaOptions;
   /** For the chat service: QUOTA_LLM_TOKENS_PER_MINUTE, reserved before each LLM call. */
   readonly tokenQuota: TokenQuota;
+  /** QUOTA_STORED_BYTES_PER_DAY, reserved around each turn (`capStorage`). */
+  readonly storageQuota: StorageQuota;
 }
 
 export function wireQuotas(
@@ -39,6 +42,12 @@ export function wireQuotas(
       cache: shared,
       onFallback,
       onRejected: () => metrics.increment('quotaTokensRejected'),
+    }),
+    storageQuota: new StorageQuota({
+      storedBytesPerDay: config.quotas.storedBytesPerDay,
+      cache: shared,
+      onFallback,
+      onRejected: () => metrics.increment('quotaStorageRejected'),
     }),
   };
 }

@@ -18,7 +18,8 @@ export type FallbackListener = () => void;
 export const QUOTA_KEY_PREFIX = {
   requests: 'quota:req:',
   llmTokens: 'quota:tok:',
+  storedBytes: 'quota:bytes:',
 } as const;
 
-/** Both quotas count per minute. */
+/** The request and token quotas count per minute (the storage quota per day). */
 export const QUOTA_WINDOW_MS = 60_000;

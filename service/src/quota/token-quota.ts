@@ -17,7 +17,6 @@
  * While the cache is unusable the same counter runs in memory, per task (told to `onFallback`).
  */
 import type { Redis } from 'ioredis';
-import { ERROR_CODES } from '../../../lib/contract';
 import { AppError, tokenQuotaExceeded } from '../errors';
 import { type FallbackListener, QUOTA_KEY_PREFIX, QUOTA_WINDOW_MS, type QuotaCache } from './quota-cache';
 
@@ -72,28 +71,45 @@ export interface TokenQuotaOptions {
   readonly now?: () => number;
 }
 
-export class TokenQuota {
+/** What a reserving counter counts, per how long, and how it says no. */
+export interface ReservingQuotaOptions extends Omit<TokenQuotaOptions, 'llmTokensPerMinute'> {
+  readonly limit: number;
+  readonly windowMs: number;
+  /** One of {@link QUOTA_KEY_PREFIX}. */
+  readonly keyPrefix: string;
+  /** The 429 for a principal over `limit`, to be retried after `retryAfterSeconds` (the window's end). */
+  readonly exceeded: (limit: number, retryAfterSeconds: number) => AppError;
+}
+
+/**
+ * A fixed-window counter per principal that reserves before it spends, shared through the cache
+ * (per task while it is down): the LLM-token quota below, and the storage quota
+ * (`storage-quota.ts`) with a day for a window.
+ */
+export class ReservingQuota {
   private readonly limit: number;
+  private readonly windowMs: number;
   private readonly now: () => number;
-  /** The per-task fallback: one minute's counters, dropped when the minute changes. */
+  /** The per-task fallback: one window's counters, dropped when the window changes. */
   private local = { window: -1, used: new Map<string, number>() };
 
-  constructor(private readonly options: TokenQuotaOptions) {
-    this.limit = options.llmTokensPerMinute;
+  constructor(private readonly options: ReservingQuotaOptions) {
+    this.limit = options.limit;
+    this.windowMs = options.windowMs;
     this.now = options.now ?? Date.now;
   }
 
-  /** Reserves `tokens` (at most the whole limit) for `sub`, or throws the 429 {@link tokenQuotaExceeded}. */
+  /** Reserves `tokens` (at most the whole limit) for `sub`, or throws the option's 429. */
   async reserve(sub: string, tokens: number): Promise<TokenReservation> {
     const n = Math.max(1, Math.min(Math.ceil(tokens), this.limit));
     const nowMs = this.now();
-    const window = Math.floor(nowMs / QUOTA_WINDOW_MS);
-    const key = `${QUOTA_KEY_PREFIX.llmTokens}${window}:${sub}`;
+    const window = Math.floor(nowMs / this.windowMs);
+    const key = `${this.options.keyPrefix}${window}:${sub}`;
     const client = this.options.cache.current();
     if (client) {
       try {
         const redis = this.prepare(client);
-        const [allowed] = await redis.quotaReserve(key, n, this.limit, 2 * QUOTA_WINDOW_MS);
+        const [allowed] = await redis.quotaReserve(key, n, this.limit, 2 * this.windowMs);
         if (allowed !== 1) throw this.rejected(nowMs);
         return this.reservation(n, (delta) => redis.quotaSettle(key, delta).then(() => undefined));
       } catch (err) {
@@ -131,12 +147,13 @@ export class TokenQuota {
   }
 
   /**
-   * Retry-After: the counter's window ends at the next whole minute of the task's clock. (Its key
-   * lives two minutes, so a settlement that arrives after the minute still finds it.)
+   * Retry-After: the counter's window ends at the next multiple of the window on the task's clock
+   * (a whole minute; midnight UTC for a day). Its key lives two windows, so a settlement that
+   * arrives after the window still finds it.
    */
   private rejected(nowMs: number): AppError {
     this.options.onRejected();
-    return tokenQuotaExceeded(this.limit, Math.max(1, Math.ceil((QUOTA_WINDOW_MS - (nowMs % QUOTA_WINDOW_MS)) / 1000)));
+    return this.options.exceeded(this.limit, Math.max(1, Math.ceil((this.windowMs - (nowMs % this.windowMs)) / 1000)));
   }
 
   private prepare(client: Redis): QuotaRedis {
@@ -151,6 +168,20 @@ export class TokenQuota {
   }
 }
 
+/** Only `rejected` makes an AppError inside `reserve`; anything else there is the cache failing. */
 function isQuotaRejection(err: unknown): boolean {
-  return err instanceof AppError && err.code === ERROR_CODES.tokenQuotaExceeded;
+  return err instanceof AppError;
+}
+
+/** QUOTA_LLM_TOKENS_PER_MINUTE. */
+export class TokenQuota extends ReservingQuota {
+  constructor({ llmTokensPerMinute, ...options }: TokenQuotaOptions) {
+    super({
+      ...options,
+      limit: llmTokensPerMinute,
+      windowMs: QUOTA_WINDOW_MS,
+      keyPrefix: QUOTA_KEY_PREFIX.llmTokens,
+      exceeded: tokenQuotaExceeded,
+    });
+  }
 }

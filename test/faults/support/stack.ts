@@ -46,6 +46,7 @@ const AUTH_OFF = { AUTH_MODE: 'off' } as const;
 export const FAULT_QUOTAS = {
   QUOTA_REQUESTS_PER_MINUTE: '1000000',
   QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
+  QUOTA_STORED_BYTES_PER_DAY: '1000000000000',
 } as const;
 
 export async function startFaultStack(options: LocalStackOptions = {}): Promise<FaultStack> {

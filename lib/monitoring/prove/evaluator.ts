@@ -24,7 +24,7 @@
  * - **Composite alarms** ("Create a composite alarm"): the rule is a boolean expression of
  *   ALARM(name), OK(name), INSUFFICIENT_DATA(name), TRUE and FALSE with AND, OR, NOT and brackets.
  */
-import { evaluateNode, type MathValue, type Node, parseExpression, type Series } from './metric-math';
+import { evaluateNode, type MathValue, type Node, type Series } from './metric-math';
 
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 export type TreatMissing = 'breaching' | 'notBreaching' | 'ignore' | 'missing';

@@ -225,7 +225,7 @@ export function evaluateNode(node: Node, width: number, resolve: (id: string) =>
         array: node.items.map((item) => {
           const v = ev(item);
           if (typeof v === 'number') return Array.from({ length: width }, () => v);
-          if (isArray(v)) throw new Error('metric math: nested arrays are not supported');
+          if (!isSeries(v)) throw new Error('metric math: nested arrays are not supported');
           return v.series;
         }),
       };

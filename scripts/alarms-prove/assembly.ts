@@ -22,7 +22,6 @@ export function synthesizeStage(stage: StageName, outdir?: string): string {
   return dir;
 }
 
-
 /** Every CloudFormation template of the assembly (`*.template.json`, nested assemblies included). */
 export function readTemplates(dir: string): NamedTemplate[] {
   const out: NamedTemplate[] = [];

@@ -27,7 +27,7 @@ export const FAULTS = {
   cacheUnavailable: 'Redis is stopped (SIGTERM) under load',
   cacheHitRate: 'every cache write is lost (a proxy rewrites each SET) under load',
   llmThrottled: 'the LLM answers every call with 429 (a storm)',
-  llmErrorRate: 'the LLM answers every call with 500',
+  llmErrorRate: 'the LLM answers 30% of calls with 500',
   dbErrors: 'Postgres is stopped under load',
   authFailures: 'the service starts with a wrong Postgres password',
   tokensOverBudget: 'a load that needs many tokens: 3,900-character messages in long sessions',
@@ -148,11 +148,12 @@ export async function captureFaults(options: CaptureOptions): Promise<Capture[]>
       body: (service: ServiceProcess) => Promise<number>,
       overrides: Record<string, string> = {},
       waitFor: 'ready' | 'listening' = 'ready',
+      runFlushMs = flushMs,
     ) => {
       if (!wanted(fault)) return;
       const out: string[] = [];
       const startedMs = Date.now();
-      const env = baseEnv(overrides);
+      const env = baseEnv({ ...overrides, ALARMS_PROVE_FLUSH_MS: String(runFlushMs) });
       const service = await startServiceProcess({ env, waitFor, onOutput: (c) => out.push(c) });
       let sent = 0;
       try {
@@ -165,7 +166,7 @@ export async function captureFaults(options: CaptureOptions): Promise<Capture[]>
         fault,
         description: FAULTS[fault],
         startedMs,
-        flushMs,
+        flushMs: runFlushMs,
         documents,
         requestsSent: sent,
         quotaRequestsPerMinute: Number(env.QUOTA_REQUESTS_PER_MINUTE),
@@ -189,7 +190,9 @@ export async function captureFaults(options: CaptureOptions): Promise<Capture[]>
     });
 
     await run('llmErrorRate', async (s) => {
-      stack.llm.configure({ rate500: 1 });
+      // Not every call: after a run of consecutive failures the LLM circuit breaker stops calling for
+      // seconds of real time, which the stretched clock would turn into minutes without calls.
+      stack.llm.configure({ rate500: 0.3 });
       try {
         return await steadyLoad({ url: s.url, perSecond: 30, durationMs: faultMs, body: fresh('errors') });
       } finally {
@@ -211,27 +214,35 @@ export async function captureFaults(options: CaptureOptions): Promise<Capture[]>
       }
     }
 
-    await run('tokensOverBudget', async (s) => {
-      // Each session's history grows to the context budget (LLM_CONTEXT_BUDGET_TOKENS, ~6,000 tokens).
-      const words = 'budget '.repeat(557).trim();
-      const sessions = await Promise.all(
-        Array.from({ length: 16 }, async (_, i) => {
-          const res = await fetch(`${s.url}/api/chatbot`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ message: `${i} ${words}`.slice(0, 3900) }),
-            signal: AbortSignal.timeout(10_000),
-          });
-          return ((await res.json()) as { session_id: string }).session_id;
-        }),
-      );
-      return steadyLoad({
-        url: s.url,
-        perSecond: 34,
-        durationMs: saturationMs,
-        body: (seq) => ({ message: `${seq} ${words}`.slice(0, 3900), session_id: sessions[seq % sessions.length] }),
-      });
-    });
+    await run(
+      'tokensOverBudget',
+      async (s) => {
+        // Each session's history grows to the context budget (LLM_CONTEXT_BUDGET_TOKENS, ~6,000 tokens).
+        const words = 'budget '.repeat(557).trim();
+        const sessions = await Promise.all(
+          Array.from({ length: 16 }, async (_, i) => {
+            const res = await fetch(`${s.url}/api/chatbot`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ message: `${i} ${words}`.slice(0, 3900) }),
+              signal: AbortSignal.timeout(10_000),
+            });
+            return ((await res.json()) as { session_id: string }).session_id;
+          }),
+        );
+        return steadyLoad({
+          url: s.url,
+          perSecond: 34,
+          durationMs: saturationMs * 2,
+          body: (seq) => ({ message: `${seq} ${words}`.slice(0, 3900), session_id: sessions[seq % sessions.length] }),
+        });
+      },
+      {},
+      'ready',
+      // What this machine serves of these calls (~35 a second, ~4,100 tokens each) fills a
+      // "minute" with more than 100,000 tokens at 1 s per flush, not at 0.5 s.
+      flushMs * 2,
+    );
 
     await run(
       'quotaRejections',

@@ -79,17 +79,22 @@ function quotaToRealMinutes(doc: EmfDoc, quota: number): EmfDoc {
 
 /**
  * While Postgres is down the service answers requests without touching it, and DbErrors counts the
- * dependency monitor's failed probes, one per `downIntervalMs` (1 s) of the service's *own* clock,
- * which compression does not speed up: a stretched minute holds flushMs / 1 s probes instead of 60.
- * Scaled to the real period: such a document's DbErrors times the stretch factor. Only documents
- * whose DbErrors are no more than the probe cadence allows are scaled, so request-driven errors
- * are never inflated.
+ * dependency monitor's failed probes, one per second of the service's *own* clock, which
+ * compression does not speed up: a stretched minute holds flushMs / 1 s probes instead of 60.
+ * Scaled to the real period: from the first error on, each document gets the run's measured probe
+ * rate (errors per document) times the stretch factor. Only when the run's errors are no more than
+ * that cadence allows (so none came from requests, which must never be inflated).
  */
 export const DB_PROBE_DOWN_INTERVAL_MS = 1_000;
-function probeErrorsToRealMinutes(doc: EmfDoc, flushMs: number): EmfDoc {
-  const errors = Number(doc[N.dbErrors] ?? 0);
-  if (errors === 0 || errors > Math.ceil(flushMs / DB_PROBE_DOWN_INTERVAL_MS) + 1) return doc;
-  return { ...doc, [N.dbErrors]: Math.round((60_000 / DB_PROBE_DOWN_INTERVAL_MS) * Math.min(1, errors / Math.ceil(flushMs / DB_PROBE_DOWN_INTERVAL_MS))) };
+function probeErrorsToRealMinutes(docs: readonly EmfDoc[], flushMs: number): readonly EmfDoc[] {
+  const first = docs.findIndex((d) => Number(d[N.dbErrors] ?? 0) > 0);
+  if (first === -1) return docs;
+  const counters = docs.slice(first).filter((d) => d[N.requests] !== undefined);
+  const total = counters.reduce((sum, d) => sum + Number(d[N.dbErrors] ?? 0), 0);
+  const cadence = flushMs / DB_PROBE_DOWN_INTERVAL_MS;
+  if (total > counters.length * cadence + 1) return docs;
+  const perMinute = Math.round((total / counters.length) * (60_000 / flushMs));
+  return docs.map((d, i) => (i >= first && d[N.requests] !== undefined ? { ...d, [N.dbErrors]: perMinute } : d));
 }
 
 function storeFor(capture: Capture, clock: Clock): MetricStore {
@@ -97,7 +102,7 @@ function storeFor(capture: Capture, clock: Clock): MetricStore {
     capture.fault === 'quotaRejections'
       ? capture.documents.map((d) => quotaToRealMinutes(d, capture.quotaRequestsPerMinute))
       : capture.fault === 'dbErrors'
-        ? capture.documents.map((d) => probeErrorsToRealMinutes(d, capture.flushMs))
+        ? probeErrorsToRealMinutes(capture.documents, capture.flushMs)
         : capture.documents;
   return new MetricStore(replay({ ...capture, documents }, clock));
 }
@@ -199,8 +204,8 @@ export function proveAlarms(input: ProveInput): ProofResult {
       }
     } else if (spec) {
       for (const which of ['fault', 'healthy'] as const) {
-        const { points, slots } = syntheticSeries(alarm, spec, which);
-        const run = runAlarm(alarm, new MetricStore(points), { startMs: 0, slots });
+        const { points, slots } = syntheticSeries(alarm, spec, which, config);
+        const run = runAlarm(alarm, new MetricStore(points), { startMs: 0, slots }, 'existing');
         const verdict = judge(alarm, which, run);
         push({
           alarm: alarm.name,

@@ -116,7 +116,12 @@ test('a unit named by the alarm selects only datapoints published with it', () =
   const alarm = alarmOf({ evaluationPeriods: 1, datapointsToAlarm: 1 });
   const withUnit: AlarmDefinition = {
     ...alarm,
-    queries: [{ ...alarm.queries[0], metric: { ...(alarm.queries[0].metric as NonNullable<MetricQuery['metric']>), unit: 'Milliseconds' } }],
+    queries: [
+      {
+        ...alarm.queries[0],
+        metric: { ...(alarm.queries[0].metric as NonNullable<MetricQuery['metric']>), unit: 'Milliseconds' },
+      },
+    ],
   };
   const store = new MetricStore(points([9]).map((p) => ({ ...p, unit: 'Count' })));
   expect(runAlarm(withUnit, store, { startMs: 0, slots: 1 }).series).toEqual([undefined]);

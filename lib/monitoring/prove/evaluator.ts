@@ -104,7 +104,10 @@ export function statistic(stat: string, values: readonly number[]): number | und
     default: {
       const m = /^p(\d+(\.\d+)?)$/.exec(stat);
       if (!m) throw new Error(`statistic '${stat}' is not supported by the proof's evaluator`);
-      return percentile([...values].sort((x, y) => x - y), Number(m[1]));
+      return percentile(
+        [...values].sort((x, y) => x - y),
+        Number(m[1]),
+      );
     }
   }
 }
@@ -195,7 +198,10 @@ export function breaches(comparison: string, value: number, threshold: number): 
  */
 export function evaluateRange(
   range: Series,
-  alarm: Pick<AlarmDefinition, 'comparison' | 'threshold' | 'evaluationPeriods' | 'datapointsToAlarm' | 'treatMissingData'>,
+  alarm: Pick<
+    AlarmDefinition,
+    'comparison' | 'threshold' | 'evaluationPeriods' | 'datapointsToAlarm' | 'treatMissingData'
+  >,
   current: AlarmState,
 ): AlarmState {
   const n = alarm.evaluationPeriods;
@@ -241,12 +247,24 @@ export interface AlarmRun {
 }
 
 /** Evaluates the alarm at the end of every period of the timeline, as CloudWatch does each period. */
-export function runAlarm(alarm: AlarmDefinition, store: MetricStore, timeline: Timeline): AlarmRun {
+export function runAlarm(
+  alarm: AlarmDefinition,
+  store: MetricStore,
+  timeline: Timeline,
+  /**
+   * `new`: the alarm is created when the timeline starts (periods before it are missing).
+   * `existing`: the metric was reported before, so evaluation starts once a whole evaluation range
+   * lies inside the timeline ("CloudWatch retrieves the most recent data points from before the
+   * alarm was created").
+   */
+  history: 'new' | 'existing' = 'new',
+): AlarmRun {
   const series = alarmSeries(alarm, store, timeline.startMs, timeline.slots);
   const rangeSize = alarm.evaluationPeriods + 2;
   const states: AlarmState[] = [];
   let state: AlarmState = 'INSUFFICIENT_DATA';
-  for (let end = 1; end <= timeline.slots; end++) {
+  const firstEnd = history === 'existing' ? Math.min(rangeSize, timeline.slots) : 1;
+  for (let end = firstEnd; end <= timeline.slots; end++) {
     const from = Math.max(0, end - rangeSize);
     const range = [...Array(Math.max(0, rangeSize - end)).fill(undefined), ...series.slice(from, end)];
     state = evaluateRange(range, alarm, state);
@@ -280,7 +298,8 @@ type RuleNode =
   | { k: 'and' | 'or'; a: RuleNode; b: RuleNode };
 
 export function parseRule(rule: string): RuleNode {
-  const tokens = rule.match(/ALARM|OK|INSUFFICIENT_DATA|TRUE|FALSE|AND|OR|NOT|\(|\)|"(?:[^"\\]|\\.)*"|[^\s()"]+/g) ?? [];
+  const tokens =
+    rule.match(/ALARM|OK|INSUFFICIENT_DATA|TRUE|FALSE|AND|OR|NOT|\(|\)|"(?:[^"\\]|\\.)*"|[^\s()"]+/g) ?? [];
   let pos = 0;
   const next = () => tokens[pos++];
   const expect = (t: string) => {

@@ -69,7 +69,19 @@ export type Node =
   | { k: 'bin'; op: string; a: Node; b: Node }
   | { k: 'neg'; a: Node };
 
-const PRECEDENCE: Record<string, number> = { '==': 1, '!=': 1, '<': 1, '>': 1, '<=': 1, '>=': 1, '+': 2, '-': 2, '*': 3, '/': 3, '^': 4 };
+const PRECEDENCE: Record<string, number> = {
+  '==': 1,
+  '!=': 1,
+  '<': 1,
+  '>': 1,
+  '<=': 1,
+  '>=': 1,
+  '+': 2,
+  '-': 2,
+  '*': 3,
+  '/': 3,
+  '^': 4,
+};
 
 export function parseExpression(text: string): Node {
   const tokens = tokenize(text);

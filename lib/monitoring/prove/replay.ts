@@ -8,10 +8,10 @@
  *
  * Honest time: the capture ran the service's 60 s flush every `flushMs`, so each document holds one
  * "minute" of the service's own counting. The replay multiplies each document's offset from the
- * run's start by 60 000 / flushMs (the *stretched* clock), which puts document i at about minute i:
+ * run's start by 60 000 / flushMs (the *stretched* clock), from the first document, which puts document i at about the middle of minute i:
  * what the same requests, arriving at the same pace per flush, would have produced with the real
  * flush. Every count stays as the service counted it; only time is stretched. The `slots` clock puts
- * document i at exactly the end of minute i (i + 1 minutes after the start); a verdict that differs
+ * document i exactly in the middle of minute i; a verdict that differs
  * between the two clocks is reported as a failure, so timer jitter in the compressed run cannot
  * decide a verdict. Periods are aligned to multiples of the period, as in CloudWatch, with the run
  * starting on a period boundary.
@@ -63,9 +63,16 @@ export const stretchFactor = (flushMs: number) => 60_000 / flushMs;
 /** Datapoints of every document, on a clock that starts at 0 (a boundary of any period). */
 export function replay(input: ReplayInput, clock: Clock): Datapoint[] {
   const k = stretchFactor(input.flushMs);
-  return input.documents.flatMap((doc, i) => {
-    const ts = Number((doc._aws as { Timestamp?: number } | undefined)?.Timestamp);
-    const at = clock === 'stretched' ? Math.max(0, (ts - input.startedMs) * k) : (i + 1) * 60_000 - 1;
+  const stamp = (doc: EmfDoc) => Number((doc._aws as { Timestamp?: number } | undefined)?.Timestamp);
+  const first = input.documents.length > 0 ? stamp(input.documents[0]) : 0;
+  // Documents written in the same flush (latency samples beyond 100) share a timestamp and a minute.
+  let minute = -1;
+  let last = Number.NaN;
+  return input.documents.flatMap((doc) => {
+    const ts = stamp(doc);
+    if (ts !== last) minute += 1;
+    last = ts;
+    const at = clock === 'stretched' ? (ts - first) * k + 30_000 : minute * 60_000 + 30_000;
     return emfDatapoints(doc, at);
   });
 }

@@ -6,10 +6,12 @@
  * describe the failure (a 10% 5xx rate, a 15 s p95, a task short, a full disk), so a threshold set
  * out of their reach makes the proof fail. They are labelled synthetic wherever they are reported.
  */
+import type { StageConfig } from '../../config';
+import { dbConnectionLimit } from '../alarm-catalogue';
 import { ALARM_IDS, type AlarmId } from '../alarm-names';
 import type { AlarmDefinition, Datapoint } from './evaluator';
 
-type Shape = number | undefined;
+type Shape = number | undefined | ((config: StageConfig) => number);
 interface MetricShape {
   /** Per minute for counts (summed to the period), the value for gauges; undefined: not published. */
   readonly fault: Shape;
@@ -82,9 +84,9 @@ export const SYNTHETIC: Partial<Record<AlarmId, SyntheticSpec>> = {
     metrics: { FreeStorageSpace: gauge(0.5 * GIB, 15 * GIB) },
   },
   [ALARM_IDS.dbConnections]: {
-    fault: 'a connection leak: 400 connections open',
+    fault: "a connection leak: every one of the instance's max_connections open",
     healthy: '12 connections open',
-    metrics: { DatabaseConnections: gauge(400, 12) },
+    metrics: { DatabaseConnections: gauge(dbConnectionLimit, 12) },
   },
   [ALARM_IDS.dbFreeableMemory]: {
     fault: 'memory pressure: 20 MiB freeable',
@@ -165,6 +167,7 @@ export function syntheticSeries(
   alarm: AlarmDefinition,
   spec: SyntheticSpec,
   which: 'fault' | 'healthy',
+  config: StageConfig,
 ): SyntheticSeries {
   const periodMinutes = alarm.periodSeconds / 60;
   const faultStartMinute = 60;
@@ -176,7 +179,8 @@ export function syntheticSeries(
     if (!shape) continue;
     for (let minute = 0; minute < minutes; minute++) {
       const failing = which === 'fault' && minute >= faultStartMinute;
-      const base = failing ? shape.fault : shape.healthy;
+      const raw = failing ? shape.fault : shape.healthy;
+      const base = typeof raw === 'function' ? raw(config) : raw;
       if (base === undefined) continue;
       if (which === 'healthy' && idleTargetGroup(q.metric.dimensions)) continue;
       // A day: 10% of the peak at 04:00, the peak at 16:00.

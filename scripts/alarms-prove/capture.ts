@@ -31,7 +31,7 @@ export const FAULTS = {
   dbErrors: 'Postgres is stopped under load',
   authFailures: 'the service starts with a wrong Postgres password',
   tokensOverBudget: 'a load that needs many tokens: 3,900-character messages in long sessions',
-  quotaRejections: 'one principal floods past its request quota',
+  quotaRejections: 'one principal floods past its request quota (QUOTA_REQUESTS_PER_MINUTE=20 in this run)',
 } as const;
 export type FaultId = keyof typeof FAULTS;
 

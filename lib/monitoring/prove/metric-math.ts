@@ -129,7 +129,7 @@ export function parseExpression(text: string): Node {
     let left = primary();
     for (;;) {
       const tok = peek();
-      if (!tok || tok.t !== 'op' || PRECEDENCE[tok.v] === undefined || PRECEDENCE[tok.v] < min) return left;
+      if (tok?.t !== 'op' || PRECEDENCE[tok.v] === undefined || PRECEDENCE[tok.v] < min) return left;
       pos++;
       const right = expr(PRECEDENCE[tok.v] + 1);
       left = { k: 'bin', op: tok.v, a: left, b: right };

@@ -58,7 +58,7 @@ export interface CaptureOptions {
   readonly flushMs?: number;
   /** Compressed "minutes" of fault per run. @default 11 (staging's 2 of 2 five-minute periods, and one more) */
   readonly faultFlushes?: number;
-  /** For the token budget, a saturation alarm. @default 16 (3 of 3 five-minute periods, and one more) */
+  /** For the saturation alarms (hit rate, token budget). @default 16 (3 of 3 five-minute periods, and one more) */
   readonly saturationFlushes?: number;
   readonly only?: readonly FaultId[];
   readonly log?: (line: string) => void;
@@ -206,7 +206,8 @@ export async function captureFaults(options: CaptureOptions): Promise<Capture[]>
       try {
         await run(
           'cacheHitRate',
-          (s) => steadyLoad({ url: s.url, perSecond: 130, durationMs: faultMs, body: smokeMix('write-loss') }),
+          // A saturation alarm: prod needs 10 of 15 one-minute periods.
+          (s) => steadyLoad({ url: s.url, perSecond: 130, durationMs: saturationMs, body: smokeMix('write-loss') }),
           { REDIS_PORT: String(proxy.port) },
         );
       } finally {

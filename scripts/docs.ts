@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { renderRelations } from '../lib/config/relations-doc';
 import { renderAlarmCatalogue } from '../lib/monitoring/catalogue-doc';
+import { readSavedProof, renderProofDoc } from './alarms-prove/doc';
 import { readBenchResult, renderReadmeSection, renderServiceDocBlock } from './bench-report';
 import { renderProfileTable } from './gate/profile-table';
 import { renderEnvTable } from './harness/docs-env';
@@ -30,6 +31,8 @@ export const DOC_BLOCKS: readonly DocBlock[] = [
   { file: 'README.md', marker: 'profile-table', render: renderProfileTable },
   { file: 'docs/monitoring.md', marker: 'alarm-catalogue', render: () => renderAlarmCatalogue() },
   { file: 'docs/architecture.md', marker: 'relations', render: () => renderRelations() },
+  // From the run `npm run alarms:prove -- --save` kept in docs/alarms-proof.json; the proof is not run here.
+  { file: 'docs/monitoring.md', marker: 'alarms-prove', render: () => renderProofDoc(readSavedProof()) },
   // From the run `npm run bench -- --save` kept in docs/bench-result.json; the bench itself is not run here.
   { file: 'README.md', marker: 'bench', render: () => renderReadmeSection(readBenchResult()) },
   { file: 'docs/service.md', marker: 'bench-result', render: () => renderServiceDocBlock(readBenchResult()) },

@@ -20,6 +20,7 @@ describe('npm run docs', () => {
         'README.md#profile-table',
         'docs/monitoring.md#alarm-catalogue',
         'docs/architecture.md#relations',
+        'docs/monitoring.md#alarms-prove',
         'README.md#bench',
         'docs/service.md#bench-result',
       ]),

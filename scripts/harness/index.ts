@@ -12,6 +12,7 @@ export {
   startFakeLlmServer as startFakeLlm,
 } from '../fake-llm/server';
 export { createTestCertificates, type TestCertificates } from './certs';
+export { type EmfTotals, emfDocuments, emfFromText, emfTotals } from './emf';
 export { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager';
 export {
   createSigningKey,
@@ -24,6 +25,7 @@ export {
 } from './issuer';
 export { type AppRole, type PostgresHandle, startPostgres } from './postgres';
 export { freePort, makeTempDir, waitFor } from './process';
+export { UNBOUNDED_QUOTAS } from './quotas';
 export { type RedisHandle, startRedis } from './redis';
 export { mask, randomSecret } from './secrets';
 export { ensureServiceBuilt, type LogLine, type ServiceProcess, startServiceProcess } from './service';

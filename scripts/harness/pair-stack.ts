@@ -10,6 +10,7 @@
 import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
 import { createTestCertificates } from './certs';
 import { type PostgresHandle, startPostgres } from './postgres';
+import { UNBOUNDED_QUOTAS } from './quotas';
 import { type RedisHandle, startRedis } from './redis';
 import { type RedisWriteLossProxy, startRedisWriteLossProxy } from './redis-write-loss-proxy';
 import { randomSecret } from './secrets';
@@ -90,9 +91,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
           // Calibration sends hundreds of gate runs from one address and one principal: measure the
           // service, not its limiter or its quotas (both still run on every request).
           RATE_LIMIT_PER_MINUTE: '100000',
-          QUOTA_REQUESTS_PER_MINUTE: '1000000',
-          QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
-          QUOTA_STORED_BYTES_PER_DAY: '1000000000000',
+          ...UNBOUNDED_QUOTAS,
           // The comparison is about versions, not callers: no issuer in this stack.
           AUTH_MODE: 'off',
           ...options.serviceEnv,

@@ -10,10 +10,9 @@
  * until it has that sample, bounded in time (`sample`), so a busy machine makes it slower, not red.
  */
 import { ROUTES, SERVICE_METRICS } from '../../lib/contract';
-import { randomSecret, type ServiceProcess, waitFor } from '../../scripts/harness';
+import { emfDocuments, emfTotals, randomSecret, type ServiceProcess, waitFor } from '../../scripts/harness';
 import { postJson } from '../service/support';
 import { type LoadResult, type LoadRun, startLoad, summarize } from './support/load';
-import { emfDocuments, emfTotals } from './support/logs';
 import { type FaultStack, sleep, startFaultStack } from './support/stack';
 
 jest.setTimeout(150_000);

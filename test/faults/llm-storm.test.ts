@@ -9,10 +9,9 @@
  * jest runs it next to the other fault files.
  */
 import { ERROR_CODES, ROUTES, SERVICE_METRICS } from '../../lib/contract';
-import { type ServiceProcess, waitFor } from '../../scripts/harness';
+import { emfDocuments, emfTotals, type ServiceProcess, waitFor } from '../../scripts/harness';
 import { postJson } from '../service/support';
 import { type LoadResult, startLoad, summarize } from './support/load';
-import { emfDocuments, emfTotals } from './support/logs';
 import { type FaultStack, sleep, startFaultStack } from './support/stack';
 
 jest.setTimeout(120_000);

@@ -11,6 +11,7 @@ import {
   serviceEnvFor,
   startLocalStack,
   startServiceProcess,
+  UNBOUNDED_QUOTAS,
 } from '../../../scripts/harness';
 import { findSecrets, OutputCapture, SecretBook } from './logs';
 
@@ -38,23 +39,12 @@ export interface FaultStack {
  */
 const AUTH_OFF = { AUTH_MODE: 'off' } as const;
 
-/**
- * With AUTH_MODE=off every request is one principal, so the quotas per principal are on (each
- * request counted in the cache, falling back per task during the cache outages) but set far above
- * what a scenario sends: the suites measure the dependencies, and their figures stay comparable.
- */
-export const FAULT_QUOTAS = {
-  QUOTA_REQUESTS_PER_MINUTE: '1000000',
-  QUOTA_LLM_TOKENS_PER_MINUTE: '1000000000',
-  QUOTA_STORED_BYTES_PER_DAY: '1000000000000',
-} as const;
-
 export async function startFaultStack(options: LocalStackOptions = {}): Promise<FaultStack> {
   const capture = new OutputCapture();
   const stack = await startLocalStack({
     auth: 'off',
     ...options,
-    serviceEnv: { ...FAULT_QUOTAS, ...options.serviceEnv },
+    serviceEnv: { ...UNBOUNDED_QUOTAS, ...options.serviceEnv },
     onServiceOutput: capture.sink,
   });
   const secrets = new SecretBook();
@@ -72,7 +62,9 @@ export async function startFaultStack(options: LocalStackOptions = {}): Promise<
     secrets,
     extra,
     serviceWith: async (overrides, drop = []) => {
-      const env: Record<string, string> = { ...serviceEnvFor(stack, { ...AUTH_OFF, ...FAULT_QUOTAS, ...overrides }) };
+      const env: Record<string, string> = {
+        ...serviceEnvFor(stack, { ...AUTH_OFF, ...UNBOUNDED_QUOTAS, ...overrides }),
+      };
       for (const name of drop) delete env[name];
       const svc = await startServiceProcess({ env, onOutput: capture.sink });
       extra.push(svc);

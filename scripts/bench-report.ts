@@ -55,6 +55,8 @@ export interface BenchResult {
     /** Served from the cache of verified tokens (a SHA-256 of the token and a map lookup). */
     readonly verifyCachedUs: number;
   };
+  /** The service process's CPU time (user + system) per request, median of the rounds, in microseconds. */
+  readonly cpuPerRequestUs: { readonly floor: number; readonly hit: number };
 }
 
 /** The service's targets: ratios against the floor of the same run, the miss overhead, the memory. */
@@ -176,8 +178,12 @@ export function renderConsole(r: BenchResult): string {
     lines.push(`${c.name.padEnd(44)} ${c.measured.padStart(10)} ${c.goal.padStart(10)}  ${c.ok ? 'PASS' : 'FAIL'}`);
   }
   const { verifyUncachedUs, verifyCachedUs } = r.auth;
+  const cpu = r.cpuPerRequestUs;
   lines.push(
     '',
+    `service CPU per request (user + system, median of the rounds): floor ${cpu.floor.toFixed(0)} µs, hit ${cpu.hit.toFixed(0)} µs ` +
+      `(${(cpu.hit / cpu.floor).toFixed(2)}x: where the service's one thread is the limit, as on a quiet machine, ` +
+      `the hit's throughput is about ${(cpu.floor / cpu.hit).toFixed(2)} of the floor's)`,
     `token verification per request (RS256, in the service process): ${verifyUncachedUs.toFixed(1)} µs verified, ` +
       `${verifyCachedUs.toFixed(1)} µs from the cache of verified tokens; at the hit rate, verifying every request would ` +
       `take ${((verifyUncachedUs * r.hit.rps) / 1e4).toFixed(1)}% of a core, the cache takes ${((verifyCachedUs * r.hit.rps) / 1e4).toFixed(1)}%`,

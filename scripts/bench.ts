@@ -282,6 +282,19 @@ async function main(): Promise<void> {
     const messages: TargetMessage[] = [];
     child.on('message', (m: TargetMessage) => messages.push(m));
     const target = child;
+    /** Sends `request` and waits for the target's next answer of type `type`. */
+    const ask = <T extends TargetMessage['type']>(
+      request: BenchTargetRequest,
+      type: T,
+      timeoutMs = 10_000,
+    ): Promise<Extract<TargetMessage, { type: T }>> => {
+      const from = messages.length;
+      target.send(request);
+      return waitFor(
+        () => messages.slice(from).find((m): m is Extract<TargetMessage, { type: T }> => m.type === type),
+        { timeoutMs, intervalMs: 10, what: `the bench target's ${type} answer` },
+      );
+    };
     const ready = await waitFor(
       () => {
         if (target.exitCode !== null) throw new Error(`bench target exited: ${stderr}`);
@@ -318,11 +331,7 @@ async function main(): Promise<void> {
     if (probe.headers.get('x-cache') !== 'HIT') throw new Error(`the hit path did not hit the cache (${probe.status})`);
 
     // What one verification costs in the service process, before the load (nothing else runs in it).
-    target.send({ type: 'verify-cost', authorization } satisfies BenchTargetRequest);
-    const verify = await waitFor(
-      () => messages.find((m): m is Extract<TargetMessage, { type: 'verify-cost' }> => m.type === 'verify-cost'),
-      { timeoutMs: 60_000, what: 'the token verification timing' },
-    );
+    const verify = await ask({ type: 'verify-cost', authorization }, 'verify-cost', 60_000);
 
     console.log('warm-up...');
     await load({ url: floorUrl, ...post, body: chatBody(HIT_MESSAGE), duration: 3 });
@@ -330,18 +339,25 @@ async function main(): Promise<void> {
 
     const floorRuns: Run[] = [];
     const hitRuns: Run[] = [];
+    // The service process's CPU time (user + system) per request of each run: unlike req/s, it
+    // hardly moves with the machine's load, so it shows what the hit path costs above the floor.
+    const cpuPerRequest = { floor: [] as number[], hit: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? ['floor', 'hit'] : ['hit', 'floor'];
       for (const which of order) {
         const before = (await (
           await fetch(`${ready.serviceUrl}${ROUTES.cacheMetrics}`, { headers: metricsHeaders })
         ).json()) as { hits: number };
+        const cpuBefore = await ask({ type: 'cpu' }, 'cpu');
         const run = await load({
           url: which === 'floor' ? floorUrl : hitUrl,
           ...post,
           body: chatBody(HIT_MESSAGE),
           duration: seconds,
         });
+        const cpuAfter = await ask({ type: 'cpu' }, 'cpu');
+        const cpuUs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / run.requests;
+        (which === 'floor' ? cpuPerRequest.floor : cpuPerRequest.hit).push(cpuUs);
         if (which === 'hit') {
           const after = (await (
             await fetch(`${ready.serviceUrl}${ROUTES.cacheMetrics}`, { headers: metricsHeaders })
@@ -353,7 +369,7 @@ async function main(): Promise<void> {
         }
         (which === 'floor' ? floorRuns : hitRuns).push(run);
         console.log(
-          `  round ${r + 1} ${which.padEnd(5)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  non-2xx ${run.non2xx} (429: ${run.rejected})  errors ${run.errors}`,
+          `  round ${r + 1} ${which.padEnd(5)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  CPU ${cpuUs.toFixed(0)} µs/req  non-2xx ${run.non2xx} (429: ${run.rejected})  errors ${run.errors}`,
         );
       }
     }
@@ -390,11 +406,7 @@ async function main(): Promise<void> {
     };
     const miss50 = await load({ url: hitUrl, duration: Math.max(3, Math.round(seconds / 2)), requests: [missRequest] });
 
-    target.send({ type: 'rss' } satisfies BenchTargetRequest);
-    const rss = await waitFor(
-      () => messages.find((m): m is Extract<TargetMessage, { type: 'rss' }> => m.type === 'rss'),
-      { timeoutMs: 5_000, what: 'the RSS report' },
-    );
+    const rss = await ask({ type: 'rss' }, 'rss');
 
     const stats = (r: { rps: number; p50: number; p99: number }) => ({ rps: r.rps, p50: r.p50, p99: r.p99 });
     const result: BenchResult = {
@@ -431,6 +443,7 @@ async function main(): Promise<void> {
         miss10.non2xx,
       quotaRejections: sum([...floorRuns, ...hitRuns, miss50, missSeq, missFloor, miss10], 'rejected'),
       auth: { verifyUncachedUs: verify.uncachedUs, verifyCachedUs: verify.cachedUs },
+      cpuPerRequestUs: { floor: median(cpuPerRequest.floor), hit: median(cpuPerRequest.hit) },
     };
     console.log(`\n${renderConsole(result)}`);
     process.exitCode = checks(result).every((c) => c.ok) ? 0 : 1;

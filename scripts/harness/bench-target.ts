@@ -4,7 +4,7 @@
  *
  * `npm run bench` compiles this file with esbuild and runs it with plain `node` (no TypeScript
  * loader in the measured process), with the same environment the service would get. It talks to
- * the bench over IPC: `ready` with the URLs, `rss` on request, `verify-cost` (the time of one token
+ * the bench over IPC: `ready` with the URLs, `rss` and `cpu` (its CPU time so far) on request, `verify-cost` (the time of one token
  * verification, with and without the verified-token cache, timed in this process on this bundle's
  * code), `stop` to drain and exit.
  */
@@ -26,10 +26,16 @@ export const BENCH_HIT_MESSAGE = 'What is the boiling point of water at sea leve
 export type BenchTargetMessage =
   | { type: 'ready'; serviceUrl: string; floorUrl: string }
   | { type: 'rss'; maxRssKiB: number; rssBytes: number }
-  | { type: 'verify-cost'; uncachedUs: number; cachedUs: number };
+  | { type: 'verify-cost'; uncachedUs: number; cachedUs: number }
+  /** `process.cpuUsage()`: microseconds of CPU since the process started. */
+  | { type: 'cpu'; user: number; system: number };
 
 /** What the bench asks the target for over IPC. */
-export type BenchTargetRequest = { type: 'rss' } | { type: 'stop' } | { type: 'verify-cost'; authorization: string };
+export type BenchTargetRequest =
+  | { type: 'rss' }
+  | { type: 'cpu' }
+  | { type: 'stop' }
+  | { type: 'verify-cost'; authorization: string };
 
 /** The floor's principal: its request-quota counter is not the bench user's. */
 const FLOOR_PRINCIPAL = 'bench-floor';
@@ -173,6 +179,8 @@ async function main(): Promise<void> {
         console.error(err);
         process.exit(1);
       });
+    } else if (m?.type === 'cpu') {
+      send({ type: 'cpu', ...process.cpuUsage() });
     } else if (m?.type === 'rss') {
       send({ type: 'rss', maxRssKiB: process.resourceUsage().maxRSS, rssBytes: process.memoryUsage().rss });
     } else if (m?.type === 'stop') {

@@ -19,7 +19,7 @@
  *
  * What this means for revocation: docs/security.md, "Where identity is checked".
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal, TokenVerifier } from './token-verifier';
 
 /** Distinct tokens remembered: about 200 bytes each, so at most a few MiB. */
@@ -44,7 +44,8 @@ interface Entry {
   readonly expiresAtMs: number;
 }
 
-const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64url');
+// One-shot `crypto.hash`: no Hash object per request.
+const tokenKey = (token: string) => hash('sha256', token, 'base64url');
 
 /** `exp` of a token the verifier has just accepted (its payload is then the signed one), in ms. */
 function expiryMs(token: string): number | undefined {

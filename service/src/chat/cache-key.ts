@@ -8,7 +8,7 @@
  * as "and in French?" therefore never hits an answer from another conversation, while the same
  * first question from any user shares one entry.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -45,5 +45,5 @@ export function cacheKey(input: CacheKeyInput): string {
     normalizeMessage(input.message),
     input.context.map((t) => [t.role, t.content]),
   ]);
-  return CACHE_KEY_SCHEME + createHash('sha256').update(material).digest('base64url');
+  return CACHE_KEY_SCHEME + hash('sha256', material, 'base64url');
 }

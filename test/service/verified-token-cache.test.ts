@@ -5,8 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { globalAgent } from 'node:https';
-import { AuthFailure, createTokenVerifier, type TokenVerifier } from '../../service/src/auth/token-verifier';
-import { cacheVerifiedTokens } from '../../service/src/auth/verified-token-cache';
 import {
   createSigningKey,
   createTestCertificates,
@@ -14,6 +12,8 @@ import {
   signJwt,
   startLocalIssuer,
 } from '../../scripts/harness';
+import { AuthFailure, createTokenVerifier, type TokenVerifier } from '../../service/src/auth/token-verifier';
+import { cacheVerifiedTokens } from '../../service/src/auth/verified-token-cache';
 
 let issuer: LocalIssuer;
 let real: TokenVerifier;

@@ -339,8 +339,9 @@ async function main(): Promise<void> {
 
     const floorRuns: Run[] = [];
     const hitRuns: Run[] = [];
-    // The service process's CPU time (user + system) per request of each run: unlike req/s, it
-    // hardly moves with the machine's load, so it shows what the hit path costs above the floor.
+    // The service process's CPU time (user + system) per request of each run: less sensitive to
+    // the machine's load than req/s (it still falls as throughput rises: more requests share each
+    // wake-up and write), it shows what the hit path costs above the floor.
     const cpuPerRequest = { floor: [] as number[], hit: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? ['floor', 'hit'] : ['hit', 'floor'];

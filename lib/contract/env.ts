@@ -42,7 +42,7 @@ interface EnvVarBase {
   readonly default?: string;
   readonly description: string;
   /**
-   * Set only by hand for local runs and benchmarks: the CDK task definition never carries it (a synth
+   * Set only by hand for local runs: the CDK task definition never carries it (a synth
    * test proves it for every stage), so it is not one of {@link PLAIN_ENV_NAMES}.
    */
   readonly localOnly?: boolean;
@@ -355,7 +355,7 @@ export const SERVICE_ENV = {
     default: 'on',
     localOnly: true,
     description:
-      '`on` (bearer tokens verified on every API route) or `off` (local runs and benchmarks only: no identity check, one warning at start). Never set by the CDK app.',
+      '`on` (bearer tokens verified on every API route) or `off` (local runs only: no identity check, one warning at start). Never set by the CDK app.',
   },
 } as const satisfies Record<string, EnvVarSpec>;
 

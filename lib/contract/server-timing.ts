@@ -32,10 +32,14 @@ export type ServerTimingMetric = (typeof SERVER_TIMING_METRICS)[keyof typeof SER
 
 /** `name;dur=ms` entries, comma separated, milliseconds rounded to 0.01. */
 export function formatServerTiming(entries: Readonly<Partial<Record<string, number>>>): string {
-  return Object.entries(entries)
-    .filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0)
-    .map(([name, ms]) => `${name};dur=${Math.round(ms * 100) / 100}`)
-    .join(', ');
+  // Built in one pass: it runs on every chat answer.
+  let out = '';
+  for (const name in entries) {
+    const ms = entries[name];
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) continue;
+    out += `${out === '' ? '' : ', '}${name};dur=${Math.round(ms * 100) / 100}`;
+  }
+  return out;
 }
 
 /**

@@ -42,6 +42,8 @@ declare module 'autocannon' {
       errors: number;
       timeouts: number;
       non2xx: number;
+      /** Responses per status code. */
+      statusCodeStats: Record<string, { count: number }>;
       duration: number;
     }
   }

@@ -4,13 +4,19 @@
  * Reads the contract's environment variables (and nothing else), refuses to start with one log
  * line naming every bad variable, starts the chat API (`compose.ts`, the composition root), and
  * drains on SIGTERM/SIGINT before exiting 0. `startChatApi` and `parseServiceConfig` are exported so
- * the bench can run this exact bundle in-process with its floor route next to it.
+ * the bench can run this exact bundle in-process with its floor route next to it; the floor counts
+ * on the request quota's own store, and the bench times the token verification of this bundle.
  */
 import { type RunningChatApi, startChatApi } from './compose';
 import { describeProblems, parseServiceConfig } from './config';
 
+export { bearerAuthenticator } from './auth';
+export { createTokenVerifier } from './auth/token-verifier';
+export { cacheVerifiedTokens } from './auth/verified-token-cache';
 export { startChatApi } from './compose';
 export { parseServiceConfig } from './config';
+export { requestQuotaStoreFor } from './quota/request-quota';
+export { TokenQuota } from './quota/token-quota';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting won't help. */
 export const EXIT_CONFIG = 78;

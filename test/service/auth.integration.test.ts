@@ -168,6 +168,19 @@ describe('only a valid bearer token reaches the chat API', () => {
     expectUnauthorized(await chat({ message: 'hi' }, bearer(tampered)), 'invalid');
   });
 
+  test('a token the service has accepted (and cached) does not vouch for a tampered copy of it', async () => {
+    const token = issuer.mint({ sub: 'mallory-cached' });
+    expect((await chat({ message: uniqueText('cached') }, bearer(token))).status).toBe(200);
+    const [h, , sig] = token.split('.');
+    const claims = { ...decodePart(token, 1), sub: 'alice' };
+    const tampered = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${sig}`;
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(tampered)), 'invalid');
+    const at = token.length - 20;
+    const flipped = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
+    expectUnauthorized(await chat({ message: 'hi' }, bearer(flipped)), 'invalid');
+    expect((await chat({ message: uniqueText('cached again') }, bearer(token))).status).toBe(200);
+  });
+
   test('garbage and other schemes: 401 invalid, never a 5xx', async () => {
     for (const authorization of [
       'Bearer not-a-jwt',

@@ -1,12 +1,13 @@
 /**
  * The service's authentication, built from `config.auth`: bearer tokens verified against the
- * issuer's JWKS, or, with `AUTH_MODE=off` (local runs and benchmarks only), nobody checked and one
- * warning line at start.
+ * issuer's JWKS (each distinct token once, then cached until its `exp`), or, with `AUTH_MODE=off`
+ * (local runs only), nobody checked and one warning line at start.
  */
 import type { AuthSettings } from '../config';
 import type { Logger } from '../observability/logger';
 import { type Authenticator, allowEveryone, bearerAuthenticator, LOCAL_PRINCIPAL } from './authenticate';
 import { createTokenVerifier, JWKS_REFRESH_MS } from './token-verifier';
+import { cacheVerifiedTokens } from './verified-token-cache';
 
 export { type Authenticator, allowEveryone, bearerAuthenticator, type Principal } from './authenticate';
 
@@ -25,7 +26,9 @@ export function createServiceAuth(settings: AuthSettings, logger: Logger): Servi
     });
     return { authenticate: allowEveryone, start: () => undefined, stop: () => undefined };
   }
-  const verifier = createTokenVerifier(settings);
+  // A client sends the same token until it expires: verified once, then served from the cache
+  // until its exp (verified-token-cache.ts; what that means for revocation: docs/security.md).
+  const verifier = cacheVerifiedTokens(createTokenVerifier(settings));
   logger.info('bearer tokens required', {
     event: 'auth_enabled',
     issuer: settings.issuer,

@@ -11,7 +11,7 @@
  * `CACHE_SHARE_AFTER_PRINCIPALS` and `RedisCache.lookup`. The key only lets the cache tell askers
  * apart without their `sub` ({@link askerTag}).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hash } from 'node:crypto';
 
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -54,7 +54,7 @@ function keyMaterial(input: CacheKeyInput): string {
 }
 
 export function cacheKey(input: CacheKeyInput): string {
-  return CACHE_KEY_SCHEME + createHash('sha256').update(keyMaterial(input)).digest('base64url');
+  return CACHE_KEY_SCHEME + hash('sha256', keyMaterial(input), 'base64url');
 }
 
 /**

@@ -134,7 +134,7 @@ export function renderConsole(r: BenchResult): string {
   const rows: Array<[string, string, string, string]> = [
     [`path (${r.connections} connections unless noted)`, 'req/s', 'p50 ms', 'p99 ms'],
     [
-      'floor: quota + cache lookup + insert (median)',
+      'floor: quotas + cache lookup + insert (median)',
       r.floor.rps.toFixed(0),
       r.floor.p50.toFixed(1),
       r.floor.p99.toFixed(1),
@@ -205,8 +205,8 @@ export function renderReadmeSection(r: BenchResult): string {
   const lines = [
     `\`npm run bench\` (${r.rounds} rounds × ${r.seconds} s per path, ${r.connections} connections, medians of the rounds), with`,
     'authentication on (a real RS256 JWT verified on every request) and the quotas on, as in every stage.',
-    'The floor is a bare route on the same process doing the I/O a hit must do: the request-quota round',
-    `trip and one cache lookup over TLS + AUTH, and one Postgres insert. Rendered by \`npm run docs\` from the run of ${r.date.slice(0, 10)}`,
+    'The floor is a bare route on the same process doing the I/O a hit must do: the request-quota and',
+    `storage-cap round trips and one cache lookup over TLS + AUTH, and one Postgres insert. Rendered by \`npm run docs\` from the run of ${r.date.slice(0, 10)}`,
     `(tree \`${r.commit}\`, kept in [docs/bench-result.json](docs/bench-result.json) by \`npm run bench -- --save\`), on ${r.cpus} cores shared with`,
     `other work (load average ${r.loadAverage.start.toFixed(1)} at the start, ${r.loadAverage.end.toFixed(1)} at the end):`,
     '',
@@ -218,7 +218,7 @@ export function renderReadmeSection(r: BenchResult): string {
     ),
     '',
     `Of the miss overhead, ${(r.missSequential.p50 - r.missFloor.p50).toFixed(2)} ms is the service's own work: a bare route in the same`,
-    `process doing a miss's I/O (the quota round trips, cache lookup, one LLM POST, cache write, the insert) answered in ${r.missFloor.p50.toFixed(2)} ms, so`,
+    `process doing a miss's I/O (the quota and storage-cap round trips, cache lookup, one LLM POST, cache write, the insert) answered in ${r.missFloor.p50.toFixed(2)} ms, so`,
     `${(r.missFloor.p50 - r.llmDirect.p50).toFixed(2)} ms is waiting on Redis, Postgres and the fake LLM, which grows with the machine's load.`,
     '',
     `One token verification costs ${r.auth.verifyUncachedUs.toFixed(1)} µs in the service process (signature and claims);`,

@@ -7,17 +7,18 @@
  * limits far above the bench's load; any 429 fails the bench, and a request without the token must
  * be answered 401.
  *
- * - hit path: `POST /api/chatbot` with a cached question (the token check, the request-quota round
- *   trip, one cache GET, one insert of both messages, plus validation, hashing, rate limit, logs and
- *   metrics), at 50 connections;
- * - floor: a minimal Fastify route in the same process doing the same I/O (the request-quota round
- *   trip, one GET and the same insert) over the same TLS + AUTH connections, at 50 connections;
+ * - hit path: `POST /api/chatbot` with a cached question (the token check, the request-quota and
+ *   storage-cap round trips, one cache lookup, one insert of both messages, plus validation,
+ *   hashing, rate limit, logs and metrics), at 50 connections;
+ * - floor: a minimal Fastify route in the same process doing the same I/O (the request-quota and
+ *   storage-cap round trips, one lookup and the same insert) over the same TLS + AUTH connections,
+ *   at 50 connections;
  * - miss overhead: sequential misses (unique questions) against sequential calls made directly to
  *   the fake LLM with the same delay: the difference of the medians is what the service adds above
  *   the LLM's delay as a client sees it (the fake's timer and HTTP handling included on both sides).
  *   The misses, the direct calls and the miss floor (below) alternate in blocks of 50.
  *   Also printed: the same median against the configured delay, and misses at 10 connections;
- * - miss floor: a bare route doing a miss's I/O (the quota round trips, cache lookup, one LLM POST,
+ * - miss floor: a bare route doing a miss's I/O (the quota and storage-cap round trips, cache lookup, one LLM POST,
  *   cache write, the insert),
  *   sequential: the miss minus this floor is the service's own work, whatever the machine's load;
  *   By default Postgres runs without fsync so the shared disk's fsync latency (1-6 ms here, varying

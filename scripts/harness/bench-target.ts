@@ -17,8 +17,9 @@ import type * as ServiceBundle from '../../service/src/server';
 
 export const FLOOR_PATH = '/__bench/floor';
 /**
- * A miss's I/O without the service: the request-quota count, the cache lookup, the token-quota
- * reservation, one plain keep-alive POST to the LLM (then the settlement), the cache write and the insert.
+ * A miss's I/O without the service: the request-quota count, the storage-cap reservation, the cache
+ * lookup, the token-quota reservation, one plain keep-alive POST to the LLM (then the settlement),
+ * the cache write and the insert (then the storage settlement).
  */
 export const MISS_FLOOR_PATH = '/__bench/miss-floor';
 export const BENCH_HIT_MESSAGE = 'What is the boiling point of water at sea level?';
@@ -70,9 +71,10 @@ async function main(): Promise<void> {
   const { cache, store, cacheMonitor, databaseMonitor } = running.internals;
   await waitUntil(() => cacheMonitor.usable && databaseMonitor.usable, 30_000, 'the cache and the database');
 
-  // The floor counts the request on the quota, reads a value the size of a real reply with the
-  // cache's own lookup (one script call, as a hit makes), and writes the same two-message insert:
-  // the I/O a hit must do, in the order the service does it.
+  // The floor counts the request on the quota, reserves the turn's bytes on the storage cap, reads a
+  // value the size of a real reply with the cache's own lookup (one script call, as a hit makes),
+  // writes the same two-message insert and settles the storage: the I/O a hit must do, in the order
+  // the service does it.
   const floorKey = `bench:floor:${process.pid}`;
   const asker = 'bench-floor';
   const policy = {
@@ -101,10 +103,28 @@ async function main(): Promise<void> {
         ),
     );
 
+  // The storage cap's round trip of every stored turn (QUOTA_STORED_BYTES_PER_DAY): the turn reserves
+  // its bytes before it runs and settles to what was stored, as the service's capStorage does.
+  const quotaCache = {
+    current: () => cache.raw,
+    reportFailure: (err: unknown) => {
+      throw err;
+    },
+  };
+  const storageQuota = new service.StorageQuota({
+    storedBytesPerDay: parsed.config.quotas.storedBytesPerDay,
+    cache: quotaCache,
+    onFallback: () => undefined,
+    onRejected: () => undefined,
+  });
+  const expectedReplyBytes = parsed.config.llm.maxOutputTokens * 4;
+
   const floor = Fastify({ logger: false });
   let n = 0;
   floor.post(FLOOR_PATH, async (request, reply) => {
     if ((await countRequest()) > quotaLimit) return reply.code(429).send({ error: 'quota' });
+    const message = (request.body as { message: string }).message;
+    const stored = await storageQuota.reserve(FLOOR_PRINCIPAL, Buffer.byteLength(message) + expectedReplyBytes);
     const answer = (await cache.lookup(floorKey, asker, policy)) ?? '';
     n += 1;
     await store.saveTurn({
@@ -116,6 +136,7 @@ async function main(): Promise<void> {
       reply: answer,
       cached: true,
     });
+    stored.settle(Buffer.byteLength(message) + Buffer.byteLength(answer));
     return { reply: answer };
   });
   // The miss floor: what a miss must wait for (three hops to other processes) with none of the
@@ -144,18 +165,14 @@ async function main(): Promise<void> {
   // A miss also reserves its worst case on the token quota before the LLM call and settles it after.
   const tokenQuota = new service.TokenQuota({
     llmTokensPerMinute: parsed.config.quotas.llmTokensPerMinute,
-    cache: {
-      current: () => cache.raw,
-      reportFailure: (err) => {
-        throw err;
-      },
-    },
+    cache: quotaCache,
     onFallback: () => undefined,
     onRejected: () => undefined,
   });
   floor.post(MISS_FLOOR_PATH, async (request, res) => {
     const message = (request.body as { message: string }).message;
     if ((await countRequest()) > quotaLimit) return res.code(429).send({ error: 'quota' });
+    const stored = await storageQuota.reserve(FLOOR_PRINCIPAL, Buffer.byteLength(message) + expectedReplyBytes);
     const key = `bench:miss-floor:${message}`;
     await cache.lookup(key, asker, policy);
     const reservation = await tokenQuota.reserve(FLOOR_PRINCIPAL, parsed.config.llm.maxOutputTokens + 100);
@@ -174,6 +191,7 @@ async function main(): Promise<void> {
         cached: false,
       }),
     ]);
+    stored.settle(Buffer.byteLength(message) + Buffer.byteLength(reply));
     return { reply };
   });
   await floor.listen({ port: 0, host: '127.0.0.1' });

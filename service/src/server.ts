@@ -16,6 +16,7 @@ export { cacheVerifiedTokens } from './auth/verified-token-cache';
 export { startChatApi } from './compose';
 export { parseServiceConfig } from './config';
 export { requestQuotaStoreFor } from './quota/request-quota';
+export { StorageQuota } from './quota/storage-quota';
 export { TokenQuota } from './quota/token-quota';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting won't help. */

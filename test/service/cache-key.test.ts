@@ -1,9 +1,11 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import {
   askerTag,
   CACHE_KEY_SCHEME,
   type CacheKeyInput,
   cacheKey,
+  hmacSha256,
   normalizeMessage,
 } from '../../service/src/chat/cache-key';
 
@@ -105,4 +107,26 @@ describe('response cache key', () => {
     const b = cacheKey({ ...base, promptVersion: 'v1","x', message: '' });
     expect(a).not.toBe(b);
   });
+});
+
+describe('hmacSha256', () => {
+  test('is byte for byte the HMAC-SHA-256 of node:crypto, for keys up to one block and any message', () => {
+    for (const keyLength of [0, 1, 31, 32, 63, 64]) {
+      for (const message of ['', 'user-123', 'üñíçødé sub ✓', 'x'.repeat(300)]) {
+        const key = randomBytes(keyLength);
+        expect(hmacSha256(key, message).toString('hex')).toBe(createHmac('sha256', key).update(message).digest('hex'));
+      }
+    }
+  });
+
+  test('refuses a key longer than one block (RFC 2104 would hash it first)', () => {
+    expect(() => hmacSha256(Buffer.alloc(65), 'm')).toThrow(/longer than one block/);
+  });
+});
+
+test('askerTag is the HMAC-SHA-256 of the sub under a hash of the key material, cut to 128 bits', () => {
+  const material = JSON.stringify([base.promptVersion, base.systemPrompt, base.model, base.message.trim(), []]);
+  const tagKey = createHash('sha256').update('asker-tag\0').update(material).digest();
+  const expected = createHmac('sha256', tagKey).update('alice').digest('base64url').slice(0, 22);
+  expect(askerTag(base, 'alice')).toBe(expected);
 });

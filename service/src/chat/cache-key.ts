@@ -11,7 +11,7 @@
  * `CACHE_SHARE_AFTER_PRINCIPALS` and `RedisCache.lookup`. The key only lets the cache tell askers
  * apart without their `sub` ({@link askerTag}).
  */
-import { createHash, createHmac, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -66,6 +66,26 @@ export function cacheKey(input: CacheKeyInput): string {
  * someone who can read the cache can still learn.
  */
 export function askerTag(input: CacheKeyInput, sub: string): string {
-  const tagKey = createHash('sha256').update('asker-tag\0').update(keyMaterial(input)).digest();
-  return createHmac('sha256', tagKey).update(sub).digest('base64url').slice(0, 22);
+  const tagKey = hash('sha256', `asker-tag\0${keyMaterial(input)}`, 'buffer');
+  return hmacSha256(tagKey, sub).toString('base64url').slice(0, 22);
+}
+
+const SHA256_BLOCK_BYTES = 64;
+
+/**
+ * HMAC-SHA-256 (RFC 2104) of `message` under a key of at most one block, from two one-shot hashes:
+ * H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). The same bytes as `createHmac('sha256', key)`, without making a
+ * KeyObject for every request's fresh key, which profiled as most of a cache hit's lookup
+ * (test/service/cache-key.test.ts compares the two).
+ */
+export function hmacSha256(key: Buffer, message: string): Buffer {
+  if (key.length > SHA256_BLOCK_BYTES) throw new Error('hmacSha256: a key longer than one block must be hashed first');
+  const inner = Buffer.alloc(SHA256_BLOCK_BYTES, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK_BYTES, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = (key[i] as number) ^ 0x36;
+    outer[i] = (key[i] as number) ^ 0x5c;
+  }
+  const innerHash = hash('sha256', Buffer.concat([inner, Buffer.from(message, 'utf8')]), 'buffer');
+  return hash('sha256', Buffer.concat([outer, innerHash]), 'buffer');
 }

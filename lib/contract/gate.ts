@@ -37,6 +37,11 @@ export const GATE_ENV = {
    */
   executionSegment: 'EXECUTION_SEGMENT',
   /**
+   * The stage's LLM price, `<input>/<output>` USD per million tokens (e.g. `3/15`): the verdict prices
+   * both targets' answers with it. Optional; without it the verdict shows tokens only.
+   */
+  llmPricePerMTok: 'LLM_PRICE_PER_MTOK',
+  /**
    * How the gate proves who it is (the chat API requires a bearer token). Either a ready token in
    * `GATE_AUTH_TOKEN`, or the machine client's credentials: `setup()` then asks `GATE_TOKEN_URL` for a
    * token by OAuth2 client credentials. Read from the process environment, never passed with `-e`

@@ -27,8 +27,8 @@ import { locateK6 } from './gate/locate-k6';
 import { ensureServiceBuilt } from './harness';
 import { startPairStack } from './harness/pair-stack';
 
-/** A realistic-shaped fake LLM: answers after 150–200 ms. */
-const LLM = { latencyMs: 150, jitterMs: 50 };
+/** A realistic-shaped fake LLM: answers after 150–200 ms, and streams a token every 10 ms. */
+const LLM = { latencyMs: 150, jitterMs: 50, tokenIntervalMs: 10 };
 /** Share of smoke's pairs that reach the LLM: tail, follow-ups and fresh prompts (25 of 45). */
 const MISS_SHARE = 0.55;
 
@@ -68,6 +68,7 @@ async function main(): Promise<number> {
     const ctx: CalibrationContext = {
       stack,
       baselineHitMs: await measureHitMs(stack.baseline.url),
+      baselineTokensPerCall: await measureTokensPerCall(stack.baseline.url),
       llm: LLM,
       missShare: MISS_SHARE,
     };
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
       `machine: ${execFileSync('nproc').toString().trim()} cores; load average (1/5/15 min) before ${fmt(loadBefore)}, after ${fmt(loadAfter)}`,
     );
     console.log(
-      `fake LLM: ${LLM.latencyMs} ms + up to ${LLM.jitterMs} ms; baseline hit median ${ctx.baselineHitMs.toFixed(1)} ms`,
+      `fake LLM: ${LLM.latencyMs} ms + up to ${LLM.jitterMs} ms, a streamed token every ${LLM.tokenIntervalMs} ms; baseline hit median ${ctx.baselineHitMs.toFixed(1)} ms; baseline tokens per call (a first turn) ${ctx.baselineTokensPerCall}`,
     );
     console.log('');
     console.log(renderCalibrationTable(results));
@@ -162,6 +163,17 @@ async function measureHitMs(url: string): Promise<number> {
     if (i > 0 && res.headers.get(HEADERS.cache) === 'HIT') times.push(performance.now() - t);
   }
   return median(times) ?? 1;
+}
+
+/** The LLM tokens (input + output) of one first-turn miss on the baseline, from its `usage`. */
+async function measureTokensPerCall(url: string): Promise<number> {
+  const res = await fetch(`${url}${ROUTES.chat}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message: `calibration: what does a call cost? ${Date.now()}` }),
+  });
+  const body = (await res.json()) as { usage?: { input_tokens: number; output_tokens: number } };
+  return (body.usage?.input_tokens ?? 0) + (body.usage?.output_tokens ?? 0);
 }
 
 main().then(

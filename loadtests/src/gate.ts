@@ -114,6 +114,7 @@ const metrics: Record<string, Counter | Rate | Trend> = {
   [GATE_K6_METRICS.versionMatch]: new Rate(GATE_K6_METRICS.versionMatch),
   [GATE_K6_METRICS.versionChecked]: new Counter(GATE_K6_METRICS.versionChecked),
   [GATE_K6_METRICS.ttft]: new Trend(GATE_K6_METRICS.ttft, true),
+  [GATE_K6_METRICS.llmTokens]: new Trend(GATE_K6_METRICS.llmTokens),
 };
 for (const target of (config.baselineUrl ? ['candidate', 'baseline'] : ['candidate']) as CostTarget[]) {
   for (const name of Object.values(costMetrics(target))) metrics[name] = new Counter(name);

@@ -254,6 +254,10 @@ export function metricRecords(
   ];
   if (assessment.success) {
     records.push({ metric: M.latency, value: result.durationMs, tags: { ...tags, cache: assessment.cacheStatus } });
+    if (assessment.usage) {
+      const tokens = assessment.usage.inputTokens + assessment.usage.outputTokens;
+      records.push({ metric: M.llmTokens, value: tokens, tags });
+    }
     if (request.route === 'stream' && result.waitingMs !== undefined) {
       records.push({ metric: M.ttft, value: result.waitingMs, tags: { ...tags, cache: assessment.cacheStatus } });
     }

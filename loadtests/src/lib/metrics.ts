@@ -22,6 +22,8 @@ export const GATE_K6_METRICS = {
    * to first byte, which the service makes the first token (the contract's SSE_EVENTS).
    */
   ttft: 'chat_ttft',
+  /** Trend: LLM tokens (input + output) each successful answer reports in `usage` (0 for a hit). */
+  llmTokens: 'chat_llm_tokens',
   /** Counter: responses whose version was checked, the guard of {@link GATE_K6_METRICS.versionMatch}. */
   versionChecked: 'chat_version_checked',
 } as const;

@@ -55,6 +55,29 @@ export const GATE_ENV = {
   tokenScope: 'GATE_TOKEN_SCOPE',
 } as const;
 
+/** An LLM price in US dollars per million tokens, as providers list it. */
+export interface LlmPrice {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+}
+
+/** `LLM_PRICE_PER_MTOK`'s format: `<input>/<output>`, e.g. `0.15/0.6`. */
+export const LLM_PRICE_RULE = `${GATE_ENV.llmPricePerMTok} must be <input>/<output> USD per million tokens, e.g. 0.15/0.6`;
+
+/** The value of `LLM_PRICE_PER_MTOK` for a price (the stage config writes it, the gate reads it). */
+export function formatLlmPrice(price: LlmPrice): string {
+  return `${price.inputPerMTok}/${price.outputPerMTok}`;
+}
+
+/** Reads `LLM_PRICE_PER_MTOK`: null when absent, 'invalid' when malformed. */
+export function parseLlmPrice(raw: string | undefined): LlmPrice | null | 'invalid' {
+  const text = raw?.trim();
+  if (!text) return null;
+  const m = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
+  if (!m) return 'invalid';
+  return { inputPerMTok: Number(m[1]), outputPerMTok: Number(m[2]) };
+}
+
 /**
  * The OAuth2 scope the chat API's resource server defines and the gate's machine client is granted
  * (the stage's Cognito user pool, and the local issuer of `npm run local`).

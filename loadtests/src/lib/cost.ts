@@ -7,29 +7,14 @@
  * Also the bound on the LLM calls a run makes per target, which the verdict and docs/loadtests.md
  * state: in AWS every miss is billed.
  */
-import { GATE_ENV } from '../../../lib/contract/gate';
+import type { LlmPrice } from '../../../lib/contract/gate';
 import type { ChatAssessment, MetricRecord } from './assess';
 import type { K6MetricSummary } from './k6-summary';
 import type { GatePlan } from './plan';
 
 export type CostTarget = 'baseline' | 'candidate';
 
-/** US dollars per million tokens, as the provider prices them. */
-export interface LlmPrice {
-  readonly inputPerMTok: number;
-  readonly outputPerMTok: number;
-}
-
-/** `LLM_PRICE_PER_MTOK` is `<input>/<output>` in USD per million tokens, e.g. `3/15`. */
-export function parseLlmPrice(raw: string | undefined): LlmPrice | null | 'invalid' {
-  const text = raw?.trim();
-  if (!text) return null;
-  const m = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
-  if (!m) return 'invalid';
-  return { inputPerMTok: Number(m[1]), outputPerMTok: Number(m[2]) };
-}
-
-export const LLM_PRICE_RULE = `${GATE_ENV.llmPricePerMTok} must be <input>/<output> USD per million tokens, e.g. 3/15`;
+export { LLM_PRICE_RULE, type LlmPrice, parseLlmPrice } from '../../../lib/contract/gate';
 
 /** k6 Counters of one target's answers and the tokens they report. */
 export function costMetrics(target: CostTarget) {

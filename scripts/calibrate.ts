@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GATE_EXIT_CODES } from '../lib/contract/gate';
 import { HEADERS, ROUTES } from '../lib/contract/http';
+import type { ComparisonResult } from '../loadtests/src/lib/compare/report';
 import {
   CALIBRATION_ROWS,
   type CalibrationContext,
@@ -116,7 +117,7 @@ async function main(): Promise<number> {
               .filter((c) => !c.ok)
               .map((c) => c.id)
               .join(', ') || 'none'
-          }; ${run.report?.durationSeconds ?? '?'} s`,
+          }; ${run.report?.durationSeconds ?? '?'} s${watched(run.report?.comparisons, row.expectedComparison)}`,
         );
         if (run.code !== 0 && run.code !== 99) console.log(run.stdout.slice(-1500), run.stderr.slice(-1500));
       }
@@ -147,6 +148,13 @@ async function main(): Promise<number> {
     await stack.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The figures of the comparison a row is meant to trip (or the tail's, for the identical row). */
+function watched(comparisons: readonly ComparisonResult[] | null | undefined, id: string | undefined): string {
+  const c = comparisons?.find((x) => x.id === (id ?? 'tail_latency'));
+  if (!c) return '';
+  return `; ${c.id}: ${c.pairs} pairs, ${c.worsePairs} worse, difference ${c.difference ?? 'n/a'}, detectable ${c.detectable ?? 'n/a'}`;
 }
 
 /** The baseline's median cache-hit latency: one question asked 21 times (the first is the miss). */

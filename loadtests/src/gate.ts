@@ -40,8 +40,6 @@ import {
   comparisonMetrics,
   comparisonThresholds,
   designComparisons,
-  HIT_PAIRS,
-  HITS_SCENARIO,
   type PairSide,
   PERCENTILE_GRID,
   pairRecords,
@@ -99,16 +97,6 @@ export const options: Options = designs
           maxDuration: '45s',
           gracefulStop: `${plan.profile.gracefulStopSeconds}s`,
           exec: 'ttft',
-          tags: {},
-        },
-        // Extra pairs of primed questions: cache hits, no LLM cost (see comparisons.ts).
-        [HITS_SCENARIO]: {
-          executor: 'shared-iterations',
-          vus: 4,
-          iterations: HIT_PAIRS,
-          maxDuration: '45s',
-          gracefulStop: `${plan.profile.gracefulStopSeconds}s`,
-          exec: 'hitPair',
           tags: {},
         },
       },
@@ -519,18 +507,6 @@ export function ttft(data: SetupData): void {
     message: freshPrompt(corpus, data.runId, 100_000 + sequence),
   };
   sendPair(request, data, `gate-${data.runId}-ttft-${sequence}`, `ttft-${sequence}`);
-}
-
-/** The `hits` scenario (with a baseline only): a primed question to both targets, as a first turn. */
-export function hitPair(data: SetupData): void {
-  const sequence = exec.scenario.iterationInTest;
-  const primed = primedQuestions(corpus, data.runId);
-  const request: PlannedRequest = {
-    kind: 'popular',
-    route: 'chat',
-    message: primed[sequence % primed.length] as string,
-  };
-  sendPair(request, data, `gate-${data.runId}-hits-${sequence}`, `hits-${sequence}`);
 }
 
 export default chat;

@@ -55,15 +55,6 @@ export const TAIL_MARGIN_MS = 100;
 export const TTFT_PAIRS = 16;
 export const TTFT_SCENARIO = 'ttft';
 
-/**
- * Extra paired requests for primed questions each relative run adds (the `hits` scenario): cache
- * hits cost no LLM call, so they buy the tail, hit-latency and hit-rate comparisons pairs for free.
- * Bounded by the gate principal's request quota (QUOTA_REQUESTS_PER_MINUTE, 240 by default, shared by
- * both targets): a relative smoke sends about 71 requests per target without them, 111 with them.
- */
-export const HIT_PAIRS = 40;
-export const HITS_SCENARIO = 'hits';
-
 export interface ComparisonSpec {
   readonly id: ComparisonId;
   readonly title: string;
@@ -286,22 +277,16 @@ export function ttftPairsFor(plan: GatePlan): number {
   return Math.max(1, Math.floor(TTFT_PAIRS * plan.segmentFraction));
 }
 
-/** The `hits` scenario's pairs this runner sends (its share of {@link HIT_PAIRS} when split). */
-export function hitPairsFor(plan: GatePlan): number {
-  return Math.max(1, Math.floor(HIT_PAIRS * plan.segmentFraction));
-}
-
 /**
  * The boundary and guard of every comparison for a plan. Expected pairs: the primed questions are
  * every other main request; JSON-route misses are 4 in 10 of the main mix plus half the fresh prompts;
- * streamed misses are the `ttft` scenario's pairs (plus whatever the mix streams); the `hits`
- * scenario adds its pairs to the primed ones.
+ * streamed misses are the `ttft` scenario's pairs (plus whatever the mix streams).
  */
 export function designComparisons(plan: GatePlan): ComparisonDesign[] {
-  const hits = Math.max(1, plan.minPopularRequests) + hitPairsFor(plan);
+  const hits = Math.max(1, plan.minPopularRequests);
   const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
   const streamed = ttftPairsFor(plan);
-  const all = plan.minMainRequests + plan.minFreshRequests + streamed + hitPairsFor(plan);
+  const all = plan.minMainRequests + plan.minFreshRequests + streamed;
   const expected: Record<ComparisonId, number> = {
     hit_latency: hits,
     hit_rate: hits,

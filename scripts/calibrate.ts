@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GATE_EXIT_CODES } from '../lib/contract/gate';
 import { HEADERS, ROUTES } from '../lib/contract/http';
+import type { ComparisonResult } from '../loadtests/src/lib/compare/report';
 import {
   CALIBRATION_ROWS,
   type CalibrationContext,
@@ -27,8 +28,8 @@ import { locateK6 } from './gate/locate-k6';
 import { ensureServiceBuilt } from './harness';
 import { startPairStack } from './harness/pair-stack';
 
-/** A realistic-shaped fake LLM: answers after 150–200 ms. */
-const LLM = { latencyMs: 150, jitterMs: 50 };
+/** A realistic-shaped fake LLM: answers after 150–200 ms, and streams a token every 10 ms. */
+const LLM = { latencyMs: 150, jitterMs: 50, tokenIntervalMs: 10 };
 /** Share of smoke's pairs that reach the LLM: tail, follow-ups and fresh prompts (25 of 45). */
 const MISS_SHARE = 0.55;
 
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
     const ctx: CalibrationContext = {
       stack,
       baselineHitMs: await measureHitMs(stack.baseline.url),
+      baselineTokensPerCall: await measureTokensPerCall(stack.baseline.url),
       llm: LLM,
       missShare: MISS_SHARE,
     };
@@ -115,7 +117,7 @@ async function main(): Promise<number> {
               .filter((c) => !c.ok)
               .map((c) => c.id)
               .join(', ') || 'none'
-          }; ${run.report?.durationSeconds ?? '?'} s`,
+          }; ${run.report?.durationSeconds ?? '?'} s${watched(run.report?.comparisons, row.expectedComparison)}`,
         );
         if (run.code !== 0 && run.code !== 99) console.log(run.stdout.slice(-1500), run.stderr.slice(-1500));
       }
@@ -134,7 +136,7 @@ async function main(): Promise<number> {
       `machine: ${execFileSync('nproc').toString().trim()} cores; load average (1/5/15 min) before ${fmt(loadBefore)}, after ${fmt(loadAfter)}`,
     );
     console.log(
-      `fake LLM: ${LLM.latencyMs} ms + up to ${LLM.jitterMs} ms; baseline hit median ${ctx.baselineHitMs.toFixed(1)} ms`,
+      `fake LLM: ${LLM.latencyMs} ms + up to ${LLM.jitterMs} ms, a streamed token every ${LLM.tokenIntervalMs} ms; baseline hit median ${ctx.baselineHitMs.toFixed(1)} ms; baseline tokens per call (a first turn) ${ctx.baselineTokensPerCall}`,
     );
     console.log('');
     console.log(renderCalibrationTable(results));
@@ -146,6 +148,13 @@ async function main(): Promise<number> {
     await stack.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The figures of the comparison a row is meant to trip (or the tail's, for the identical row). */
+function watched(comparisons: readonly ComparisonResult[] | null | undefined, id: string | undefined): string {
+  const c = comparisons?.find((x) => x.id === (id ?? 'tail_latency'));
+  if (!c) return '';
+  return `; ${c.id}: ${c.pairs} pairs, ${c.worsePairs} worse, difference ${c.difference ?? 'n/a'}, detectable ${c.detectable ?? 'n/a'}`;
 }
 
 /** The baseline's median cache-hit latency: one question asked 21 times (the first is the miss). */
@@ -162,6 +171,17 @@ async function measureHitMs(url: string): Promise<number> {
     if (i > 0 && res.headers.get(HEADERS.cache) === 'HIT') times.push(performance.now() - t);
   }
   return median(times) ?? 1;
+}
+
+/** The LLM tokens (input + output) of one first-turn miss on the baseline, from its `usage`. */
+async function measureTokensPerCall(url: string): Promise<number> {
+  const res = await fetch(`${url}${ROUTES.chat}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message: `calibration: what does a call cost? ${Date.now()}` }),
+  });
+  const body = (await res.json()) as { usage?: { input_tokens: number; output_tokens: number } };
+  return (body.usage?.input_tokens ?? 0) + (body.usage?.output_tokens ?? 0);
 }
 
 main().then(

@@ -4,7 +4,14 @@
  * parameters): that is what makes RunTask idempotent here.
  */
 import type { RunTaskCommandInput } from '@aws-sdk/client-ecs';
-import { GATE_ENV, type GateProfile, HOOK_DETAILS, isGateProfile } from '../../lib/contract';
+import {
+  GATE_ENV,
+  type GateProfile,
+  HOOK_DETAILS,
+  isGateProfile,
+  LLM_PRICE_RULE,
+  parseLlmPrice,
+} from '../../lib/contract';
 import type { HookConfig } from './config';
 import type { HookEvent } from './event';
 
@@ -12,6 +19,8 @@ import type { HookEvent } from './event';
 export interface GateInputs {
   readonly profile: GateProfile;
   readonly expectedVersion?: string;
+  /** `LLM_PRICE_PER_MTOK` as the stage config set it; absent: the verdict shows tokens only. */
+  readonly llmPricePerMTok?: string;
 }
 
 export class GateInputError extends Error {
@@ -33,7 +42,15 @@ export function gateInputs(event: HookEvent): GateInputs {
   if (version !== undefined && (typeof version !== 'string' || version.trim() === '')) {
     throw new GateInputError(`hookDetails.${HOOK_DETAILS.expectedVersion} must be a non-empty string`);
   }
-  return { profile, ...(version ? { expectedVersion: version.trim() } : {}) };
+  const price = event.hookDetails[HOOK_DETAILS.llmPricePerMTok];
+  if (price !== undefined && (typeof price !== 'string' || parseLlmPrice(price) === 'invalid')) {
+    throw new GateInputError(`hookDetails.${HOOK_DETAILS.llmPricePerMTok}: ${LLM_PRICE_RULE}`);
+  }
+  return {
+    profile,
+    ...(version ? { expectedVersion: version.trim() } : {}),
+    ...(typeof price === 'string' && price.trim() ? { llmPricePerMTok: price.trim() } : {}),
+  };
 }
 
 /** The operator's skip reason from the hook details, when one of at least 10 characters is set. */
@@ -112,6 +129,7 @@ export function planRunners(
       [GATE_ENV.runId]: runId,
       [GATE_ENV.serviceName]: config.serviceName,
       ...(inputs.expectedVersion ? { [GATE_ENV.expectedVersion]: inputs.expectedVersion } : {}),
+      ...(inputs.llmPricePerMTok ? { [GATE_ENV.llmPricePerMTok]: inputs.llmPricePerMTok } : {}),
       // The suites scale their no-data guards by it (k6 does not tell the script its segment).
       ...(split ? { [GATE_ENV.executionSegment]: segment } : {}),
     };

@@ -8,7 +8,7 @@
  * are the contract's too (lib/config/env-settings.ts): a value is written in one place. Settings
  * that span components are checked against each other by the relations (lib/config/relations.ts).
  */
-import { type GateProfile, integerEnvDefault, SERVICE_ENV } from '../contract';
+import { type GateProfile, integerEnvDefault, type LlmPrice, SERVICE_ENV } from '../contract';
 
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -84,6 +84,12 @@ export interface LlmConfig {
   readonly maxOutputTokens: number;
   /** Estimated input tokens per call (system prompt, earlier turns, the message); older turns are left out to fit. */
   readonly contextBudgetTokens: number;
+  /**
+   * The model's price, USD per million input and output tokens: the k6 gate prints each version's
+   * cost per 1,000 answers with it (LLM_PRICE_PER_MTOK, through the gate's hook details and the
+   * pipeline's gate step). Not used by the service.
+   */
+  readonly pricePerMTok: LlmPrice;
 }
 
 /**
@@ -408,6 +414,8 @@ const llm: LlmConfig = {
   timeoutMs: integerEnvDefault('LLM_TIMEOUT_MS'),
   maxOutputTokens: integerEnvDefault('LLM_MAX_OUTPUT_TOKENS'),
   contextBudgetTokens: integerEnvDefault('LLM_CONTEXT_BUDGET_TOKENS'),
+  // gpt-4o-mini's list price (https://openai.com/api/pricing/): $0.15 input, $0.60 output per 1M tokens.
+  pricePerMTok: { inputPerMTok: 0.15, outputPerMTok: 0.6 },
 };
 
 const serviceDefaults = {

@@ -34,6 +34,8 @@ export const HOOK_DETAILS = {
   profile: GATE_ENV.profile,
   /** Optional: absent, the gate checks no version (as `npm run gate` without `--expected-version`). */
   expectedVersion: GATE_ENV.expectedVersion,
+  /** Optional: the stage's LLM price (`<input>/<output>` USD per million tokens), for the verdict's cost figures. */
+  llmPricePerMTok: GATE_ENV.llmPricePerMTok,
   /** An operator's audited override: a reason of at least 10 characters answers SUCCEEDED without load. */
   skipReason: 'SKIP_GATE_REASON',
 } as const;

@@ -37,6 +37,11 @@ export const GATE_ENV = {
    */
   executionSegment: 'EXECUTION_SEGMENT',
   /**
+   * The stage's LLM price, `<input>/<output>` USD per million tokens (e.g. `3/15`): the verdict prices
+   * both targets' answers with it. Optional; without it the verdict shows tokens only.
+   */
+  llmPricePerMTok: 'LLM_PRICE_PER_MTOK',
+  /**
    * How the gate proves who it is (the chat API requires a bearer token). Either a ready token in
    * `GATE_AUTH_TOKEN`, or the machine client's credentials: `setup()` then asks `GATE_TOKEN_URL` for a
    * token by OAuth2 client credentials. Read from the process environment, never passed with `-e`
@@ -49,6 +54,29 @@ export const GATE_ENV = {
   /** Optional OAuth2 scope of the token request, e.g. `chat-api/chat`. */
   tokenScope: 'GATE_TOKEN_SCOPE',
 } as const;
+
+/** An LLM price in US dollars per million tokens, as providers list it. */
+export interface LlmPrice {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+}
+
+/** `LLM_PRICE_PER_MTOK`'s format: `<input>/<output>`, e.g. `0.15/0.6`. */
+export const LLM_PRICE_RULE = `${GATE_ENV.llmPricePerMTok} must be <input>/<output> USD per million tokens, e.g. 0.15/0.6`;
+
+/** The value of `LLM_PRICE_PER_MTOK` for a price (the stage config writes it, the gate reads it). */
+export function formatLlmPrice(price: LlmPrice): string {
+  return `${price.inputPerMTok}/${price.outputPerMTok}`;
+}
+
+/** Reads `LLM_PRICE_PER_MTOK`: null when absent, 'invalid' when malformed. */
+export function parseLlmPrice(raw: string | undefined): LlmPrice | null | 'invalid' {
+  const text = raw?.trim();
+  if (!text) return null;
+  const m = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
+  if (!m) return 'invalid';
+  return { inputPerMTok: Number(m[1]), outputPerMTok: Number(m[2]) };
+}
 
 /**
  * The OAuth2 scope the chat API's resource server defines and the gate's machine client is granted

@@ -101,14 +101,25 @@ export interface ChatRequest {
   readonly session_id?: string;
 }
 
+/**
+ * What one answer cost at the LLM provider, as the provider reported it (summed over retries of the
+ * turn's call). Both are 0 for a cache hit: no LLM call was made. The gate compares tokens per LLM call
+ * and prices answers from this (docs/loadtests.md).
+ */
+export interface ChatUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+}
+
 export interface ChatResponse {
   readonly reply: string;
   readonly session_id: string;
   readonly cached: boolean;
   readonly request_id: string;
+  /** The turn's LLM tokens; `{0, 0}` for a cache hit. The stream's `done` event carries the same. */
+  readonly usage: ChatUsage;
 }
 
-/** Server-sent event names of the stream route. `token` repeats; exactly one `done` or `error` ends it. */
 /** One stored message of a conversation. */
 export interface SessionMessage {
   /** Its position in the conversation, from 1; stable (retention deletes from the start, never renumbers). */
@@ -130,10 +141,19 @@ export interface SessionMessagesResponse {
   readonly next_before: number | null;
 }
 
+/**
+ * Server-sent event names of the stream route. `token` repeats; exactly one `done` or `error` ends it.
+ *
+ * **The first byte is the first token.** The status line, the headers and the first `token` event
+ * leave in one write, when the first token exists (for a hit: the cached answer). A client's time to
+ * first byte (k6's `timings.waiting`) is therefore its time to first token. Until then nothing was
+ * sent, so an error before the first token is an ordinary JSON error with its real status (429 and
+ * 503 with `Retry-After`); after it the status is 200 and an `error` event ends the stream.
+ */
 export const SSE_EVENTS = {
   /** `data: {"delta": "..."}` */
   token: 'token',
-  /** `data:` a {@link ChatResponse} with the whole reply. */
+  /** `data:` a {@link ChatResponse} with the whole reply and the turn's `usage`. */
   done: 'done',
   /** `data:` an {@link ErrorResponse} body. */
   error: 'error',

@@ -80,5 +80,9 @@ export const GATE_METRICS = {
     cacheHitRatePercent: 'GateCacheHitRate',
     /** Comparisons with the serving version that failed; absent when the run had no baseline. */
     comparisonsFailed: 'GateComparisonsFailed',
+    /** The candidate's LLM tokens (input + output) per call, from the answers' `usage`; absent without calls. */
+    tokensPerCall: 'GateTokensPerCall',
+    /** p95 of the candidate's time to first token on streamed answers (client-side first byte). */
+    ttftP95Ms: 'GateTtftP95',
   },
 } as const;

@@ -38,6 +38,8 @@ export interface K6GateStepProps {
   /** The repository at the release's commit: `npm run gate` and the suites come from it. */
   readonly input: pipelines.IFileSetProducer;
   readonly profile: GateProfile;
+  /** The stage's LLM price (`LLM_PRICE_PER_MTOK`, see `formatLlmPrice`): the verdict prices each answer with it. */
+  readonly llmPricePerMTok?: string;
   /** The Service stack's `ServiceUrl` output: scheme, host and production port. */
   readonly serviceUrl: CfnOutput;
   /** The release's version as a CodePipeline variable, resolved when the step runs. */
@@ -94,6 +96,7 @@ export class K6GateStep extends pipelines.CodeBuildStep {
         environmentVariables: {
           K6_BIN: { value: PIPELINE_IMAGE_K6_BIN },
           [GATE_ENV.serviceName]: { value: props.metricsServiceName },
+          ...(props.llmPricePerMTok ? { [GATE_ENV.llmPricePerMTok]: { value: props.llmPricePerMTok } } : {}),
           ...(props.auth
             ? {
                 [GATE_ENV.clientId]: {

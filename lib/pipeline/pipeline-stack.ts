@@ -12,7 +12,7 @@ import {
   type StageName,
 } from '../config';
 import { PipelineArtifactBucket } from '../constructs/pipeline-artifact-bucket';
-import { isAppVersion } from '../contract';
+import { formatLlmPrice, isAppVersion } from '../contract';
 import { pipelineBuildImage } from './build-image';
 import { ChatPlatformStage } from './chat-platform-stage';
 import { K6GateStep } from './k6-gate-step';
@@ -126,6 +126,7 @@ export class PipelineStack extends Stack {
     const gate = new K6GateStep(`Gate-${stage.gateProfile}`, {
       input: this.source,
       profile: stage.gateProfile,
+      llmPricePerMTok: formatLlmPrice(stage.config.service.llm.pricePerMTok),
       serviceUrl: app.serviceUrl,
       appVersion: this.releaseVersion,
       buildImage,

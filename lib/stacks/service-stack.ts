@@ -25,7 +25,7 @@ import { K6GateHook } from '../constructs/k6-gate-hook';
 import { K6Runner } from '../constructs/k6-runner';
 import { ServiceDns } from '../constructs/service-dns';
 import { ServiceLoadBalancer } from '../constructs/service-load-balancer';
-import { HOOK_DETAILS } from '../contract';
+import { formatLlmPrice, HOOK_DETAILS } from '../contract';
 import { alarmFacade } from '../monitoring/alarm-facade';
 import { AlarmWiring } from '../monitoring/alarm-wiring';
 import { AppMetrics } from '../monitoring/app-metrics';
@@ -330,6 +330,7 @@ export class ServiceStack extends Stack {
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.HookDetails', {
       [HOOK_DETAILS.profile]: gateConfig.profile,
       [HOOK_DETAILS.expectedVersion]: appVersion,
+      [HOOK_DETAILS.llmPricePerMTok]: formatLlmPrice(config.service.llm.pricePerMTok),
     });
     cfnService.addPropertyOverride('DeploymentConfiguration.LifecycleHooks.0.TimeoutConfiguration', {
       TimeoutInMinutes: gateConfig.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,

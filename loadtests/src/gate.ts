@@ -22,6 +22,7 @@ import corpusJson from '../corpus/questions.json';
 import {
   assessChatResponse,
   assessReadiness,
+  type ChatAssessment,
   type HttpResult,
   headerValue,
   type MetricRecord,
@@ -42,6 +43,9 @@ import {
   type PairSide,
   PERCENTILE_GRID,
   pairRecords,
+  TTFT_PAIRS,
+  TTFT_SCENARIO,
+  ttftPairsFor,
 } from './lib/compare/comparisons';
 import { type PairTarget, pairOrder, scopeMessage } from './lib/compare/pairing';
 import { parseExecutionSegment, readGateConfig, segmentFraction } from './lib/config';
@@ -56,6 +60,7 @@ import {
   primedQuestions,
   type SessionState,
 } from './lib/corpus';
+import { type CostTarget, costMetrics, costRecords, llmCallBound } from './lib/cost';
 import { buildEmfLine } from './lib/emf';
 import { buildJUnit } from './lib/junit';
 import type { K6SummaryData } from './lib/k6-summary';
@@ -77,9 +82,27 @@ const thresholds = [...buildThresholds(plan), ...(designs ? comparisonThresholds
 const corpus: Corpus = corpusJson;
 
 const k6Options = buildK6Options(plan, thresholds);
+const ttftPairs = designs ? ttftPairsFor(plan) : 0;
 export const options: Options = designs
-  ? // Order statistics for the intervals of the paired differences come from a dense percentile grid.
-    { ...k6Options, summaryTrendStats: [...new Set([...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID])] }
+  ? {
+      ...k6Options,
+      // Run-unique streamed prompts to both targets: the TTFT comparison's pairs (see comparisons.ts).
+      scenarios: {
+        ...k6Options.scenarios,
+        [TTFT_SCENARIO]: {
+          executor: 'shared-iterations',
+          vus: 4,
+          // The whole run's count: k6 gives each execution segment its share, as for the other scenarios.
+          iterations: TTFT_PAIRS,
+          maxDuration: '45s',
+          gracefulStop: `${plan.profile.gracefulStopSeconds}s`,
+          exec: 'ttft',
+          tags: {},
+        },
+      },
+      // Order statistics for the intervals of the paired differences come from a dense percentile grid.
+      summaryTrendStats: [...new Set([...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID])],
+    }
   : k6Options;
 
 const metrics: Record<string, Counter | Rate | Trend> = {
@@ -90,15 +113,21 @@ const metrics: Record<string, Counter | Rate | Trend> = {
   [GATE_K6_METRICS.freshUncached]: new Rate(GATE_K6_METRICS.freshUncached),
   [GATE_K6_METRICS.versionMatch]: new Rate(GATE_K6_METRICS.versionMatch),
   [GATE_K6_METRICS.versionChecked]: new Counter(GATE_K6_METRICS.versionChecked),
+  [GATE_K6_METRICS.ttft]: new Trend(GATE_K6_METRICS.ttft, true),
+  [GATE_K6_METRICS.llmTokens]: new Trend(GATE_K6_METRICS.llmTokens),
 };
+for (const target of (config.baselineUrl ? ['candidate', 'baseline'] : ['candidate']) as CostTarget[]) {
+  for (const name of Object.values(costMetrics(target))) metrics[name] = new Counter(name);
+}
 for (const d of designs ?? []) {
   const m = comparisonMetrics(d.spec.id);
   metrics[m.worse] = new Rate(m.worse);
   metrics[m.pairs] = new Counter(m.pairs);
   if (d.spec.kind === 'latency') {
     metrics[m.diff] = new Trend(m.diff);
-    metrics[m.baseline] = new Trend(m.baseline, true);
-    metrics[m.candidate] = new Trend(m.candidate, true);
+    const isTime = d.spec.valueUnit === 'ms';
+    metrics[m.baseline] = new Trend(m.baseline, isTime);
+    metrics[m.candidate] = new Trend(m.candidate, isTime);
   } else {
     metrics[m.baseline] = new Counter(m.baseline);
     metrics[m.candidate] = new Counter(m.candidate);
@@ -119,6 +148,7 @@ function toResult(res: RefinedResponse<ResponseType | undefined>): HttpResult {
     headers: res.headers,
     body: typeof res.body === 'string' ? res.body : null,
     durationMs: res.timings.duration,
+    waitingMs: res.timings.waiting,
     ...(res.error ? { error: res.error } : {}),
   };
 }
@@ -350,20 +380,23 @@ function send(request: PlannedRequest, data: SetupData, requestId: string): void
     });
   }
   record(metricRecords(request, result, assessed, config.expectedVersion));
+  record(costRecords('candidate', assessed));
   if (request.kind !== 'fresh') session = nextSession(session, request, assessed.sessionId);
 }
 
 // --- paired load: the same question to both targets, at once, in an order drawn per pair --------
 let baselineSession: SessionState | undefined; // per VU, like `session`
 
-function toPairSide(result: HttpResult, success: boolean, cacheStatus: string, route: PairSide['route']): PairSide {
+function toPairSide(result: HttpResult, assessed: ChatAssessment, route: PairSide['route']): PairSide {
   const timing = headerValue(result.headers, HEADERS.serverTiming);
   return {
-    success,
-    cacheStatus,
+    success: assessed.success,
+    cacheStatus: assessed.cacheStatus,
     durationMs: result.durationMs,
     route,
     ...(timing !== undefined ? { serverTiming: timing } : {}),
+    ...(result.waitingMs !== undefined ? { ttfbMs: result.waitingMs } : {}),
+    ...(assessed.usage ? { usage: assessed.usage } : {}),
   };
 }
 
@@ -429,7 +462,8 @@ function sendPair(request: PlannedRequest, data: SetupData, requestId: string, s
     } else if (r.kind !== 'fresh') {
       baselineSession = nextSession(baselineSession, r, assessed.sessionId);
     }
-    sides[target] = toPairSide(result, assessed.success, assessed.cacheStatus, r.route);
+    record(costRecords(target, assessed));
+    sides[target] = toPairSide(result, assessed, r.route);
   });
   record(pairRecords({ kind: request.kind, baseline: sides.baseline, candidate: sides.candidate }));
 }
@@ -460,13 +494,35 @@ export function fresh(data: SetupData): void {
   else send(request, data, `gate-${data.runId}-fresh-${sequence}`);
 }
 
+/**
+ * The `ttft` scenario (with a baseline only): run-unique prompts, streamed to both targets. They
+ * must miss, so both LLMs answer and the first byte of each stream is its first token.
+ */
+export function ttft(data: SetupData): void {
+  const sequence = exec.scenario.iterationInTest;
+  const request: PlannedRequest = {
+    kind: 'fresh',
+    route: 'stream',
+    // Numbered after any fresh prompt of the run, so no ttft prompt repeats a fresh one.
+    message: freshPrompt(corpus, data.runId, 100_000 + sequence),
+  };
+  sendPair(request, data, `gate-${data.runId}-ttft-${sequence}`, `ttft-${sequence}`);
+}
+
 export default chat;
 
 // --- the end: reports and verdict ---------------------------------------------------------------
 export function handleSummary(summary: K6SummaryData): Record<string, string> {
   const data = withoutCredentials(summary);
   const now = Date.now();
-  const report = buildGateReport(data, { config, plan, thresholds, nowMs: now, ...(designs ? { designs } : {}) });
+  const report = buildGateReport(data, {
+    config,
+    plan,
+    thresholds,
+    nowMs: now,
+    llmCallBound: llmCallBound(plan, corpus.popular.length, ttftPairs),
+    ...(designs ? { designs } : {}),
+  });
   const dir = config.outDir === '/' ? '' : config.outDir;
   return {
     [`${dir}/${GATE_REPORT_FILES.json}`]: `${JSON.stringify({ gate: report, k6: data }, null, 2)}\n`,

@@ -16,6 +16,8 @@ export interface CalibrationContext {
   readonly stack: PairStack;
   /** Median cache-hit latency of the baseline before the runs, ms (for "×10 hit path"). */
   readonly baselineHitMs: number;
+  /** LLM tokens (input + output) of one first-turn miss on the baseline (for "tokens +25%"). */
+  readonly baselineTokensPerCall: number;
   /** The fake LLM's latency and jitter both targets started with. */
   readonly llm: { readonly latencyMs: number; readonly jitterMs: number };
   /** Share of paired requests that reach the LLM (misses), for error-rate injections. */
@@ -169,6 +171,52 @@ export const CALIBRATION_ROWS: readonly CalibrationRow[] = [
     inject: ({ stack }) => {
       stack.candidate.cacheWrites.setLossRate(0.2);
       return "20% of the candidate's cache writes lost";
+    },
+  },
+  {
+    id: 'tail+300ms',
+    label: 'slower tail: 1 in 10 round trips +300 ms',
+    identical: false,
+    goal: detect(0.95, 'the issue: slowest 10% 300 ms slower, median unchanged'),
+    expectedComparison: 'tail_latency',
+    inject: ({ stack }) => {
+      stack.candidate.postgresProxy.setHold({ share: 0.1, ms: 300 });
+      return 'Postgres proxy holds 10% of round trips 300 ms longer';
+    },
+  },
+  {
+    id: 'ttft-buffered',
+    label: 'first token with the last (buffered responses)',
+    identical: false,
+    goal: detect(0.95, 'the issue: first token about 3× later, same total time'),
+    expectedComparison: 'ttft',
+    inject: ({ stack }) => {
+      stack.candidate.front.setBuffering(true);
+      return 'an HTTP proxy in front of the candidate holds each response until it is complete';
+    },
+  },
+  {
+    id: 'tokens+25pct',
+    label: 'tokens per call +25%',
+    identical: false,
+    goal: detect(0.95, 'the issue: at least 25% more tokens per call'),
+    expectedComparison: 'tokens_per_call',
+    inject: ({ stack, baselineTokensPerCall }) => {
+      // The fake LLM counts 4 bytes of prompt per token: +25% of a first turn's tokens.
+      const chars = Math.ceil(0.25 * baselineTokensPerCall * 4);
+      stack.candidate.llmProxy.setPromptPadding(chars);
+      return `a proxy in front of the candidate's LLM adds ${chars} characters to the system prompt (+25% of a first turn's ${baselineTokensPerCall} tokens)`;
+    },
+  },
+  {
+    id: 'prompt+2000',
+    label: 'system prompt +2,000 characters',
+    identical: false,
+    goal: detect(0.95, "the issue's bigger bill: about 500 more input tokens per call"),
+    expectedComparison: 'tokens_per_call',
+    inject: ({ stack }) => {
+      stack.candidate.llmProxy.setPromptPadding(2000);
+      return "a proxy in front of the candidate's LLM adds 2,000 characters to the system prompt";
     },
   },
 ];

@@ -30,6 +30,11 @@ export interface FakeLlmConfig {
   latencyMs: number;
   /** Uniform extra delay in [0, jitterMs]. */
   jitterMs: number;
+  /**
+   * When streaming, the time between two content chunks, as a real model generates its answer
+   * token by token (0: every chunk at once after `latencyMs`). The time to first token is `latencyMs`.
+   */
+  tokenIntervalMs: number;
   /** Probability per call of a 429 / 500 / hang. Checked in that order. */
   rate429: number;
   rate500: number;
@@ -81,6 +86,7 @@ export interface FakeLlm {
 export const DEFAULT_FAKE_LLM_CONFIG: FakeLlmConfig = {
   latencyMs: 0,
   jitterMs: 0,
+  tokenIntervalMs: 0,
   rate429: 0,
   rate500: 0,
   rateTimeout: 0,
@@ -195,7 +201,7 @@ function validatePatch(patch: Partial<FakeLlmConfig>): Partial<FakeLlmConfig> {
   for (const k of ['rate429', 'rate500', 'rateTimeout'] as const) {
     if (patch[k] !== undefined) out[k] = clamp01(patch[k], k);
   }
-  for (const k of ['latencyMs', 'jitterMs', 'hangMs'] as const) {
+  for (const k of ['latencyMs', 'jitterMs', 'hangMs', 'tokenIntervalMs'] as const) {
     const v = patch[k];
     if (v !== undefined && (typeof v !== 'number' || v < 0 || v > 600_000)) throw new Error(`${k} must be 0..600000`);
   }
@@ -341,15 +347,33 @@ export async function startFakeLlmServer(
           model,
           choices: [{ index: 0, delta, finish_reason: finish }],
         })}\n\n`;
+      const finish = () => {
+        if (res.destroyed) return;
+        res.write(chunk({}, finishReason));
+        if (body.stream_options?.include_usage === true) {
+          res.write(
+            `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`,
+          );
+        }
+        res.end('data: [DONE]\n\n');
+      };
       res.write(chunk({ role: 'assistant' }, null));
-      for (const token of tokens) res.write(chunk({ content: token }, null));
-      res.write(chunk({}, finishReason));
-      if (body.stream_options?.include_usage === true) {
-        res.write(
-          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`,
-        );
+      const interval = config.tokenIntervalMs;
+      if (interval <= 0) {
+        for (const token of tokens) res.write(chunk({ content: token }, null));
+        finish();
+        return;
       }
-      res.end('data: [DONE]\n\n');
+      // Paced: the first token at once, then one every `interval` ms.
+      let next = 0;
+      const emit = () => {
+        if (res.destroyed) return;
+        const token = tokens[next++];
+        if (token === undefined) return finish();
+        res.write(chunk({ content: token }, null));
+        later(interval, emit);
+      };
+      emit();
     });
   };
 

@@ -22,6 +22,7 @@ const FORWARDED_FROM_ENV = [
   GATE_ENV.minCacheHitRate,
   GATE_ENV.minRequests,
   GATE_ENV.serviceName,
+  GATE_ENV.llmPricePerMTok,
 ] as const;
 
 /**

@@ -1,14 +1,18 @@
 /**
  * Two versions side by side, as during a blue/green deployment: one Postgres and one Redis (TLS +
  * AUTH) shared by a "baseline" and a "candidate" service process, each with its own fake LLM and
- * its own delaying proxies in front of Redis and Postgres and a proxy that can lose its cache writes. Regressions are injected into the
- * candidate at run time (proxy delays, lost cache writes, its fake LLM's latency and error rate), never through flags
- * inside the service. Both services go through proxies, so an idle proxy costs both the same.
+ * its own delaying proxies in front of Redis and Postgres and a proxy that can lose its cache writes,
+ * an HTTP proxy in front of the service (the target's URL; it can buffer whole responses) and one in
+ * front of its fake LLM (it can enlarge the prompts). Regressions are injected into the candidate at
+ * run time (proxy delays and holds, lost cache writes, buffered responses, larger prompts, its fake
+ * LLM's latency and error rate), never through flags inside the service. Both services go through
+ * the same proxies, so an idle proxy costs both the same.
  *
  * Used by the relative gate's end-to-end test and by `npm run gate:calibrate`.
  */
 import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
 import { createTestCertificates } from './certs';
+import { type HttpInjectProxy, startHttpInjectProxy } from './http-inject-proxy';
 import { type PostgresHandle, startPostgres } from './postgres';
 import { UNBOUNDED_QUOTAS } from './quotas';
 import { type RedisHandle, startRedis } from './redis';
@@ -30,6 +34,10 @@ export interface PairTargetHandle {
   readonly cacheWrites: RedisWriteLossProxy;
   /** Every Postgres round trip of this target goes through it. */
   readonly postgresProxy: TcpProxy;
+  /** In front of the service: `url` is its address. Can hold each response until it is complete. */
+  readonly front: HttpInjectProxy;
+  /** Between the service and its fake LLM: can enlarge every prompt. */
+  readonly llmProxy: HttpInjectProxy;
 }
 
 export interface PairStack {
@@ -76,10 +84,12 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       const redisProxy = await startTcpProxy({ upstreamPort: redis.port });
       const postgresProxy = await startTcpProxy({ upstreamPort: postgres.port });
       const cacheWrites = await startRedisWriteLossProxy({ certs, upstreamPort: redisProxy.port });
+      const llmProxy = await startHttpInjectProxy({ upstreamPort: llm.port });
       stoppers.push(
         () => cacheWrites.close(),
         () => redisProxy.close(),
         () => postgresProxy.close(),
+        () => llmProxy.close(),
       );
       const env = serviceEnvFor(
         { certs, postgres, appRole, redis, llm, llmApiKey },
@@ -88,6 +98,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
           PORT: '0',
           REDIS_PORT: String(cacheWrites.port),
           DB_PORT: String(postgresProxy.port),
+          LLM_BASE_URL: `${llmProxy.url}/v1`,
           // Calibration sends hundreds of gate runs from one address and one principal: measure the
           // service, not its limiter or its quotas (both still run on every request).
           RATE_LIMIT_PER_MINUTE: '100000',
@@ -105,7 +116,9 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       stoppers.push(async () => {
         await service.stop();
       });
-      return { url: service.url, version, service, llm, redisProxy, cacheWrites, postgresProxy };
+      const front = await startHttpInjectProxy({ upstreamPort: Number(new URL(service.url).port) });
+      stoppers.push(() => front.close());
+      return { url: front.url, version, service, llm, redisProxy, cacheWrites, postgresProxy, front, llmProxy };
     };
     const baseline = await startTarget(options.baselineVersion ?? 'baseline-1.0.0');
     const candidate = await startTarget(options.candidateVersion ?? 'candidate-1.0.1');
@@ -118,8 +131,20 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
       resetCandidate() {
         candidate.redisProxy.setDelay(0);
         candidate.postgresProxy.setDelay(0);
+        candidate.redisProxy.setHold({ share: 0, ms: 0 });
+        candidate.postgresProxy.setHold({ share: 0, ms: 0 });
+        candidate.front.setBuffering(false);
+        candidate.llmProxy.setPromptPadding(0);
         candidate.cacheWrites.setLossRate(0);
-        candidate.llm.configure({ latencyMs: 0, jitterMs: 0, rate429: 0, rate500: 0, rateTimeout: 0, ...llmConfig });
+        candidate.llm.configure({
+          latencyMs: 0,
+          jitterMs: 0,
+          tokenIntervalMs: 0,
+          rate429: 0,
+          rate500: 0,
+          rateTimeout: 0,
+          ...llmConfig,
+        });
       },
       stop,
     };

@@ -4,6 +4,9 @@
  * request/response round trip through it costs `delayMs` more. TLS passes through untouched (the
  * client still verifies the upstream's certificate), so Redis with TLS + AUTH and Postgres with
  * verify-full work through it unchanged.
+ *
+ * `setHold({share, ms})` holds a random share of chunks (≈ round trips) `ms` longer: a slow tail
+ * with the median unchanged, as a dependency that now and then stalls gives.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -13,6 +16,8 @@ export interface TcpProxy {
   /** Current delay per client→upstream chunk, in ms. */
   readonly delayMs: number;
   setDelay(ms: number): void;
+  /** Holds each client→upstream chunk `ms` longer with probability `share` (0 turns it off). */
+  setHold(hold: { share: number; ms: number }): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +27,7 @@ export async function startTcpProxy(options: {
   delayMs?: number;
 }): Promise<TcpProxy> {
   let delayMs = options.delayMs ?? 0;
+  let hold = { share: 0, ms: 0 };
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(options.upstreamPort, options.upstreamHost ?? '127.0.0.1');
@@ -32,11 +38,12 @@ export async function startTcpProxy(options: {
     // Chunks leave in arrival order, each no earlier than `delayMs` after it arrived.
     let lastDue = 0;
     client.on('data', (chunk) => {
-      if (delayMs <= 0 && lastDue <= Date.now()) {
+      const held = hold.share > 0 && Math.random() < hold.share ? hold.ms : 0;
+      if (delayMs + held <= 0 && lastDue <= Date.now()) {
         upstream.write(chunk);
         return;
       }
-      const due = Math.max(Date.now() + delayMs, lastDue);
+      const due = Math.max(Date.now() + delayMs + held, lastDue);
       lastDue = due;
       setTimeout(() => {
         if (!upstream.destroyed) upstream.write(chunk);
@@ -64,6 +71,12 @@ export async function startTcpProxy(options: {
     setDelay(ms: number) {
       if (!(ms >= 0)) throw new Error(`delay must be >= 0 ms, got ${ms}`);
       delayMs = ms;
+    },
+    setHold(next: { share: number; ms: number }) {
+      if (!(next.share >= 0 && next.share <= 1) || !(next.ms >= 0)) {
+        throw new Error(`hold needs a share in [0, 1] and ms >= 0, got ${JSON.stringify(next)}`);
+      }
+      hold = { ...next };
     },
     close: () =>
       new Promise<void>((resolve) => {

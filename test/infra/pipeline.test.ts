@@ -17,7 +17,7 @@ import {
   resolvePipelineConfig,
   serviceDimension,
 } from '../../lib/config';
-import { GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract';
+import { formatLlmPrice, GATE_ENV, GATE_REPORT_FILES } from '../../lib/contract';
 import { PIPELINE_IMAGE_DIR, PIPELINE_IMAGE_K6_BIN } from '../../lib/pipeline/build-image';
 import { GATE_REPORT_DIR, GATE_REPORT_GROUP, gateCommand } from '../../lib/pipeline/k6-gate-step';
 import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
@@ -286,6 +286,14 @@ describe('the gate steps get k6 from the pinned build image', () => {
       expect(props.Environment.EnvironmentVariables).toEqual(
         expect.arrayContaining([{ Name: 'K6_BIN', Type: 'PLAINTEXT', Value: PIPELINE_IMAGE_K6_BIN }]),
       );
+    }
+  });
+
+  test("a pipeline gate prices answers at its stage's LLM price (LLM_PRICE_PER_MTOK from the stage config)", () => {
+    for (const stage of shipped().stack.stages) {
+      const { props } = projectOf(shipped(), gateAction(shipped(), stage.node.id));
+      const price = props.Environment.EnvironmentVariables.find((v: Json) => v.Name === GATE_ENV.llmPricePerMTok);
+      expect(price.Value).toBe(formatLlmPrice(stage.config.service.llm.pricePerMTok));
     }
   });
 

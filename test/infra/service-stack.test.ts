@@ -7,7 +7,7 @@ import { API_CONTAINER_PORT } from '../../lib/constructs/chat-api-task-definitio
 import { HOOK_TIMEOUT_MARGIN_MINUTES } from '../../lib/constructs/deployment-settings';
 import { K6_CONTAINER_NAME } from '../../lib/constructs/k6-runner';
 import { repoImage } from '../../lib/constructs/repo-image';
-import { GATE_METRICS, HOOK_ENV, ROUTES } from '../../lib/contract';
+import { formatLlmPrice, GATE_METRICS, HOOK_ENV, ROUTES } from '../../lib/contract';
 import { deploymentAlarmNames } from '../../lib/monitoring/alarm-names';
 import {
   type Mutable,
@@ -461,7 +461,12 @@ describe('the k6 gate', () => {
         HookTargetArn: { 'Fn::GetAtt': [gateId, 'Arn'] },
         RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^GateHookInvokeRole/), 'Arn'] },
         LifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'],
-        HookDetails: { PROFILE: prod.config.deployment.gate.profile, EXPECTED_VERSION: TEST_APP_VERSION },
+        HookDetails: {
+          PROFILE: prod.config.deployment.gate.profile,
+          EXPECTED_VERSION: TEST_APP_VERSION,
+          // The stage's LLM price, for the verdict's cost per 1,000 answers.
+          LLM_PRICE_PER_MTOK: formatLlmPrice(prod.config.service.llm.pricePerMTok),
+        },
         TimeoutConfiguration: {
           TimeoutInMinutes: prod.config.deployment.gate.timeoutMinutes + HOOK_TIMEOUT_MARGIN_MINUTES,
           Action: 'ROLLBACK',

@@ -209,6 +209,22 @@ describe('first call of a hook execution', () => {
     expect(env).not.toHaveProperty(GATE_ENV.executionSegment);
   });
 
+  test("the stage's LLM price travels from the hook details to every runner as LLM_PRICE_PER_MTOK", async () => {
+    await handleHookEvent(event({ hookDetails: { PROFILE: 'smoke', LLM_PRICE_PER_MTOK: '0.15/0.6' } }), deps());
+    for (const call of ecs.commandCalls(RunTaskCommand)) {
+      expect(envOf(call.args[0].input)).toMatchObject({ [GATE_ENV.llmPricePerMTok]: '0.15/0.6' });
+    }
+  });
+
+  test('a malformed price in the hook details is a gate error', async () => {
+    const res = await handleHookEvent(
+      event({ hookDetails: { PROFILE: 'smoke', LLM_PRICE_PER_MTOK: 'cheap' } }),
+      deps(),
+    );
+    expect(res).toEqual({ hookStatus: 'FAILED' });
+    expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
+  });
+
   test('hook details without a profile are a gate error, not a silent default', async () => {
     const res = await handleHookEvent(event(), deps());
     expect(res).toEqual({ hookStatus: 'FAILED' });

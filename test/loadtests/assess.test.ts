@@ -21,7 +21,13 @@ function answer(overrides: Partial<HttpResult> & { json?: unknown } = {}): HttpR
       'Content-Type': 'application/json',
     },
     body: JSON.stringify(
-      json ?? { reply: 'We open at 8.', session_id: 'sess_1', cached: true, request_id: REQUEST_ID },
+      json ?? {
+        reply: 'We open at 8.',
+        session_id: 'sess_1',
+        cached: true,
+        request_id: REQUEST_ID,
+        usage: { input_tokens: 0, output_tokens: 0 },
+      },
     ),
     durationMs: 42,
     ...rest,
@@ -44,6 +50,27 @@ describe('judging a chat answer', () => {
     });
     expect(Object.values(a.checks).every(Boolean)).toBe(true);
     expect(Object.keys(a.checks).length).toBeGreaterThanOrEqual(7);
+  });
+
+  test('every answer must report usage, and a HIT must report 0 tokens (it made no LLM call)', () => {
+    const body = { reply: 'We open at 8.', session_id: 'sess_1', cached: true, request_id: REQUEST_ID };
+    const check = 'answer reports usage {input_tokens, output_tokens}, 0 for a hit';
+    expect(assessChatResponse(answer({ json: body }), { route: 'chat', requestId: REQUEST_ID }).checks[check]).toBe(
+      false,
+    );
+    const billedHit = { ...body, usage: { input_tokens: 40, output_tokens: 9 } };
+    expect(
+      assessChatResponse(answer({ json: billedHit }), { route: 'chat', requestId: REQUEST_ID }).checks[check],
+    ).toBe(false);
+    const miss = assessChatResponse(
+      answer({
+        json: { ...billedHit, cached: false },
+        headers: { 'X-App-Version': '1.4.0', 'X-Cache': 'MISS', 'X-Request-Id': REQUEST_ID },
+      }),
+      { route: 'chat', requestId: REQUEST_ID },
+    );
+    expect(miss.checks[check]).toBe(true);
+    expect(miss.usage).toEqual({ inputTokens: 40, outputTokens: 9 });
   });
 
   test('header names are matched case-insensitively', () => {
@@ -118,7 +145,13 @@ describe('judging a chat answer', () => {
 });
 
 describe('judging a streamed answer', () => {
-  const done = { reply: 'We open at 8.', session_id: 'sess_2', cached: false, request_id: REQUEST_ID };
+  const done = {
+    reply: 'We open at 8.',
+    session_id: 'sess_2',
+    cached: false,
+    request_id: REQUEST_ID,
+    usage: { input_tokens: 31, output_tokens: 4 },
+  };
   const streamed = (body: string): HttpResult => ({
     status: 200,
     headers: {

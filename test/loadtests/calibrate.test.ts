@@ -31,7 +31,14 @@ test('the rows the issue asks for are all there, each with a named goal', () => 
     'errors+2pt',
     'errors+5pt',
     'hitrate-20pt',
+    'tail+300ms',
+    'ttft-buffered',
+    'tokens+25pct',
+    'prompt+2000',
   ]);
+  for (const id of ['tail+300ms', 'ttft-buffered', 'tokens+25pct', 'prompt+2000']) {
+    expect(row(id).goal).toMatchObject({ kind: 'detection', rate: 0.95 });
+  }
   expect(row('identical').goal).toMatchObject({ kind: 'false-failures', rate: 0.01 });
   expect(row('hit+40ms').goal).toMatchObject({ kind: 'detection', rate: 0.95 });
   expect(row('llm-x2').goal).toMatchObject({ kind: 'detection', rate: 0.95 });

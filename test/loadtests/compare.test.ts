@@ -20,7 +20,7 @@ import { pairOrder, scopeMessage } from '../../loadtests/src/lib/compare/pairing
 import { buildComparisonResults, medianBounds } from '../../loadtests/src/lib/compare/report';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
-import { buildJUnit } from '../../loadtests/src/lib/junit';
+import { buildJUnit, escapeXml } from '../../loadtests/src/lib/junit';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
 import { buildGateReport } from '../../loadtests/src/lib/report';
@@ -231,6 +231,40 @@ describe('comparison figures', () => {
     const emf = JSON.parse(buildEmfLine(report, SUMMARY_AT_MS));
     expect(emf.GateComparisonsFailed).toBeGreaterThanOrEqual(1);
     expect(emf.Comparisons.find((c: { id: string }) => c.id === 'hit_latency').difference).toBe(40);
+  });
+
+  test('JUnit: exactly one test case per comparison; a failed comparison is one failure, not two', () => {
+    const data = summaryWith(
+      Array.from({ length: 20 }, () => 40),
+      20,
+    );
+    const m = comparisonMetrics('hit_latency');
+    const thresholds = [...buildThresholds(plan), ...comparisonThresholds(designs)];
+    const hitDesign = designs.find((d) => d.spec.id === 'hit_latency');
+    const failed = {
+      ...data,
+      metrics: {
+        ...data.metrics,
+        [m.worse]: {
+          ...(data.metrics[m.worse] as K6MetricSummary),
+          thresholds: { [`rate<${Math.round((hitDesign?.boundary.maxRate ?? 0) * 1000) / 1000}`]: { ok: false } },
+        },
+      },
+    };
+    const report = buildGateReport(failed, { config, plan, thresholds, nowMs: SUMMARY_AT_MS, designs });
+    const xml = buildJUnit(report, '2026-12-02T00:00:00Z');
+    const names = [...xml.matchAll(/<testcase classname="([^"]+)" name="([^"]+)"/g)].map((x) => `${x[1]}|${x[2]}`);
+    // Every comparison once, under its title; none of its thresholds as a case of its own.
+    for (const d of designs)
+      expect(names.filter((n) => n === `gate.smoke.compare|${escapeXml(d.spec.title)}`)).toHaveLength(1);
+    expect(names.filter((n) => n.includes('cmp_'))).toEqual([]);
+    const failedCases = (xml.match(/<failure /g) ?? []).length;
+    expect(xml).toContain(`tests="${names.length}" failures="${failedCases}"`);
+    // The hit-latency comparison failed: exactly one failure names it, and it says which threshold failed.
+    const hitCase = xml.split('<testcase').find((c) => c.includes('name="cache-hit latency"')) ?? '';
+    expect(hitCase).toContain('<failure');
+    expect(hitCase).toMatch(new RegExp(`failed: [^\\n]*${m.worse} rate&lt;`));
+    expect(xml.split('<testcase').filter((c) => c.includes(m.worse) && c.includes('<failure'))).toHaveLength(1);
   });
 
   test('without a baseline the verdict says that no comparison was made', () => {

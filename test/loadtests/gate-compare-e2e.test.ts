@@ -2,7 +2,9 @@
  * End to end, the relative gate: `npm run gate -- --target CANDIDATE --baseline BASELINE` with real
  * k6 against two real service processes sharing Postgres and Redis (TLS + AUTH), each with its own
  * fake LLM and delaying proxies (scripts/harness/pair-stack.ts). An identical candidate passes (0),
- * a slower cache-hit path and a slower LLM fail (99), swapped URLs are a gate error (not 0, not 99).
+ * a slower cache-hit path, a slower LLM, a slower tail, a buffered stream (later first token) and a
+ * costlier prompt fail (99), swapped URLs are a gate error (not 0, not 99). Every regression is
+ * injected at run time by a proxy or the candidate's fake LLM, never by a service flag.
  *
  * Needs k6 (K6_BIN or PATH); without it the suite is skipped, loudly.
  */
@@ -19,7 +21,8 @@ const k6 = locateK6(process.env);
 if (!k6.found) console.warn(`SKIPPED: the relative gate end-to-end tests did not run: ${k6.message}`);
 const describeWithK6 = k6.found ? describe : describe.skip;
 
-const LLM = { latencyMs: 80, jitterMs: 20 };
+// A model that streams: the first token after 80-100 ms, then one every 10 ms.
+const LLM = { latencyMs: 80, jitterMs: 20, tokenIntervalMs: 10 };
 
 describeWithK6(
   k6.found
@@ -39,8 +42,9 @@ describeWithK6(
       rmSync(work, { recursive: true, force: true });
     });
 
-    const gate = (extra: string[] = []) =>
+    const gate = (extra: string[] = [], env: Record<string, string> = {}) =>
       runGateChild({
+        env,
         args: [
           '--target',
           stack.candidate.url,
@@ -62,7 +66,7 @@ describeWithK6(
     test('an identical candidate passes (exit 0), every comparison with figures, in under 60 s', async () => {
       const run = await gate();
       expect({ code: run.code, failed: failedComparisons(run) }).toEqual({ code: GATE_EXIT_CODES.pass, failed: [] });
-      expect(run.report?.comparisons).toHaveLength(5);
+      expect(run.report?.comparisons).toHaveLength(8);
       for (const c of run.report?.comparisons ?? []) expect(c.pairs).toBeGreaterThan(0);
       expect(run.stdout).toMatch(/PASS {2}cache-hit latency: baseline [\d.]+ ms, candidate [\d.]+ ms/);
       const seconds = Number(/^gate: time to verdict ([\d.]+) s/m.exec(run.stdout)?.[1]);
@@ -81,6 +85,30 @@ describeWithK6(
       const run = await gate();
       expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);
       expect(failedComparisons(run)).toContain('llm_time');
+    }, 180_000);
+
+    test('a slower tail (one Postgres round trip in ten held 300 ms, the median unchanged) fails (exit 99) on tail latency', async () => {
+      stack.candidate.postgresProxy.setHold({ share: 0.1, ms: 300 });
+      const run = await gate();
+      expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);
+      expect(failedComparisons(run)).toContain('tail_latency');
+    }, 180_000);
+
+    test('a layer that buffers each whole response (first token with the last) fails (exit 99) on TTFT', async () => {
+      stack.candidate.front.setBuffering(true);
+      const run = await gate();
+      expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);
+      expect(failedComparisons(run)).toContain('ttft');
+    }, 180_000);
+
+    test('a system prompt 2,000 characters longer (about 500 more input tokens per call) fails (exit 99) on tokens per call', async () => {
+      stack.candidate.llmProxy.setPromptPadding(2000);
+      const run = await gate([], { LLM_PRICE_PER_MTOK: '3/15' });
+      expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);
+      expect(failedComparisons(run)).toContain('tokens_per_call');
+      const cost = run.report?.cost;
+      expect(cost?.candidate.tokensPerCall).toBeGreaterThan((cost?.baseline?.tokensPerCall ?? 0) + 400);
+      expect(run.stdout).toMatch(/cost: {6}candidate [\d.]+ tokens\/call .*\$[\d.]+ per 1,000 answers; baseline/);
     }, 180_000);
 
     test('a baseline that answers with the candidate version is a gate error, neither 0 nor 99', async () => {

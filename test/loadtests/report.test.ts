@@ -201,3 +201,50 @@ describe('a clean run', () => {
 test('XML escaping covers markup, quotes and control characters', () => {
   expect(escapeXml(`a<b>&"c"'\u0001`)).toBe('a&lt;b&gt;&amp;&quot;c&quot;&apos;');
 });
+
+describe('cost and time to first token in every report', () => {
+  const priced = readGateConfig({
+    BASE_URL: 'http://green.internal:8080',
+    PROFILE: 'smoke',
+    LLM_PRICE_PER_MTOK: '3/15',
+  });
+  const p = resolvePlan(GATE_PROFILE_SPECS.smoke, priced);
+  const r = buildGateReport(smokeRunWithColdCache(), {
+    config: priced,
+    plan: p,
+    thresholds: buildThresholds(p),
+    nowMs: SUMMARY_AT_MS,
+    llmCallBound: 55,
+  });
+
+  test('tokens per call and cost per 1,000 answers at the stage price, from the usage counters', () => {
+    // 1004 input + 398 output tokens over 20 LLM calls; 45 answers (hits cost 0).
+    expect(r.cost.candidate).toEqual({
+      answers: 45,
+      llmCalls: 20,
+      inputTokens: 1004,
+      outputTokens: 398,
+      tokensPerCall: 70.1,
+      costPer1000Answers: Math.round(((1004 * 3 + 398 * 15) / 1e6 / 45) * 1000 * 10_000) / 10_000,
+    });
+    expect(r.cost.baseline).toBeNull();
+    const text = renderVerdict(r);
+    expect(text).toContain('cost:      candidate 70.1 tokens/call (20 LLM calls for 45 answers), $0.2');
+    expect(text).toContain('at $3/$15 per million input/output tokens; at most 55 LLM calls per target in this run');
+    expect(text).toContain('ttft:      p95 1211 ms');
+  });
+
+  test('EMF carries a tokens-per-call metric and a TTFT p95 metric', () => {
+    const emf = JSON.parse(buildEmfLine(r, SUMMARY_AT_MS));
+    expect(emf[GATE_METRICS.names.tokensPerCall]).toBe(70.1);
+    expect(emf[GATE_METRICS.names.ttftP95Ms]).toBe(1211);
+    const names = emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name);
+    expect(names).toEqual(expect.arrayContaining([GATE_METRICS.names.tokensPerCall, GATE_METRICS.names.ttftP95Ms]));
+  });
+
+  test('a malformed price is refused before any load', () => {
+    expect(() => readGateConfig({ BASE_URL: 'http://a.test', LLM_PRICE_PER_MTOK: '3 dollars' })).toThrow(
+      /LLM_PRICE_PER_MTOK must be <input>\/<output>/,
+    );
+  });
+});

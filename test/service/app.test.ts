@@ -88,7 +88,12 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     answer: async (input) => {
       calls.push(input);
       if (state.fail) throw state.fail;
-      return { reply: `echo: ${input.message}`, sessionId: input.sessionId ?? 'new-session', cacheStatus: 'MISS' };
+      return {
+        reply: `echo: ${input.message}`,
+        sessionId: input.sessionId ?? 'new-session',
+        cacheStatus: 'MISS',
+        usage: { inputTokens: 20, outputTokens: 3 },
+      };
     },
     answerStream: async (input, _ctx, onStart, onDelta) => {
       calls.push(input);
@@ -97,7 +102,7 @@ async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
       onDelta('one ');
       onDelta('two');
       if (state.fail) throw state.fail;
-      return { reply: 'one two', sessionId: 's1', cacheStatus: 'MISS' };
+      return { reply: 'one two', sessionId: 's1', cacheStatus: 'MISS', usage: { inputTokens: 20, outputTokens: 2 } };
     },
   };
   const metrics = new EmfMetrics({ serviceName: 't', write: () => undefined });
@@ -202,6 +207,7 @@ describe('chat API surface', () => {
       reply: 'echo: hello',
       session_id: 'abc_DEF-1',
       cached: false,
+      usage: { input_tokens: 20, output_tokens: 3 },
       request_id: res.headers[HEADERS.requestId],
     });
     expect(res.headers[HEADERS.appVersion]).toBe('9.9.9');

@@ -4,6 +4,7 @@
  * esbuild bundle and configured by env vars only.
  */
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SSE_EVENTS } from '../../lib/contract';
 import { FAKE_LLM_MARKER, type LocalStack, startLocalStack } from '../../scripts/harness';
 import { http, postJson, STACK_TRACE, uniqueText } from './support';
@@ -153,6 +154,81 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
     // Now cached: the stream route answers the same question from the cache.
     const hit = await postJson(`${url}${ROUTES.chatStream}`, { message }, { headers: auth() });
     expect(hit.headers[HEADERS.cache]).toBe('HIT');
+  });
+
+  test('every answer reports the LLM tokens it cost (usage), as the provider billed them; a hit costs 0', async () => {
+    const message = uniqueText('what does this cost');
+    const miss = await chat({ message });
+    expect(miss.status).toBe(200);
+    const [call] = stack.llm.recordedFor(message);
+    expect(call?.usage).not.toBeNull();
+    expect(miss.json().usage).toEqual({
+      input_tokens: call?.usage?.promptTokens,
+      output_tokens: call?.usage?.completionTokens,
+    });
+    expect((miss.json().usage as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
+    const hit = await chat({ message });
+    expect(hit.headers[HEADERS.cache]).toBe('HIT');
+    expect(hit.json().usage).toEqual({ input_tokens: 0, output_tokens: 0 });
+
+    // The stream's done event carries the same, for a miss and for a hit.
+    const streamed = uniqueText('stream what this costs');
+    const doneOf = (text: string) =>
+      JSON.parse((text.trim().split('\n\n').at(-1) as string).split('\n')[1]?.replace('data: ', '') ?? '{}');
+    const sMiss = await postJson(`${url}${ROUTES.chatStream}`, { message: streamed }, { headers: auth() });
+    const [sCall] = stack.llm.recordedFor(streamed);
+    expect(doneOf(sMiss.text).usage).toEqual({
+      input_tokens: sCall?.usage?.promptTokens,
+      output_tokens: sCall?.usage?.completionTokens,
+    });
+    expect(doneOf(sMiss.text).usage.output_tokens).toBeGreaterThan(0);
+    const sHit = await postJson(`${url}${ROUTES.chatStream}`, { message: streamed }, { headers: auth() });
+    expect(sHit.headers[HEADERS.cache]).toBe('HIT');
+    expect(doneOf(sHit.text).usage).toEqual({ input_tokens: 0, output_tokens: 0 });
+  });
+
+  test("the stream's first byte is its first token: status, headers and the first event arrive in one piece", async () => {
+    // The fake LLM holds its first chunk 400 ms: nothing of the answer may reach the client before it.
+    stack.llm.configure({ latencyMs: 400 });
+    const { host, hostname, port } = new URL(url);
+    const body = JSON.stringify({ message: uniqueText('first byte') });
+    const headers = Object.entries({ ...auth(), 'content-type': 'application/json' })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    const first = await new Promise<{ text: string; afterMs: number }>((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      let sentAt = 0;
+      let seen = '';
+      socket.on('connect', () => {
+        sentAt = performance.now();
+        socket.write(
+          `POST ${ROUTES.chatStream} HTTP/1.1\r\nhost: ${host}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      });
+      // The first read: what the client's TTFB clock stops on. It must hold a whole token event.
+      socket.once('data', (chunk: Buffer) => {
+        seen = chunk.toString('utf8');
+        resolve({ text: seen, afterMs: performance.now() - sentAt });
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+    expect(first.text.startsWith('HTTP/1.1 200')).toBe(true);
+    expect(first.text).toMatch(/\r\n\r\n[0-9a-f]+\r\nevent: token\ndata: \{"delta":/);
+    expect(first.afterMs).toBeGreaterThanOrEqual(390);
+  });
+
+  test('an error before the first token is a real HTTP status with Retry-After, not a 200 stream', async () => {
+    stack.llm.configure({ failNext: { kind: 'throttle', count: 3 } });
+    const res = await postJson(
+      `${url}${ROUTES.chatStream}`,
+      { message: uniqueText('throttled stream') },
+      { headers: auth() },
+    );
+    expect(res.status).toBe(429);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(Number(res.headers[HEADERS.retryAfter])).toBeGreaterThanOrEqual(1);
+    expect(res.json<ErrorResponse>().error.code).toBe(ERROR_CODES.llmThrottled);
   });
 
   test('GET /api/v1/metrics/cache reports hits, misses and the hit rate since start', async () => {

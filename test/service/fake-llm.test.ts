@@ -45,6 +45,30 @@ test('streams OpenAI chunks that add up to the same reply', async () => {
   expect(fake.stats()).toMatchObject({ calls: 2, streams: 1, ok: 2 });
 });
 
+test('tokenIntervalMs paces a stream like a generating model: the first token early, the last one later', async () => {
+  fake.configure({ tokenIntervalMs: 40 });
+  try {
+    const client = new OpenAI({ apiKey: 'k', baseURL: fake.baseUrl, maxRetries: 0 });
+    const started = performance.now();
+    const stream = await client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'pace me' }],
+      stream: true,
+    });
+    const arrivals: number[] = [];
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta?.content) arrivals.push(performance.now() - started);
+    }
+    expect(arrivals.length).toBeGreaterThan(3);
+    // n tokens: the last comes (n - 1) intervals after the first.
+    expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(
+      (arrivals.length - 1) * 40 - 20,
+    );
+  } finally {
+    fake.configure({ tokenIntervalMs: 0 });
+  }
+});
+
 test('latency and faults are set at run time through the control endpoint, and every call is counted', async () => {
   const set = await postJson(`${fake.url}/__fake/config`, { latencyMs: 120, failNext: { kind: 'throttle', count: 1 } });
   expect(set.status).toBe(200);

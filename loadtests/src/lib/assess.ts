@@ -22,6 +22,8 @@ export interface HttpResult {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | null;
   readonly durationMs: number;
+  /** Time to first byte (k6 `timings.waiting`): for a stream, its first token (the contract's SSE_EVENTS). */
+  readonly waitingMs?: number;
   /** k6's `res.error` when the request failed below HTTP (refused, DNS, TLS, timeout). */
   readonly error?: string;
 }
@@ -38,6 +40,8 @@ export interface ChatAssessment {
   readonly sessionId?: string;
   /** Contract assertions for k6 `check()`: name → passed. Empty when the service did not answer. */
   readonly checks: Readonly<Record<string, boolean>>;
+  /** The LLM tokens the answer reports (`usage`); absent when it reports none. */
+  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
   /** Why it failed, short, for logs. */
   readonly failure?: string;
 }
@@ -112,6 +116,15 @@ function isChatResponse(value: unknown): value is ChatResponse {
     typeof value.cached === 'boolean' &&
     typeof value.request_id === 'string'
   );
+}
+
+/** The answer's `usage` (`ChatUsage`), when it is well formed: two non-negative integers. */
+function usageOf(answer: ChatResponse): { inputTokens: number; outputTokens: number } | undefined {
+  const u = (answer as { usage?: unknown }).usage;
+  if (!isObject(u)) return undefined;
+  const { input_tokens: i, output_tokens: o } = u;
+  if (!Number.isInteger(i) || !Number.isInteger(o) || (i as number) < 0 || (o as number) < 0) return undefined;
+  return { inputTokens: i as number, outputTokens: o as number };
 }
 
 function isCacheStatus(value: string | undefined): value is CacheStatus {
@@ -193,7 +206,11 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
     checks[`request_id matches ${HEADERS.requestId}`] = answer.request_id === echoedId;
     checks['session_id is a valid id'] = ID_PATTERN.test(answer.session_id);
     if (ctx.sessionId !== undefined) checks['a follow-up stays in its session'] = answer.session_id === ctx.sessionId;
+    const reported = usageOf(answer);
+    checks['answer reports usage {input_tokens, output_tokens}, 0 for a hit'] =
+      reported !== undefined && (xCache !== 'HIT' || (reported.inputTokens === 0 && reported.outputTokens === 0));
   }
+  const usage = wellFormed ? usageOf(answer) : undefined;
   const cachedFlag = wellFormed ? answer.cached : undefined;
   const cacheStatus: CacheStatus | 'none' = isCacheStatus(xCache)
     ? xCache
@@ -208,6 +225,7 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
     cacheStatus,
     servedFromCache: xCache === 'HIT' || cachedFlag === true,
     ...(wellFormed ? { sessionId: answer.session_id } : {}),
+    ...(usage ? { usage } : {}),
     checks,
     ...(failure ? { failure } : {}),
   };
@@ -236,6 +254,13 @@ export function metricRecords(
   ];
   if (assessment.success) {
     records.push({ metric: M.latency, value: result.durationMs, tags: { ...tags, cache: assessment.cacheStatus } });
+    if (assessment.usage) {
+      const tokens = assessment.usage.inputTokens + assessment.usage.outputTokens;
+      records.push({ metric: M.llmTokens, value: tokens, tags });
+    }
+    if (request.route === 'stream' && result.waitingMs !== undefined) {
+      records.push({ metric: M.ttft, value: result.waitingMs, tags: { ...tags, cache: assessment.cacheStatus } });
+    }
   }
   // Every request for a primed question counts, failed ones too: a cache must serve them all.
   if (request.kind === 'popular') records.push({ metric: M.cacheHit, value: assessment.servedFromCache, tags });

@@ -3,6 +3,7 @@
  * Every name comes from the contract's `GATE_ENV`; a bad value is an error that names the variable
  * and the fix, and the k6 script refuses to start (a gate error, never a pass).
  */
+
 import { SERVICE_ENV } from '../../../lib/contract/env';
 import {
   DEFAULT_GATE_PROFILE,
@@ -13,6 +14,7 @@ import {
   RUN_ID_PATTERN,
   RUN_ID_RULE,
 } from '../../../lib/contract/gate';
+import { LLM_PRICE_RULE, type LlmPrice, parseLlmPrice } from './cost';
 
 export type GateEnv = Readonly<Record<string, string | undefined>>;
 
@@ -48,6 +50,8 @@ export interface GateConfig {
   readonly serviceName: string;
   readonly executionSegment?: ExecutionSegment;
   readonly overrides: ThresholdOverrides;
+  /** The stage's LLM price (`LLM_PRICE_PER_MTOK`), for the verdict's cost per 1,000 answers. */
+  readonly llmPrice?: LlmPrice;
 }
 
 export class GateConfigError extends Error {
@@ -123,6 +127,9 @@ export function readGateConfig(env: GateEnv): GateConfig {
 
   const overrides = readThresholdOverrides(env, problems);
 
+  const price = parseLlmPrice(env[GATE_ENV.llmPricePerMTok]);
+  if (price === 'invalid') problems.push(`${LLM_PRICE_RULE}, got ${env[GATE_ENV.llmPricePerMTok]}`);
+
   if (problems.length > 0) throw new GateConfigError(problems);
   return {
     baseUrl,
@@ -134,6 +141,7 @@ export function readGateConfig(env: GateEnv): GateConfig {
     serviceName,
     ...(executionSegment ? { executionSegment } : {}),
     overrides,
+    ...(price && price !== 'invalid' ? { llmPrice: price } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import { GATE_METRICS } from '../../../lib/contract/metrics';
 import type { GateReport } from './report';
 
-type EmfUnit = 'Count' | 'Seconds' | 'Milliseconds' | 'Percent';
+type EmfUnit = 'Count' | 'Seconds' | 'Milliseconds' | 'Percent' | 'None';
 
 export function buildEmfLine(report: GateReport, timestampMs: number): string {
   const n = GATE_METRICS.names;
@@ -19,6 +19,8 @@ export function buildEmfLine(report: GateReport, timestampMs: number): string {
     [n.requests, report.requests.total, 'Count'],
     [n.cacheHitRatePercent, report.cacheHitRatePercent, 'Percent'],
     [n.comparisonsFailed, report.comparisons ? report.comparisons.filter((c) => !c.ok).length : null, 'Count'],
+    [n.tokensPerCall, report.cost.candidate.tokensPerCall, 'None'],
+    [n.ttftP95Ms, report.ttftP95Ms, 'Milliseconds'],
   ];
   // A metric without a value is left out rather than published as 0: a 0 ms p95 would be a lie.
   const present = values.filter((v): v is [string, number, EmfUnit] => v[1] !== null);
@@ -43,6 +45,8 @@ export function buildEmfLine(report: GateReport, timestampMs: number): string {
     BaselineVersion: report.baselineVersion,
     // The comparisons' figures, searchable in Logs Insights; null: fixed limits only, no comparison made.
     Comparisons: report.comparisons,
+    // Tokens per call and cost per 1,000 answers of both targets at the stage's price.
+    Cost: report.cost,
   };
   for (const [name, value] of present) doc[name] = value;
   return JSON.stringify(doc);

@@ -1,7 +1,11 @@
 /**
  * JUnit XML for CI: one test case per threshold (a breached one is a failure carrying the observed
  * value and the reason the threshold exists), and one error case when the gate could not judge.
+ * A comparison with the serving version is ONE case (its figures; its failure names the k6
+ * thresholds that failed): the thresholds behind it (its test and its no-data guard) are not listed
+ * again, so a failed comparison counts as one failure.
  */
+import { type ComparisonId, comparisonMetrics } from './compare/comparisons';
 import type { GateReport } from './report';
 import { comparisonLine, formatNumber } from './verdict';
 
@@ -33,7 +37,13 @@ export function buildJUnit(report: GateReport, timestampIso: string): string {
         '    </testcase>',
     );
   }
+  const comparisonOf = new Map<string, string>();
+  for (const c of report.comparisons ?? []) {
+    const m = comparisonMetrics(c.id as ComparisonId);
+    for (const metric of Object.values(m)) comparisonOf.set(metric, c.id);
+  }
   for (const t of report.thresholds) {
+    if (comparisonOf.has(t.metric)) continue; // reported once, as its comparison's case below
     const name = `${t.metric} ${t.expression}`;
     const head = `    <testcase classname="${escapeXml(classname)}" name="${escapeXml(name)}" time="0">`;
     if (t.ok) {
@@ -48,15 +58,22 @@ export function buildJUnit(report: GateReport, timestampIso: string): string {
       );
     }
   }
-  // One case per comparison with the serving version, carrying its figures (the threshold behind
-  // it is listed above too; this case is what a CI report shows as the relative verdict).
+  // One case per comparison with the serving version, carrying its figures and, when it failed,
+  // which of its thresholds k6 failed (the test, or the no-data guard).
   for (const c of report.comparisons ?? []) {
     const head = `    <testcase classname="${escapeXml(`${classname}.compare`)}" name="${escapeXml(c.title)}" time="0">`;
+    const own = report.thresholds.filter((t) => comparisonOf.get(t.metric) === c.id);
     if (c.ok) cases.push(`${head}\n      <system-out>${escapeXml(comparisonLine(c))}</system-out>\n    </testcase>`);
     else {
       failures++;
+      const failed = own.filter((t) => !t.ok).map((t) => `${t.metric} ${t.expression} (${observedText(t.observed)})`);
+      const detail = [
+        c.limit,
+        ...(failed.length > 0 ? [`failed: ${failed.join('; ')}`] : []),
+        ...own.map((t) => t.why),
+      ];
       cases.push(
-        `${head}\n      <failure message="${escapeXml(comparisonLine(c))}" type="comparison">${escapeXml(c.limit)}</failure>\n    </testcase>`,
+        `${head}\n      <failure message="${escapeXml(comparisonLine(c))}" type="comparison">${escapeXml(detail.join('\n'))}</failure>\n    </testcase>`,
       );
     }
   }

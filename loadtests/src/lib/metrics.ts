@@ -17,6 +17,13 @@ export const GATE_K6_METRICS = {
   freshUncached: 'chat_fresh_uncached',
   /** Rate: the response carried `x-app-version` equal to `EXPECTED_VERSION`. */
   versionMatch: 'chat_version_match',
+  /**
+   * Trend (ms): time to first token of successful streamed answers, as the client sees it: k6's time
+   * to first byte, which the service makes the first token (the contract's SSE_EVENTS).
+   */
+  ttft: 'chat_ttft',
+  /** Trend: LLM tokens (input + output) each successful answer reports in `usage` (0 for a hit). */
+  llmTokens: 'chat_llm_tokens',
   /** Counter: responses whose version was checked, the guard of {@link GATE_K6_METRICS.versionMatch}. */
   versionChecked: 'chat_version_checked',
 } as const;

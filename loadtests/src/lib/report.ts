@@ -10,6 +10,7 @@
 import type { ComparisonDesign } from './compare/comparisons';
 import { buildComparisonResults, type ComparisonResult } from './compare/report';
 import type { GateConfig } from './config';
+import { buildTargetCost, type LlmPrice, type TargetCost } from './cost';
 import type { K6Check, K6Group, K6SummaryData } from './k6-summary';
 import { FRESH_SCENARIO, GATE_K6_METRICS as M } from './metrics';
 import type { GatePlan } from './plan';
@@ -86,6 +87,19 @@ export interface GateReport {
   readonly latencyMs: { readonly avg: number | null; readonly p95: number | null };
   /** Share of primed-question requests served from the cache; null without any. */
   readonly cacheHitRatePercent: number | null;
+  /** p95 of the candidate's time to first token on streamed answers (client-side first byte); null without any. */
+  readonly ttftP95Ms: number | null;
+  /**
+   * What the answers cost at the provider, per target, from their `usage`; the price is the stage's
+   * (`LLM_PRICE_PER_MTOK`), null when not given. `llmCallBound`: the most LLM calls (turns) this run
+   * makes per target.
+   */
+  readonly cost: {
+    readonly price: LlmPrice | null;
+    readonly llmCallBound: number;
+    readonly candidate: TargetCost;
+    readonly baseline: TargetCost | null;
+  };
   /** Share of answers from EXPECTED_VERSION; null when no version was expected. */
   readonly versionMatchPercent: number | null;
   readonly thresholds: readonly ThresholdResult[];
@@ -101,6 +115,8 @@ export interface ReportContext {
   readonly nowMs: number;
   /** The comparisons' designs, when the run had a baseline. */
   readonly designs?: readonly ComparisonDesign[];
+  /** The most LLM calls (turns) the run makes per target ({@link llmCallBound}). */
+  readonly llmCallBound?: number;
 }
 
 export function isSetupData(value: unknown): value is SetupData {
@@ -204,6 +220,13 @@ export function buildGateReport(data: K6SummaryData, ctx: ReportContext): GateRe
       p95: roundOrNull(value(metricKey(M.latency, main), 'p(95)') ?? value(M.latency, 'p(95)'), 0),
     },
     cacheHitRatePercent: hitRate === null ? null : round(hitRate * 100, 1),
+    ttftP95Ms: roundOrNull(value(M.ttft, 'p(95)'), 0),
+    cost: {
+      price: config.llmPrice ?? null,
+      llmCallBound: ctx.llmCallBound ?? 0,
+      candidate: buildTargetCost(data.metrics, 'candidate', config.llmPrice ?? null),
+      baseline: config.baselineUrl ? buildTargetCost(data.metrics, 'baseline', config.llmPrice ?? null) : null,
+    },
     versionMatchPercent: versionRate === null ? null : round(versionRate * 100, 1),
     thresholds: results,
     failedChecks: collectChecks(data.root_group).filter((c) => c.fails > 0),

@@ -130,6 +130,31 @@ export function buildThresholds(plan: GatePlan): ThresholdSpec[] {
       guardedBy: [popularGuard, hitRate],
     });
   }
+  // The run-unique prompts alternate routes by their number in the whole test, so an unsplit run
+  // streams half of them for certain; a runner of a split run may get only JSON ones, and judges
+  // no TTFT of its own (the comparison with a baseline still does, on its ttft scenario).
+  if (plan.segmentFraction === 1) {
+    const freshStreamGuard = add({
+      metric: metricKey(M.requests, { ...fresh, route: 'stream' }),
+      expression: `count>=${Math.max(1, Math.floor(plan.minFreshRequests / 2))}`,
+      role: 'guard',
+      why: 'Half the run-unique prompts are streamed (they alternate routes): the time to first token is judged on at least these.',
+    });
+    add({
+      metric: metricKey(M.ttft, fresh),
+      expression: `p(95)<${num(targets.maxTtftP95Ms)}`,
+      role: 'criterion',
+      why: "p95 time to first token of the run-unique streamed prompts, as the client sees it (first byte = first token, the contract's SSE_EVENTS): what a person waits for before text moves; a layer that buffers the stream shows here.",
+      guardedBy: [freshStreamGuard],
+    });
+  }
+  add({
+    metric: metricKey(M.llmTokens, fresh),
+    expression: `max<=${num(targets.maxTokensPerAnswer)}`,
+    role: 'criterion',
+    why: "No run-unique first turn may cost more LLM tokens (input + output, from the answer's usage) than this: the bill, judged without a baseline. A grown system prompt, a larger context or a raised answer cap crosses it.",
+    guardedBy: [freshGuard],
+  });
   add({
     metric: metricKey(M.success, fresh),
     expression: `rate>${num(targets.minSuccessRate)}`,

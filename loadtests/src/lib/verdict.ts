@@ -3,6 +3,7 @@
  * per threshold, and the outcome. Short enough to read in a CI log without scrolling.
  */
 import type { ComparisonResult } from './compare/report';
+import type { TargetCost } from './cost';
 import type { GateReport, ThresholdResult } from './report';
 
 export function renderVerdict(report: GateReport): string {
@@ -26,6 +27,7 @@ export function renderVerdict(report: GateReport): string {
     `  cache hit: ${fmt(report.cacheHitRatePercent, '%')} of primed questions` +
       `  version match: ${report.expectedVersion ? fmt(report.versionMatchPercent, '%') : 'not checked (no EXPECTED_VERSION)'}`,
   );
+  lines.push(...renderCost(report));
   for (const o of report.overridesApplied) lines.push(`  override:  ${o}`);
   lines.push(...renderComparisons(report));
   lines.push('  thresholds:');
@@ -62,6 +64,25 @@ export function formatNumber(n: number): string {
   return String(Math.round(n * 1000) / 1000);
 }
 
+/** Tokens per LLM call and cost per 1,000 answers, per target, and the bound on LLM calls. */
+export function renderCost(report: GateReport): string[] {
+  const { price, candidate, baseline, llmCallBound } = report.cost;
+  const priceText = price
+    ? `at $${formatNumber(price.inputPerMTok)}/$${formatNumber(price.outputPerMTok)} per million input/output tokens`
+    : 'no price given (LLM_PRICE_PER_MTOK)';
+  const one = (name: string, c: TargetCost) =>
+    `${name} ${c.tokensPerCall === null ? 'n/a' : formatNumber(c.tokensPerCall)} tokens/call ` +
+    `(${c.llmCalls} LLM calls for ${c.answers} answers), ` +
+    `${c.costPer1000Answers === null ? 'cost n/a' : `$${formatNumber(c.costPer1000Answers)} per 1,000 answers`}`;
+  return [
+    `  cost:      ${one('candidate', candidate)}${baseline ? `; ${one('baseline', baseline)}` : ''}; ${priceText}; ` +
+      `at most ${llmCallBound} LLM calls per target in this run`,
+    ...(report.ttftP95Ms !== null
+      ? [`  ttft:      p95 ${formatNumber(report.ttftP95Ms)} ms (streamed answers, first byte)`]
+      : []),
+  ];
+}
+
 /** The relative verdict: one line per comparison, or the statement that none was made. */
 export function renderComparisons(report: GateReport): string[] {
   if (!report.comparisons) {
@@ -84,7 +105,11 @@ export function comparisonLine(c: ComparisonResult): string {
           ? `${formatNumber(v)} pt`
           : `${formatNumber(v)} ms`;
   const side = (v: number | null) =>
-    v === null ? 'n/a' : c.unit === 'points' ? `${formatNumber(v)}%` : `${formatNumber(v)} ms`;
+    v === null
+      ? 'n/a'
+      : c.unit === 'points'
+        ? `${formatNumber(v)}%`
+        : `${formatNumber(v)} ${c.valueUnit === 'tokens' ? 'tokens' : 'ms'}`;
   const diff =
     c.unit === 'ratio'
       ? c.difference === null

@@ -43,10 +43,19 @@ function timed<T>(ctx: ChatContext, part: TimedPart, operation: () => Promise<T>
   return ctx.timing ? ctx.timing.time(part, operation) : operation();
 }
 
+/** The LLM tokens one turn cost, as the provider reported them (over all attempts); 0 for a hit. */
+export interface TurnUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+const NO_USAGE: TurnUsage = { inputTokens: 0, outputTokens: 0 };
+
 export interface ChatResult {
   readonly reply: string;
   readonly sessionId: string;
   readonly cacheStatus: CacheStatus;
+  readonly usage: TurnUsage;
 }
 
 /** What the chat service needs to know about a dependency's health, and tell it. */
@@ -112,13 +121,14 @@ export class ChatService {
 
   async answer(input: ChatInput, ctx: ChatContext): Promise<ChatResult> {
     const lookup = await this.lookup(input, ctx);
-    const reply =
-      lookup.cached ??
-      (await this.billed(input, lookup, ctx, (options) =>
-        timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), options)),
-      ));
+    const { reply, usage } =
+      lookup.cached !== null
+        ? { reply: lookup.cached, usage: NO_USAGE }
+        : await this.billed(input, lookup, ctx, (options) =>
+            timed(ctx, 'llm', () => this.deps.llm.complete(this.messages(lookup.context, input.message), options)),
+          );
     await this.finish(input, ctx, lookup, reply);
-    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status, usage };
   }
 
   /**
@@ -133,13 +143,14 @@ export class ChatService {
   ): Promise<ChatResult> {
     const lookup = await this.lookup(input, ctx);
     let reply: string;
+    let usage: TurnUsage = NO_USAGE;
     if (lookup.cached !== null) {
       onStart(lookup.status);
       onDelta(lookup.cached);
       reply = lookup.cached;
     } else {
       let started = false;
-      reply = await this.billed(input, lookup, ctx, (options) =>
+      ({ reply, usage } = await this.billed(input, lookup, ctx, (options) =>
         timed(ctx, 'llm', () =>
           this.deps.llm.stream(this.messages(lookup.context, input.message), {
             ...options,
@@ -152,10 +163,10 @@ export class ChatService {
             },
           }),
         ),
-      );
+      ));
     }
     await this.finish(input, ctx, lookup, reply);
-    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status };
+    return { reply, sessionId: lookup.sessionId, cacheStatus: lookup.status, usage };
   }
 
   /**
@@ -167,12 +178,14 @@ export class ChatService {
     lookup: Lookup,
     ctx: ChatContext,
     call: (options: LlmCallOptions) => Promise<string>,
-  ): Promise<string> {
+  ): Promise<{ reply: string; usage: TurnUsage }> {
     const { tokenQuota, settings } = this.deps;
     const reservation: TokenReservation | undefined = tokenQuota
       ? await tokenQuota.reserve(input.owner, lookup.estimatedInputTokens + settings.maxOutputTokens)
       : undefined;
     let reported = 0;
+    let inputTokens = 0;
+    let outputTokens = 0;
     let calls = 0;
     let attempts = 0;
     let reply: string;
@@ -186,6 +199,8 @@ export class ChatService {
         },
         onUsage: (u) => {
           reported += u.promptTokens + u.completionTokens;
+          inputTokens += u.promptTokens;
+          outputTokens += u.completionTokens;
           calls += 1;
         },
       });
@@ -198,7 +213,7 @@ export class ChatService {
       throw err;
     }
     reservation?.settle(calls > 0 ? reported : undefined);
-    return reply;
+    return { reply, usage: { inputTokens, outputTokens } };
   }
 
   private async lookup(input: ChatInput, ctx: ChatContext): Promise<Lookup> {

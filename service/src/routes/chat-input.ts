@@ -3,9 +3,9 @@
  * LIMITS.maxMessageChars. The caller is the authenticated principal, never a field of the body.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { LIMITS } from '../../../lib/contract';
+import { type ChatUsage, LIMITS } from '../../../lib/contract';
 import type { Principal } from '../auth/authenticate';
-import type { ChatContext, ChatInput } from '../chat/chat-service';
+import type { ChatContext, ChatInput, TurnUsage } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
 import { ServerTiming } from '../observability/server-timing';
 import type { ChatRequestBody } from '../schemas/chat';
@@ -58,4 +58,9 @@ export function chatContext(request: FastifyRequest, reply: FastifyReply): ChatC
       return controller.signal;
     },
   };
+}
+
+/** The turn's LLM tokens as the contract spells them (`ChatUsage`). */
+export function toUsage(usage: TurnUsage): ChatUsage {
+  return { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens };
 }

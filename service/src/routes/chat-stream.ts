@@ -2,9 +2,11 @@
  * `POST /api/v1/chat/stream`: the same turn as server-sent events.
  *
  * Until the first token the route is an ordinary JSON route, so validation errors, 429s and 503s
- * keep their status codes and Retry-After. From the first token on the status is 200: `token`
- * events carry deltas, then exactly one `done` (a ChatResponse, sent after both messages are
- * committed) or one `error` (an ErrorResponse body) ends the stream.
+ * keep their status codes and Retry-After. The status line, the headers and the first `token` event
+ * leave in ONE write, so a client's first byte is its first token (what k6's `timings.waiting`
+ * measures, `SSE_EVENTS` in the contract). From then on the status is 200: `token` events carry
+ * deltas, then exactly one `done` (a ChatResponse with the turn's `usage`, sent after both messages
+ * are committed) or one `error` (an ErrorResponse body) ends the stream.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
@@ -12,7 +14,7 @@ import { type CacheStatus, type ChatResponse, HEADERS, ROUTES, SSE_EVENTS } from
 import type { ChatRequestBody } from '../schemas/chat';
 import { chatRequestSchema } from '../schemas/chat';
 import type { AppDeps } from '../types';
-import { chatContext, toChatInput } from './chat-input';
+import { chatContext, toChatInput, toUsage } from './chat-input';
 import { describeError } from './error-handler';
 
 export function sseEvent(event: string, data: unknown): string {
@@ -29,12 +31,17 @@ export const chatStreamRoute =
         const input = toChatInput(request.body, request.principal);
         const raw = reply.raw;
         let started = false;
+        let headed = false;
         const ctx = chatContext(request, reply);
+        // The service knows the cache status at its first token; the head is only written with it.
         const start = (status: CacheStatus) => {
           started = true;
           request.cacheStatus = status;
           reply.hijack();
-          raw.writeHead(200, {
+        };
+        const head = (): OutgoingHttpHeaders => {
+          const status = request.cacheStatus as CacheStatus;
+          return {
             ...(reply.getHeaders() as OutgoingHttpHeaders),
             'content-type': 'text/event-stream; charset=utf-8',
             'cache-control': 'no-cache',
@@ -42,23 +49,37 @@ export const chatStreamRoute =
             [HEADERS.cache]: status,
             // Written before the first token: the lookup's cache and db time only (no llm, no total).
             ...(ctx.timing ? { [HEADERS.serverTiming]: ctx.timing.header({ total: false }) } : {}),
-          });
+          };
+        };
+        const writeToken = (delta: string) => {
+          const event = sseEvent(SSE_EVENTS.token, { delta });
+          if (headed) {
+            raw.write(event);
+            return;
+          }
+          headed = true;
+          // One write carries the status line, the headers and the first event: Node sends a head
+          // set by writeHead with the first body chunk (`OutgoingMessage._send`), and nothing goes
+          // out before it, so the first byte on the wire is the first token's.
+          raw.writeHead(200, head());
+          raw.write(event);
         };
         try {
-          const result = await deps.chat.answerStream(input, ctx, start, (delta) =>
-            raw.write(sseEvent(SSE_EVENTS.token, { delta })),
-          );
+          const result = await deps.chat.answerStream(input, ctx, start, writeToken);
           const done: ChatResponse = {
             reply: result.reply,
             session_id: result.sessionId,
             cached: result.cacheStatus === 'HIT',
             request_id: request.id,
+            usage: toUsage(result.usage),
           };
+          if (!headed) raw.writeHead(200, head()); // an empty reply: the head goes with `done`
           raw.end(sseEvent(SSE_EVENTS.done, done));
         } catch (err) {
           if (!started) throw err;
           const { statusCode, body } = describeError(err, request.id);
           request.logger.warn('stream failed after it started', { status: statusCode, code: body.error.code });
+          if (!headed) raw.writeHead(200, head());
           raw.end(sseEvent(SSE_EVENTS.error, body));
         }
         return reply;

@@ -4,7 +4,7 @@ import { type ChatResponse, HEADERS, ROUTES } from '../../../lib/contract';
 import type { ChatRequestBody } from '../schemas/chat';
 import { chatRequestSchema, chatResponseSchema } from '../schemas/chat';
 import type { AppDeps } from '../types';
-import { chatContext, toChatInput } from './chat-input';
+import { chatContext, toChatInput, toUsage } from './chat-input';
 
 export const chatRoute =
   (deps: AppDeps): FastifyPluginAsync =>
@@ -24,6 +24,7 @@ export const chatRoute =
           session_id: result.sessionId,
           cached: result.cacheStatus === 'HIT',
           request_id: request.id,
+          usage: toUsage(result.usage),
         };
         return body;
       },

@@ -22,12 +22,17 @@ export const chatRequestSchema = {
 
 export const chatResponseSchema = {
   type: 'object',
-  required: ['reply', 'session_id', 'cached', 'request_id'],
+  required: ['reply', 'session_id', 'cached', 'request_id', 'usage'],
   properties: {
     reply: { type: 'string' },
     session_id: { type: 'string' },
     cached: { type: 'boolean' },
     request_id: { type: 'string' },
+    usage: {
+      type: 'object',
+      required: ['input_tokens', 'output_tokens'],
+      properties: { input_tokens: { type: 'integer' }, output_tokens: { type: 'integer' } },
+    },
   },
 } as const;
 

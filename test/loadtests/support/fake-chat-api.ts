@@ -131,6 +131,14 @@ export async function startFakeChatApi(options: FakeChatApiOptions = {}): Promis
           session_id: sessionId,
           cached: cacheStatus === 'HIT',
           request_id: requestId,
+          // Like the service: a hit cost nothing; a miss about 4 bytes per input token, a token per word.
+          usage:
+            cacheStatus === 'HIT'
+              ? { input_tokens: 0, output_tokens: 0 }
+              : {
+                  input_tokens: 20 + Math.ceil(Buffer.byteLength(body.message) / 4),
+                  output_tokens: (reply.match(/\S+\s*/g) ?? []).length,
+                },
         };
         if (!stream) return sendJson(200, answer, { [HEADERS.cache]: cacheStatus });
         res.writeHead(200, { 'content-type': 'text/event-stream', [HEADERS.cache]: cacheStatus });

@@ -1,7 +1,7 @@
 /**
  * The relative gate: the candidate against the version serving now (the baseline), measured in the
  * same window with paired requests (the same question to both, at the same moment, in random
- * order). Five comparisons, each a one-sided test whose false-failure rate is fixed by design:
+ * order). Eight comparisons, each a one-sided test whose false-failure rate is fixed by design:
  *
  * | id | a pair is "worse" when | limit |
  * |---|---|---|
@@ -10,12 +10,15 @@
  * | llm_time | both MISS (JSON): candidate llm / baseline llm > limit | ×1.25 |
  * | error_rate | only the candidate failed (only the baseline failed: "better") | 0 points |
  * | hit_rate | primed question: only the candidate missed (only the baseline: "better") | 0 points |
+ * | tail_latency | both answered: the candidate > 100 ms slower (the baseline > 100 ms slower: "better") | 0 points |
+ * | ttft | both streamed MISSes: candidate first byte / baseline first byte > limit | ×1.25 |
+ * | tokens_per_call | both MISS with usage: candidate tokens / baseline tokens > limit | ×1.10 |
  *
  * Latency comparisons are sign tests on the paired differences (H0: the median difference is at
  * most the limit); rates are McNemar's test on the discordant pairs (H0: the candidate fails no
  * more often than the baseline). Both reduce to "worse pairs ~ Binomial(m, 1/2) at most", which k6
  * judges as one Rate threshold with a boundary valid for every m (see `stats.ts`), so a failed
- * comparison exits 99 like any other threshold. Bonferroni: each comparison gets alpha / 5, so
+ * comparison exits 99 like any other threshold. Bonferroni: each comparison gets alpha / 8, so
  * the chance that an identical candidate fails any of them is at most {@link FAMILY_ALPHA}.
  */
 import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../../lib/contract/server-timing';
@@ -27,7 +30,30 @@ import { boundaryCount, designSignBoundary, type SignBoundary } from './stats';
 /** The chance that an identical candidate fails at least one comparison, by design. */
 export const FAMILY_ALPHA = 0.01;
 
-export type ComparisonId = 'hit_latency' | 'service_time' | 'llm_time' | 'error_rate' | 'hit_rate';
+export type ComparisonId =
+  | 'hit_latency'
+  | 'service_time'
+  | 'llm_time'
+  | 'error_rate'
+  | 'hit_rate'
+  | 'tail_latency'
+  | 'ttft'
+  | 'tokens_per_call';
+
+/**
+ * The tail's margin: a pair counts for the tail test only when one side took more than this longer
+ * than the other. Larger than the paired noise of a healthy pair (a fake or real LLM's jitter on a
+ * miss is tens of ms), smaller than the slow end a user feels (a 300 ms hold on a share of requests).
+ */
+export const TAIL_MARGIN_MS = 100;
+
+/**
+ * Run-unique streamed prompts each relative run adds (the `ttft` scenario), to both targets: the
+ * pairs of the TTFT comparison and more pairs for tokens per call. Each costs one LLM call per
+ * target; hits cost none, so this is the only traffic a comparison adds to the bill.
+ */
+export const TTFT_PAIRS = 16;
+export const TTFT_SCENARIO = 'ttft';
 
 export interface ComparisonSpec {
   readonly id: ComparisonId;
@@ -37,6 +63,8 @@ export interface ComparisonSpec {
   readonly unit: 'ms' | 'ratio' | 'points';
   /** In the diff Trend's units: ms, ln(ratio), or 0 for proportions. */
   readonly limit: number;
+  /** What each side's figure is, for latency-kind comparisons: milliseconds or LLM tokens. */
+  readonly valueUnit: 'ms' | 'tokens';
   readonly limitText: string;
   readonly why: string;
 }
@@ -47,6 +75,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
     title: 'cache-hit latency',
     kind: 'latency',
     unit: 'ms',
+    valueUnit: 'ms',
     limit: 5,
     limitText: 'median paired difference ≤ +5 ms',
     why: 'A hit is one cache GET and one insert: a few ms. A slower client, an extra round trip or a lost connection pool shows up here first.',
@@ -56,6 +85,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
     title: "service's own time on a miss (Server-Timing total − llm)",
     kind: 'latency',
     unit: 'ms',
+    valueUnit: 'ms',
     limit: 10,
     limitText: 'median paired difference ≤ +10 ms',
     why: "The service's overhead around the LLM call (context read, lookup, insert, cache write), with the provider's variance taken out.",
@@ -65,6 +95,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
     title: 'LLM time per miss (Server-Timing llm)',
     kind: 'latency',
     unit: 'ratio',
+    valueUnit: 'ms',
     limit: Math.log(1.25),
     limitText: 'median paired ratio ≤ ×1.25',
     why: 'A new version can make every LLM call slower (a longer prompt, another model, more retries); judged as a ratio because LLM time scales with the answer.',
@@ -74,6 +105,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
     title: 'error rate',
     kind: 'proportion',
     unit: 'points',
+    valueUnit: 'ms',
     limit: 0,
     limitText: 'no more failures than the baseline beyond chance',
     why: 'Pairs where only the candidate failed, against pairs where only the baseline failed (McNemar).',
@@ -83,9 +115,40 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
     title: 'cache hit rate (primed questions)',
     kind: 'proportion',
     unit: 'points',
+    valueUnit: 'ms',
     limit: 0,
     limitText: 'no more misses than the baseline beyond chance',
     why: 'Primed questions the candidate missed but the baseline hit, against the reverse (McNemar): a broken cache write or key shows up here.',
+  },
+  {
+    id: 'tail_latency',
+    title: `tail latency (pairs with one side > ${TAIL_MARGIN_MS} ms slower)`,
+    kind: 'proportion',
+    unit: 'points',
+    valueUnit: 'ms',
+    limit: 0,
+    limitText: `the candidate is the slower one by > ${TAIL_MARGIN_MS} ms no more often than the baseline beyond chance`,
+    why: `The slow end users feel and SLOs are written on: pairs where the candidate took more than ${TAIL_MARGIN_MS} ms longer, against pairs where the baseline did (a sign test on exceedances of a margin). A hold on a share of requests moves p95/p99, not the median.`,
+  },
+  {
+    id: 'ttft',
+    title: 'time to first token (streamed misses, first byte as the client sees it)',
+    kind: 'latency',
+    unit: 'ratio',
+    valueUnit: 'ms',
+    limit: Math.log(1.25),
+    limitText: 'median paired ratio ≤ ×1.25',
+    why: "What a person waits for before text moves: k6's time to first byte of a stream, which the service makes its first token (status, headers and first event in one write). Measured by the client, so a layer that buffers the stream after the service is caught too.",
+  },
+  {
+    id: 'tokens_per_call',
+    title: 'LLM tokens per call (usage, input + output)',
+    kind: 'latency',
+    unit: 'ratio',
+    valueUnit: 'tokens',
+    limit: Math.log(1.1),
+    limitText: 'median paired ratio ≤ ×1.10',
+    why: "The provider's bill: the same prompt to both targets, so a grown system prompt, a larger context or longer answers show as a ratio of the usage each answer reports.",
   },
 ];
 
@@ -117,6 +180,10 @@ export interface PairSide {
   readonly route: 'chat' | 'stream';
   /** The raw `Server-Timing` header, when present. */
   readonly serverTiming?: string;
+  /** Time to first byte as the client measured it (k6 `timings.waiting`); for a stream, its first token. */
+  readonly ttfbMs?: number;
+  /** The LLM tokens the answer reports (`usage`). */
+  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
 }
 
 export interface Pair {
@@ -163,6 +230,26 @@ export function pairRecords(pair: Pair): MetricRecord[] {
       latency('llm_time', Math.max(bl, 0.01), Math.max(cl, 0.01));
     }
   }
+
+  if (b.success && c.success) {
+    // The tail: only pairs where one side was much slower are trials (like McNemar's discordant pairs).
+    const cSlow = c.durationMs - b.durationMs > TAIL_MARGIN_MS;
+    const bSlow = b.durationMs - c.durationMs > TAIL_MARGIN_MS;
+    add('tail_latency', 'pairs', 1);
+    add('tail_latency', 'baseline', bSlow ? 1 : 0);
+    add('tail_latency', 'candidate', cSlow ? 1 : 0);
+    if (cSlow || bSlow) add('tail_latency', 'worse', cSlow);
+  }
+
+  const bothMiss = b.success && c.success && b.cacheStatus === 'MISS' && c.cacheStatus === 'MISS';
+  if (bothMiss && b.route === 'stream' && c.route === 'stream' && b.ttfbMs !== undefined && c.ttfbMs !== undefined) {
+    latency('ttft', Math.max(b.ttfbMs, 0.01), Math.max(c.ttfbMs, 0.01));
+  }
+  if (bothMiss && b.usage && c.usage) {
+    const bt = b.usage.inputTokens + b.usage.outputTokens;
+    const ct = c.usage.inputTokens + c.usage.outputTokens;
+    if (bt > 0 && ct > 0) latency('tokens_per_call', bt, ct);
+  }
   return out;
 
   function latency(id: ComparisonId, base: number, cand: number): void {
@@ -185,17 +272,33 @@ export interface ComparisonDesign {
   readonly expectedPairs: number;
 }
 
+/** The `ttft` scenario's pairs this runner sends (its share of {@link TTFT_PAIRS} when split). */
+export function ttftPairsFor(plan: GatePlan): number {
+  return Math.max(1, Math.floor(TTFT_PAIRS * plan.segmentFraction));
+}
+
 /**
  * The boundary and guard of every comparison for a plan. Expected pairs: the primed questions are
- * every other main request; JSON-route misses are 4 in 10 of the main mix plus half the fresh prompts.
+ * every other main request; JSON-route misses are 4 in 10 of the main mix plus half the fresh prompts;
+ * streamed misses are the `ttft` scenario's pairs (plus whatever the mix streams).
  */
 export function designComparisons(plan: GatePlan): ComparisonDesign[] {
   const hits = Math.max(1, plan.minPopularRequests);
   const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
-  const all = plan.minMainRequests + plan.minFreshRequests;
+  const streamed = ttftPairsFor(plan);
+  const all = plan.minMainRequests + plan.minFreshRequests + streamed;
+  const expected: Record<ComparisonId, number> = {
+    hit_latency: hits,
+    hit_rate: hits,
+    service_time: misses,
+    llm_time: misses,
+    error_rate: all,
+    tail_latency: all,
+    ttft: streamed,
+    tokens_per_call: misses + streamed,
+  };
   return COMPARISONS.map((spec) => {
-    const expectedPairs =
-      spec.id === 'hit_latency' || spec.id === 'hit_rate' ? hits : spec.kind === 'latency' ? misses : all;
+    const expectedPairs = expected[spec.id];
     const maxTrials = Math.min(1000, Math.max(200, 2 * expectedPairs));
     const boundary =
       spec.kind === 'latency'

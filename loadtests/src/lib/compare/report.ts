@@ -11,6 +11,8 @@ export interface ComparisonResult {
   readonly id: string;
   readonly title: string;
   readonly unit: 'ms' | 'ratio' | 'points';
+  /** What the baseline and candidate figures of a latency-kind comparison are. */
+  readonly valueUnit: 'ms' | 'tokens';
   readonly pairs: number;
   /** Latency: medians (ms; for ratios, of the LLM ms). Proportions: rates in percent. */
   readonly baseline: number | null;
@@ -52,6 +54,7 @@ export function buildComparisonResults(
       id: d.spec.id,
       title: d.spec.title,
       unit: d.spec.unit,
+      valueUnit: d.spec.valueUnit,
       pairs,
       limit: d.spec.limitText,
       worsePairs,

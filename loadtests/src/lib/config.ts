@@ -11,10 +11,12 @@ import {
   GATE_PROFILES,
   type GateProfile,
   isGateProfile,
+  LLM_PRICE_RULE,
+  type LlmPrice,
+  parseLlmPrice,
   RUN_ID_PATTERN,
   RUN_ID_RULE,
 } from '../../../lib/contract/gate';
-import { LLM_PRICE_RULE, type LlmPrice, parseLlmPrice } from './cost';
 
 export type GateEnv = Readonly<Record<string, string | undefined>>;
 

@@ -14,8 +14,6 @@ import type { GatePlan } from './plan';
 
 export type CostTarget = 'baseline' | 'candidate';
 
-export { LLM_PRICE_RULE, type LlmPrice, parseLlmPrice } from '../../../lib/contract/gate';
-
 /** k6 Counters of one target's answers and the tokens they report. */
 export function costMetrics(target: CostTarget) {
   return {

@@ -7,10 +7,11 @@
  * threshold the plan declared but k6 did not report counts as failed.
  */
 
+import type { LlmPrice } from '../../../lib/contract/gate';
 import type { ComparisonDesign } from './compare/comparisons';
 import { buildComparisonResults, type ComparisonResult } from './compare/report';
 import type { GateConfig } from './config';
-import { buildTargetCost, type LlmPrice, type TargetCost } from './cost';
+import { buildTargetCost, type TargetCost } from './cost';
 import type { K6Check, K6Group, K6SummaryData } from './k6-summary';
 import { FRESH_SCENARIO, GATE_K6_METRICS as M } from './metrics';
 import type { GatePlan } from './plan';

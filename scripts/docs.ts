@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { renderRelations } from '../lib/config/relations-doc';
 import { renderAlarmCatalogue } from '../lib/monitoring/catalogue-doc';
-import { readSavedProof, renderProofDoc } from './alarms-prove/doc';
+import { readSavedProof, renderProofDoc, renderProofSummary } from './alarms-prove/doc';
 import { readBenchResult, renderReadmeSection, renderServiceDocBlock } from './bench-report';
 import { renderProfileTable } from './gate/profile-table';
 import { renderEnvTable } from './harness/docs-env';
@@ -33,6 +33,7 @@ export const DOC_BLOCKS: readonly DocBlock[] = [
   { file: 'docs/architecture.md', marker: 'relations', render: () => renderRelations() },
   // From the run `npm run alarms:prove -- --save` kept in docs/alarms-proof.json; the proof is not run here.
   { file: 'docs/monitoring.md', marker: 'alarms-prove', render: () => renderProofDoc(readSavedProof()) },
+  { file: 'README.md', marker: 'alarms-prove', render: () => renderProofSummary(readSavedProof()) },
   // From the run `npm run bench -- --save` kept in docs/bench-result.json; the bench itself is not run here.
   { file: 'README.md', marker: 'bench', render: () => renderReadmeSection(readBenchResult()) },
   { file: 'docs/service.md', marker: 'bench-result', render: () => renderServiceDocBlock(readBenchResult()) },

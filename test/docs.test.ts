@@ -21,6 +21,7 @@ describe('npm run docs', () => {
         'docs/monitoring.md#alarm-catalogue',
         'docs/architecture.md#relations',
         'docs/monitoring.md#alarms-prove',
+        'README.md#alarms-prove',
         'README.md#bench',
         'docs/service.md#bench-result',
       ]),

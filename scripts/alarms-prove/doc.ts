@@ -44,3 +44,25 @@ export function stableRows(table: string): string[] {
       return [cells[0], cells[2], cells[3], cells[5], cells[6]].join(' | ');
     });
 }
+
+/**
+ * The README's summary of the saved proof: the command, and for each alarm the fault it was proven
+ * on, what it evaluated and the state it reached (the healthy runs and the full table are in
+ * docs/monitoring.md).
+ */
+export function renderProofSummary(result: SavedProof): string {
+  const faults = result.rows.filter((r) => r.run === 'fault');
+  const healthy = result.rows.filter((r) => r.run === 'healthy');
+  const quiet = healthy.filter((r) => r.ok).length;
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  return [
+    `\`npm run alarms:prove -- --stage ${result.stage}\` (run of ${result.date.slice(0, 10)}, rendered by \`npm run docs\`): ${faults.filter((r) => r.ok).length} of ${faults.length} alarms reached ALARM under their fault, and ${quiet} of ${healthy.length} stayed quiet on a healthy run. Real service telemetry where the row says \`service EMF\`; SYNTHETIC series where AWS publishes the metric. Healthy runs, compression and the method: [docs/monitoring.md](docs/monitoring.md#proving-the-alarms).`,
+    '',
+    '| alarm | telemetry | fault | datapoints | state reached |',
+    '|---|---|---|---|---|',
+    ...faults.map(
+      (r) =>
+        `| \`${r.alarm}\` | ${r.source} | ${cell(r.fault)} | ${cell(r.datapoints)} | ${r.ok ? r.state : `${r.state} (FAILED)`} |`,
+    ),
+  ].join('\n');
+}

@@ -56,7 +56,7 @@ function judge(res: RawResponse, route: string, sentRequestId?: string): void {
       expect(events).not.toContain(SSE_EVENTS.error);
     } else {
       const body = JSON.parse(res.body) as Record<string, unknown>;
-      expect(Object.keys(body).sort()).toEqual(['cached', 'reply', 'request_id', 'session_id']);
+      expect(Object.keys(body).sort()).toEqual(['cached', 'reply', 'request_id', 'session_id', 'usage']);
     }
   } else {
     expect(res.body).not.toMatch(INTERNALS);

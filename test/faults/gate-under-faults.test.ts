@@ -85,8 +85,10 @@ describeWithStack(k6Title('npm run gate against the real service, healthy and br
       );
       expect(run.code).toBe(GATE_EXIT_CODES.thresholdsFailed);
       expect(run.failedThresholds).toContain('chat_latency{scenario:smoke} p(95)<8000');
-      // Only latency failed: every request was answered, and answered correctly; it was just slow.
-      expect(run.failed.filter((m) => m !== 'chat_latency{scenario:smoke}')).toEqual([]);
+      // Only timing failed: every request was answered, and answered correctly; it was just slow.
+      // A streamed miss's first token waits for the LLM too, so the fixed TTFT p95 may fail with it.
+      const timing = ['chat_latency{scenario:smoke}', 'chat_ttft{scenario:fresh}'];
+      expect(run.failed.filter((m) => !timing.includes(m))).toEqual([]);
     } finally {
       faults.stack.llm.configure({ latencyMs: 60, jitterMs: 20 });
     }

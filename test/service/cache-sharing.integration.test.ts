@@ -3,7 +3,7 @@
  * bundle), real Postgres and Redis (TLS + AUTH), real tokens for chosen subjects, and the fake LLM,
  * which counts the calls each prompt caused. CACHE_SHARE_AFTER_PRINCIPALS is the contract default (3).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { HEADERS, parseServerTiming, ROUTES, SERVICE_ENV } from '../../lib/contract';
 import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
 import { type HttpResult, postJson, uniqueText } from './support';
@@ -21,13 +21,7 @@ beforeAll(async () => {
     serviceEnv: { APP_VERSION: 'cache-sharing-it', RATE_LIMIT_PER_MINUTE: '100000' },
     llm: { latencyMs: LLM_LATENCY_MS },
   });
-  redis = new Redis({
-    host: stack.redis.host,
-    port: stack.redis.port,
-    password: stack.redis.password as string,
-    tls: { ca: stack.certs.caPem },
-    lazyConnect: true,
-  });
+  redis = stack.redis.client();
   await redis.connect();
 });
 

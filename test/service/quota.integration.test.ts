@@ -4,7 +4,7 @@
  * the fake LLM, which records what each call asked for and answers with `usage`.
  */
 import { connect } from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SERVICE_METRICS } from '../../lib/contract';
 import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
 import { type HttpResult, postJson, uniqueText } from './support';
@@ -226,13 +226,7 @@ describe('the breaker: one principal cannot open it, and a refusal costs no quot
   let redis: Redis;
   beforeAll(async () => {
     task = await startServiceProcess({ env: stack.env, waitFor: 'ready' });
-    redis = new Redis({
-      host: stack.redis.host,
-      port: stack.redis.port,
-      password: stack.redis.password as string,
-      tls: { ca: stack.certs.caPem },
-      lazyConnect: true,
-    });
+    redis = stack.redis.client();
     await redis.connect();
   });
   afterAll(async () => {

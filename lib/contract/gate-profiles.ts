@@ -68,6 +68,11 @@ export interface ProfileTargets {
    */
   readonly maxTokensPerAnswer: number;
   /**
+   * Median of the service's database time per answer (`Server-Timing` `db`, main scenario): the
+   * seeds' "database queries under 50 ms" ({@link MAX_DB_MEDIAN_MS}). Must be below.
+   */
+  readonly maxDbMedianMs: number;
+  /**
    * Share of the planned main requests that must have been sent and answered. 1 for fixed request
    * counts; arrival-rate executors may drop an iteration when every VU is busy.
    */
@@ -101,6 +106,17 @@ export interface ProfileSpec {
  */
 const MAX_TOKENS_PER_FIRST_TURN = 1500;
 
+/**
+ * The seeds' go-live list (seeds 004): database queries under 50 ms. Judged on the `db` entry of
+ * each answer's `Server-Timing` (the service's time in Postgres for that request, all its queries),
+ * at the median: the typical request's database time. Not at p95: smoke has about 32 JSON answers,
+ * so its p95 is the second slowest, and on a busy machine (measured on this project's shared
+ * 2-core one, an identical candidate: 53 and 56 ms in 2 of 3 runs, medians 9 and 15 ms) that is
+ * the scheduler's noise, not the database. A slow or distant database, a missing index or a lock
+ * held across requests moves the median; a rare slow query is the tail comparison's to judge.
+ */
+export const MAX_DB_MEDIAN_MS = 50;
+
 /** The seeds' scenarios share their shape: N users, k requests each, and a handful of fresh prompts. */
 function seedsScenario<P extends GateProfile>(
   name: P,
@@ -124,6 +140,7 @@ function seedsScenario<P extends GateProfile>(
       minRequestShare: 1,
       maxTtftP95Ms: targets.maxAvgLatencyMs,
       maxTokensPerAnswer: MAX_TOKENS_PER_FIRST_TURN,
+      maxDbMedianMs: MAX_DB_MEDIAN_MS,
     },
     rationale: `the seeds' success criteria for "${seedsRow}": success > ${pct(targets.minSuccessRate)}, average < ${targets.maxAvgLatencyMs} ms, cache hit rate > ${pct(targets.minCacheHitRate)}`,
     gracefulStopSeconds: 30,
@@ -169,6 +186,7 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
       // user staring at an empty box (the issue's "3× later" on a 1 s first token crosses it).
       maxTtftP95Ms: 3000,
       maxTokensPerAnswer: MAX_TOKENS_PER_FIRST_TURN,
+      maxDbMedianMs: MAX_DB_MEDIAN_MS,
       minRequestShare: 1,
       // A target failing half its requests after 10 s will not recover in 35 more: stop and say so.
       abortWhenSuccessBelow: { rate: 0.5, afterSeconds: 10 },
@@ -253,6 +271,7 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
       minCacheHitRate: 0.9,
       maxTtftP95Ms: 3000,
       maxTokensPerAnswer: MAX_TOKENS_PER_FIRST_TURN,
+      maxDbMedianMs: MAX_DB_MEDIAN_MS,
       // Up to 5% of arrivals may be dropped when all 40 VUs are busy; more means the service stalled.
       minRequestShare: 0.95,
       // Failing a fifth of requests after 2 minutes: the remaining 18 minutes would only cost money.
@@ -298,6 +317,7 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
       // First tokens queue behind the LLM in the burst like whole answers do: the burst's p95 allowance.
       maxTtftP95Ms: 10000,
       maxTokensPerAnswer: MAX_TOKENS_PER_FIRST_TURN,
+      maxDbMedianMs: MAX_DB_MEDIAN_MS,
       // Up to 10% of arrivals may be dropped at the peak (100 VUs all busy); more means a stall.
       minRequestShare: 0.9,
     },

@@ -40,6 +40,8 @@ import {
   comparisonMetrics,
   comparisonThresholds,
   designComparisons,
+  HIT_PAIRS_SCENARIO,
+  hitPairsFor,
   type PairSide,
   PERCENTILE_GRID,
   pairRecords,
@@ -57,6 +59,7 @@ import {
   nextSession,
   type PlannedRequest,
   planChatRequest,
+  primedQuestion,
   primedQuestions,
   type SessionState,
 } from './lib/corpus';
@@ -99,6 +102,17 @@ export const options: Options = designs
           exec: 'ttft',
           tags: {},
         },
+        // Primed questions, one pair at a time: the tail's pairs (see comparisons.ts). One VU per
+        // runner (k6 gives each execution segment its share of the VUs), each sending its share.
+        [HIT_PAIRS_SCENARIO]: {
+          executor: 'per-vu-iterations',
+          vus: Math.max(1, Math.round(1 / plan.segmentFraction)),
+          iterations: hitPairsFor(plan),
+          maxDuration: '40s',
+          gracefulStop: `${plan.profile.gracefulStopSeconds}s`,
+          exec: 'hitPairs',
+          tags: {},
+        },
       },
       // Order statistics for the intervals of the paired differences come from a dense percentile grid.
       summaryTrendStats: [...new Set([...(k6Options.summaryTrendStats ?? []), ...PERCENTILE_GRID])],
@@ -115,6 +129,7 @@ const metrics: Record<string, Counter | Rate | Trend> = {
   [GATE_K6_METRICS.versionChecked]: new Counter(GATE_K6_METRICS.versionChecked),
   [GATE_K6_METRICS.ttft]: new Trend(GATE_K6_METRICS.ttft, true),
   [GATE_K6_METRICS.llmTokens]: new Trend(GATE_K6_METRICS.llmTokens),
+  [GATE_K6_METRICS.db]: new Trend(GATE_K6_METRICS.db, true),
 };
 for (const target of (config.baselineUrl ? ['candidate', 'baseline'] : ['candidate']) as CostTarget[]) {
   for (const name of Object.values(costMetrics(target))) metrics[name] = new Counter(name);
@@ -400,7 +415,17 @@ function toPairSide(result: HttpResult, assessed: ChatAssessment, route: PairSid
   };
 }
 
-function sendPair(request: PlannedRequest, data: SetupData, requestId: string, sequence: string): void {
+/**
+ * `sequential`: a `hit_pairs` pair. It feeds the comparisons only: the profile's fixed thresholds,
+ * checks and cost line judge the mix, which 400 extra hits would dilute.
+ */
+function sendPair(
+  request: PlannedRequest,
+  data: SetupData,
+  requestId: string,
+  sequence: string,
+  sequential = false,
+): void {
   const order = pairOrder(data.runId, sequence);
   const planned: Record<PairTarget, PlannedRequest> = {
     candidate: { ...request, message: scopeMessage(request.kind, request.message, data.runId, 'candidate') },
@@ -448,7 +473,9 @@ function sendPair(request: PlannedRequest, data: SetupData, requestId: string, s
       requestId: id,
       ...(r.sessionId ? { sessionId: r.sessionId } : {}),
     });
-    if (target === 'candidate') {
+    if (sequential) {
+      // Comparisons only (above): no fixed metric, check or session.
+    } else if (target === 'candidate') {
       // The profile's fixed thresholds and checks judge the candidate alone, as without a baseline.
       const names = Object.keys(assessed.checks);
       if (names.length > 0) {
@@ -462,10 +489,10 @@ function sendPair(request: PlannedRequest, data: SetupData, requestId: string, s
     } else if (r.kind !== 'fresh') {
       baselineSession = nextSession(baselineSession, r, assessed.sessionId);
     }
-    record(costRecords(target, assessed));
+    if (!sequential) record(costRecords(target, assessed));
     sides[target] = toPairSide(result, assessed, r.route);
   });
-  record(pairRecords({ kind: request.kind, baseline: sides.baseline, candidate: sides.candidate }));
+  record(pairRecords({ kind: request.kind, sequential, baseline: sides.baseline, candidate: sides.candidate }));
 }
 
 /** The main scenario: the chat mix. */
@@ -507,6 +534,17 @@ export function ttft(data: SetupData): void {
     message: freshPrompt(corpus, data.runId, 100_000 + sequence),
   };
   sendPair(request, data, `gate-${data.runId}-ttft-${sequence}`, `ttft-${sequence}`);
+}
+
+/**
+ * The `hit_pairs` scenario (with a baseline only): the primed questions in turn, one pair at a time,
+ * so a stall of either side slows one pair, not many (the tail comparison's pairs).
+ */
+export function hitPairs(data: SetupData): void {
+  const sequence = exec.scenario.iterationInTest;
+  const popular = corpus.popular[sequence % corpus.popular.length] as Corpus['popular'][number];
+  const request: PlannedRequest = { kind: 'popular', route: 'chat', message: primedQuestion(data.runId, popular.text) };
+  sendPair(request, data, `gate-${data.runId}-hits-${sequence}`, `hits-${sequence}`, true);
 }
 
 export default chat;

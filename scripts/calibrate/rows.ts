@@ -137,23 +137,33 @@ export const CALIBRATION_ROWS: readonly CalibrationRow[] = [
     goal: {
       kind: 'none',
       rate: 0,
-      note: 'below what 45 pairs can show (McNemar needs 9 more failures at alpha 0.002): measured, not promised',
+      note: 'measured, not promised: about 9 one-sided failures of some 460 pairs',
     },
     expectedComparison: 'error_rate',
-    inject: ({ stack, missShare }) => {
-      const r = llmErrorRateForPoints(2, missShare);
-      stack.candidate.llm.configure({ rate500: r });
-      return `candidate's fake LLM answers 500 on ${(r * 100).toFixed(0)}% of calls`;
+    inject: ({ stack }) => {
+      stack.candidate.front.setFailShare(0.02);
+      return 'an HTTP proxy in front of the candidate answers 503 to 2% of its chat requests';
     },
   },
   {
     id: 'errors+5pt',
     label: 'error rate +5 points',
     identical: false,
+    goal: detect(0.8, 'the issue: +5 points detected in at least 80% of runs'),
+    expectedComparison: 'error_rate',
+    inject: ({ stack }) => {
+      stack.candidate.front.setFailShare(0.05);
+      return 'an HTTP proxy in front of the candidate answers 503 to 5% of its chat requests';
+    },
+  },
+  {
+    id: 'llm-errors+5pt',
+    label: 'error rate +5 points, on LLM calls only',
+    identical: false,
     goal: {
       kind: 'none',
       rate: 0,
-      note: 'below the smoke MDE too; the fixed success threshold (> 95%) catches part of it',
+      note: 'only misses can fail: about 3 one-sided failures in the 61 pairs of the mix, below what McNemar can show at alpha 0.125%',
     },
     expectedComparison: 'error_rate',
     inject: ({ stack, missShare }) => {
@@ -166,11 +176,11 @@ export const CALIBRATION_ROWS: readonly CalibrationRow[] = [
     id: 'hitrate-20pt',
     label: 'hit rate −20 points',
     identical: false,
-    goal: detect(0.8, '4 of 20 primed pairs discordant is near the McNemar boundary; the fixed > 90% hit rate helps'),
+    goal: detect(0.95, 'the issue: −20 points detected in at least 95% of runs'),
     expectedComparison: 'hit_rate',
     inject: ({ stack }) => {
-      stack.candidate.cacheWrites.setLossRate(0.2);
-      return "20% of the candidate's cache writes lost";
+      stack.candidate.cacheWrites.setReadLossRate(0.2);
+      return "a proxy in front of the candidate's Redis makes 20% of its cache lookups miss";
     },
   },
   {

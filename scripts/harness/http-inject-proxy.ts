@@ -9,6 +9,9 @@
  * - `setPromptPadding(chars)`: in front of an LLM, enlarges the system prompt of every chat-completions
  *   request by `chars` characters, as a system prompt that grew would: the same answers, more input
  *   tokens.
+ * - `setFailShare(share)`: answers that share of POSTs (the chat routes) itself with a 503 and the
+ *   contract's error body, without forwarding them, as a candidate that fails some of its requests
+ *   would. Reads (readiness, version) always pass, so only the chat traffic sees the errors.
  *
  * Both targets of a pair go through one, so an idle proxy costs both the same.
  */
@@ -20,6 +23,9 @@ export interface HttpInjectProxy {
   readonly port: number;
   setBuffering(on: boolean): void;
   setPromptPadding(chars: number): void;
+  setFailShare(share: number): void;
+  /** POSTs seen and answered 503 by the proxy since start. */
+  stats(): { posts: number; failed: number };
   close(): Promise<void>;
 }
 
@@ -42,14 +48,31 @@ export function padSystemPrompt(body: Buffer, chars: number): Buffer {
   return Buffer.from(JSON.stringify(parsed), 'utf8');
 }
 
-export async function startHttpInjectProxy(options: { upstreamPort: number }): Promise<HttpInjectProxy> {
+export async function startHttpInjectProxy(options: {
+  upstreamPort: number;
+  random?: () => number;
+}): Promise<HttpInjectProxy> {
   let buffering = false;
   let paddingChars = 0;
+  let failShare = 0;
+  let posts = 0;
+  let failed = 0;
+  const random = options.random ?? Math.random;
   const agent = new Agent({ keepAlive: true });
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (req.method === 'POST') {
+        posts++;
+        if (random() < failShare) {
+          failed++;
+          const body = JSON.stringify({ error: { code: 'injected_failure', message: 'failed by the inject proxy' } });
+          res.writeHead(503, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+          res.end(body);
+          return;
+        }
+      }
       const raw = Buffer.concat(chunks);
       const body = req.method === 'POST' && paddingChars > 0 ? padSystemPrompt(raw, paddingChars) : raw;
       const headers: IncomingHttpHeaders = { ...req.headers, 'content-length': String(body.length) };
@@ -107,6 +130,11 @@ export async function startHttpInjectProxy(options: { upstreamPort: number }): P
       if (!(chars >= 0)) throw new Error(`padding must be >= 0 characters, got ${chars}`);
       paddingChars = chars;
     },
+    setFailShare(share: number) {
+      if (!(share >= 0 && share <= 1)) throw new Error(`fail share must be in [0, 1], got ${share}`);
+      failShare = share;
+    },
+    stats: () => ({ posts, failed }),
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();

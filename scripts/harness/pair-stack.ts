@@ -134,8 +134,10 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
         candidate.redisProxy.setHold({ share: 0, ms: 0 });
         candidate.postgresProxy.setHold({ share: 0, ms: 0 });
         candidate.front.setBuffering(false);
+        candidate.front.setFailShare(0);
         candidate.llmProxy.setPromptPadding(0);
         candidate.cacheWrites.setLossRate(0);
+        candidate.cacheWrites.setReadLossRate(0);
         candidate.llm.configure({
           latencyMs: 0,
           jitterMs: 0,

@@ -1,10 +1,13 @@
 /**
- * A TLS-terminating Redis proxy that loses a share of cache writes, for injecting "the candidate's
- * cache writes don't land" at run time without touching the service. It speaks TLS to the client
+ * A TLS-terminating Redis proxy that loses a share of cache writes or reads, for injecting "the
+ * candidate's cache writes don't land" or "a share of its lookups miss" at run time without touching
+ * the service. It speaks TLS to the client
  * (the harness certificate, so the service verifies it as it would verify Redis) and TLS to Redis,
  * and rewrites the keys of a chosen share of cache writes to `lost:<key>`: plain `SET`s, and the
  * response cache's write script (`REMEMBER_LUA`, sent as `EVALSHA` or `EVAL`). Redis still answers
- * in order, but the entry never appears where reads look. Everything else passes unchanged.
+ * in order, but the entry never appears where reads look. Lost reads rewrite the keys of the lookup
+ * script (`LOOKUP_LUA`) the same way: the lookup finds nothing and answers a miss. Everything else
+ * passes unchanged.
  *
  * Commands are RESP arrays of bulk strings (what every client library sends); anything the parser
  * does not recognise is passed through as is.
@@ -14,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { REMEMBER_LUA } from '../../service/src/cache/redis-cache';
+import { LOOKUP_LUA, REMEMBER_LUA } from '../../service/src/cache/redis-cache';
 import type { TestCertificates } from './certs';
 import { listenOnLoopback } from './tcp-proxy';
 
@@ -23,8 +26,10 @@ export interface RedisWriteLossProxy {
   readonly port: number;
   /** Share of cache writes whose keys are rewritten (0..1). */
   setLossRate(rate: number): void;
-  /** Cache writes seen and lost since start. */
-  stats(): { sets: number; lost: number };
+  /** Share of cache lookups whose keys are rewritten, so they miss (0..1). */
+  setReadLossRate(rate: number): void;
+  /** Cache writes and lookups seen and lost since start. */
+  stats(): { sets: number; lost: number; reads: number; readsLost: number };
   close(): Promise<void>;
 }
 
@@ -72,16 +77,27 @@ export function takeCommands(buffer: Buffer): { commands: Buffer[][]; rest: Buff
 }
 
 const REMEMBER_SHA = createHash('sha1').update(REMEMBER_LUA).digest('hex');
+const LOOKUP_SHA = createHash('sha1').update(LOOKUP_LUA).digest('hex');
+
+/** Indexes of the KEYS of an `EVALSHA`/`EVAL` of `lua`; none for any other command. */
+function scriptKeys(parts: readonly Buffer[], lua: string, sha: string): number[] {
+  const name = parts[0]?.toString().toUpperCase();
+  const script = parts[1]?.toString();
+  const isScript = (name === 'EVALSHA' && script === sha) || (name === 'EVAL' && script === lua);
+  if (!isScript) return [];
+  const numKeys = Number(parts[2]?.toString());
+  return Array.from({ length: Number.isInteger(numKeys) ? numKeys : 0 }, (_, i) => 3 + i);
+}
 
 /** Indexes of the keys a cache write names: `SET key …`, or the write script's KEYS; none for anything else. */
 export function cacheWriteKeys(parts: readonly Buffer[]): number[] {
-  const name = parts[0]?.toString().toUpperCase();
-  if (name === 'SET' && parts.length >= 3) return [1];
-  const script = parts[1]?.toString();
-  const isWrite = (name === 'EVALSHA' && script === REMEMBER_SHA) || (name === 'EVAL' && script === REMEMBER_LUA);
-  if (!isWrite) return [];
-  const numKeys = Number(parts[2]?.toString());
-  return Array.from({ length: Number.isInteger(numKeys) ? numKeys : 0 }, (_, i) => 3 + i);
+  if (parts[0]?.toString().toUpperCase() === 'SET' && parts.length >= 3) return [1];
+  return scriptKeys(parts, REMEMBER_LUA, REMEMBER_SHA);
+}
+
+/** Indexes of the keys a cache lookup names (the lookup script's KEYS); none for anything else. */
+export function cacheReadKeys(parts: readonly Buffer[]): number[] {
+  return scriptKeys(parts, LOOKUP_LUA, LOOKUP_SHA);
 }
 
 export function encodeCommand(parts: readonly Buffer[]): Buffer {
@@ -96,8 +112,11 @@ export async function startRedisWriteLossProxy(options: {
   readonly random?: () => number;
 }): Promise<RedisWriteLossProxy> {
   let lossRate = 0;
+  let readLossRate = 0;
   let sets = 0;
   let lost = 0;
+  let reads = 0;
+  let readsLost = 0;
   const random = options.random ?? Math.random;
   const ca = readFileSync(options.certs.caCertPath);
   const sockets = new Set<Socket | TLSSocket>();
@@ -117,15 +136,24 @@ export async function startRedisWriteLossProxy(options: {
         const { commands, rest } = takeCommands(Buffer.concat([pending, chunk]));
         pending = Buffer.from(rest);
         const out: Buffer[] = [];
+        const lose = (parts: readonly Buffer[], keys: readonly number[]) =>
+          encodeCommand(parts.map((p, i) => (keys.includes(i) ? Buffer.concat([Buffer.from('lost:'), p]) : p)));
         for (const parts of commands) {
-          const keys = cacheWriteKeys(parts);
-          if (keys.length > 0) {
+          const writeKeys = cacheWriteKeys(parts);
+          if (writeKeys.length > 0) {
             sets++;
             if (random() < lossRate) {
               lost++;
-              out.push(
-                encodeCommand(parts.map((p, i) => (keys.includes(i) ? Buffer.concat([Buffer.from('lost:'), p]) : p))),
-              );
+              out.push(lose(parts, writeKeys));
+              continue;
+            }
+          }
+          const readKeys = cacheReadKeys(parts);
+          if (readKeys.length > 0) {
+            reads++;
+            if (random() < readLossRate) {
+              readsLost++;
+              out.push(lose(parts, readKeys));
               continue;
             }
           }
@@ -154,7 +182,11 @@ export async function startRedisWriteLossProxy(options: {
       if (!(rate >= 0 && rate <= 1)) throw new Error(`loss rate must be in [0, 1], got ${rate}`);
       lossRate = rate;
     },
-    stats: () => ({ sets, lost }),
+    setReadLossRate(rate) {
+      if (!(rate >= 0 && rate <= 1)) throw new Error(`read loss rate must be in [0, 1], got ${rate}`);
+      readLossRate = rate;
+    },
+    stats: () => ({ sets, lost, reads, readsLost }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

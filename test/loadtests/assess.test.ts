@@ -238,6 +238,15 @@ describe('metric samples of one request', () => {
     expect(records.map((r) => r.metric)).not.toContain('chat_version_match');
   });
 
+  test("an answer's Server-Timing db is its database time sample (the seeds' < 50 ms); none without it", () => {
+    const timed = answer({ headers: { ...hit.headers, 'Server-Timing': 'cache;dur=0.4, db;dur=2.87, total;dur=6.1' } });
+    const a = assessChatResponse(timed, { route: 'chat', requestId: REQUEST_ID });
+    const records = metricRecords({ kind: 'popular', route: 'chat' }, timed, a, undefined);
+    expect(records).toContainEqual({ metric: 'chat_db', value: 2.87, tags: { kind: 'popular', route: 'chat' } });
+    const untimed = metricRecords({ kind: 'popular', route: 'chat' }, hit, assessed, undefined);
+    expect(untimed.map((r) => r.metric)).not.toContain('chat_db');
+  });
+
   test('a failed popular request counts against the hit rate and adds no latency sample', () => {
     const failed = { status: 503, headers: { 'X-App-Version': '1.4.0' }, body: '{}', durationMs: 5 };
     const records = metricRecords(

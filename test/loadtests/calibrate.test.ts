@@ -30,6 +30,7 @@ test('the rows the issue asks for are all there, each with a named goal', () => 
     'llm-x4',
     'errors+2pt',
     'errors+5pt',
+    'llm-errors+5pt',
     'hitrate-20pt',
     'tail+300ms',
     'ttft-buffered',

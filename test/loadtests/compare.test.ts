@@ -12,12 +12,14 @@ import {
   comparisonThresholds,
   designComparisons,
   FAMILY_ALPHA,
+  HIT_PAIRS,
   type Pair,
   PERCENTILE_GRID,
   pairRecords,
 } from '../../loadtests/src/lib/compare/comparisons';
 import { pairOrder, scopeMessage } from '../../loadtests/src/lib/compare/pairing';
 import { buildComparisonResults, medianBounds } from '../../loadtests/src/lib/compare/report';
+import { binomialPmf, boundaryCount } from '../../loadtests/src/lib/compare/stats';
 import { readGateConfig } from '../../loadtests/src/lib/config';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
 import { buildJUnit, escapeXml } from '../../loadtests/src/lib/junit';
@@ -61,6 +63,23 @@ describe('pairing', () => {
     const v = values({ kind: 'popular', baseline: side(), candidate: side({ cacheStatus: 'MISS' }) });
     expect(v[comparisonMetrics('hit_rate').worse]).toEqual([true]);
     expect(v[comparisonMetrics('hit_latency').pairs]).toBeUndefined();
+  });
+
+  test('the tail counts only sequential pairs (one in flight): a stall of one side is one trial, not one per VU', () => {
+    const slow = { kind: 'popular', baseline: side({ durationMs: 10 }), candidate: side({ durationMs: 320 }) };
+    const m = comparisonMetrics('tail_latency');
+    expect(values(slow)[m.pairs]).toBeUndefined(); // a pair of the concurrent mix
+    expect(values({ ...slow, sequential: true })[m.worse]).toEqual([true]);
+    const reverse = { kind: 'popular', sequential: true, baseline: side({ durationMs: 320 }), candidate: side() };
+    expect(values(reverse)[m.worse]).toEqual([false]); // the baseline slow: a trial, "better"
+    const close = {
+      kind: 'popular',
+      sequential: true,
+      baseline: side({ durationMs: 10 }),
+      candidate: side({ durationMs: 90 }),
+    };
+    expect(values(close)[m.worse]).toBeUndefined(); // within the 100 ms margin: no trial
+    expect(values(close)[m.pairs]).toEqual([1]);
   });
 
   test('error pairs: discordant pairs are trials, the candidate failing alone is worse', () => {
@@ -140,6 +159,25 @@ describe('comparison thresholds', () => {
       expect(test?.role).toBe('comparison');
       expect(d.boundary.maxRate).toBeLessThan(1); // a rate of 1 (every pair worse) always fails
     }
+  });
+
+  test('by design, the hit pairs detect a slowest-10% regression, a 20-point hit-rate drop and 5 points more errors', () => {
+    // Exact power of each boundary against the injected regressions of the calibration, with no
+    // trial on the baseline's side: X ~ Binomial(pairs, share) candidate-side trials fail the
+    // comparison when X >= the boundary at X trials. The calibration measures the same on real runs.
+    const power = (id: string, pairs: number, share: number) => {
+      const d = designs.find((x) => x.spec.id === id);
+      if (!d) throw new Error(id);
+      let p = 0;
+      for (let x = 0; x <= pairs; x++) if (x >= boundaryCount(d.boundary, x)) p += binomialPmf(x, pairs, share);
+      return p;
+    };
+    expect(power('tail_latency', HIT_PAIRS, 0.1)).toBeGreaterThan(0.99);
+    expect(power('hit_rate', HIT_PAIRS, 0.2)).toBeGreaterThan(0.99);
+    expect(power('error_rate', HIT_PAIRS, 0.05)).toBeGreaterThan(0.95);
+    // ... and the guard of the tail asks for a quarter of them: what a slow machine still sends.
+    const tail = designs.find((x) => x.spec.id === 'tail_latency');
+    expect(tail?.minPairs).toBe(HIT_PAIRS / 4);
   });
 
   test('the percentile grid gives every whole percentile for the order statistics', () => {

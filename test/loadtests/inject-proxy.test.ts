@@ -61,6 +61,42 @@ test('passing through, the first byte is as early as upstream; buffering, it com
   }
 });
 
+test('a fail share answers that share of POSTs 503 itself, never forwarding them; reads always pass', async () => {
+  let draws = 0;
+  // Deterministic draws: every other POST fails at a share of 0.5.
+  const proxy = await startHttpInjectProxy({ upstreamPort: port, random: () => (draws++ % 2 === 0 ? 0.25 : 0.75) });
+  try {
+    proxy.setFailShare(0.5);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push(
+        await new Promise<number>((resolve, reject) => {
+          const req = request(proxy.url, { method: 'POST' }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end('{}');
+        }),
+      );
+    }
+    expect(statuses).toEqual([503, 200, 503, 200]);
+    expect(proxy.stats()).toEqual({ posts: 4, failed: 2 });
+    const read = await new Promise<number>((resolve, reject) => {
+      const req = request(proxy.url, { method: 'GET' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(read).toBe(200);
+    expect(() => proxy.setFailShare(1.5)).toThrow(/fail share/);
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('prompt padding enlarges the system message of an LLM call by that many characters', async () => {
   const proxy = await startHttpInjectProxy({ upstreamPort: port });
   try {

@@ -20,7 +20,12 @@ const RATE_METRICS: string[] = [
   GATE_K6_METRICS.versionMatch,
   K6_CHECKS_METRIC,
 ];
-const TREND_METRICS: string[] = [GATE_K6_METRICS.latency, GATE_K6_METRICS.ttft, GATE_K6_METRICS.llmTokens];
+const TREND_METRICS: string[] = [
+  GATE_K6_METRICS.latency,
+  GATE_K6_METRICS.ttft,
+  GATE_K6_METRICS.llmTokens,
+  GATE_K6_METRICS.db,
+];
 const COUNTER_METRICS: string[] = [GATE_K6_METRICS.requests, GATE_K6_METRICS.versionChecked];
 
 const baseName = (key: string) => key.replace(/\{.*\}$/, '');

@@ -6,18 +6,22 @@
 import { Redis } from 'ioredis';
 import { createTestCertificates, type RedisHandle, startRedis } from '../../scripts/harness';
 import {
+  cacheReadKeys,
   cacheWriteKeys,
   type RedisWriteLossProxy,
   startRedisWriteLossProxy,
 } from '../../scripts/harness/redis-write-loss-proxy';
-import { REMEMBER_LUA } from '../../service/src/cache/redis-cache';
+import { LOOKUP_LUA, REMEMBER_LUA } from '../../service/src/cache/redis-cache';
 
 jest.setTimeout(30_000);
 
 let redis: RedisHandle;
 let proxy: RedisWriteLossProxy;
 let direct: Redis;
-let viaProxy: Redis & { remember(a: string, b: string, c: string, v: string, ttl: number, n: number): Promise<number> };
+let viaProxy: Redis & {
+  remember(a: string, b: string, c: string, v: string, ttl: number, n: number): Promise<number>;
+  lookup(a: string, b: string, c: string, asker: string, n: number, ttl: number): Promise<string | null>;
+};
 
 beforeAll(async () => {
   const certs = createTestCertificates();
@@ -34,6 +38,7 @@ beforeAll(async () => {
   direct = client(redis.port);
   viaProxy = client(proxy.port) as typeof viaProxy;
   viaProxy.defineCommand('remember', { numberOfKeys: 3, lua: REMEMBER_LUA });
+  viaProxy.defineCommand('lookup', { numberOfKeys: 3, lua: LOOKUP_LUA });
   await Promise.all([direct.connect(), viaProxy.connect()]);
 });
 
@@ -64,4 +69,23 @@ test('with a loss rate of 1, no cache write lands where reads look; with 0, ever
   await viaProxy.remember('kept', 'kept:by:t', 'kept:askers', 'answer', 60, 3);
   expect(await direct.get('kept')).toBe('answer');
   expect(proxy.stats().lost).toBeGreaterThanOrEqual(2);
+});
+
+test('the lookup script is a read; with a read loss rate of 1 every lookup misses, with 0 it hits again', async () => {
+  const b = (...parts: string[]) => parts.map((p) => Buffer.from(p));
+  expect(cacheReadKeys(b('EVAL', LOOKUP_LUA, '3', 'a', 'b', 'c', 't', '1', '60'))).toEqual([3, 4, 5]);
+  expect(cacheReadKeys(b('EVAL', REMEMBER_LUA, '3', 'a', 'b', 'c', 'v', '60', '3'))).toEqual([]);
+  expect(cacheReadKeys(b('GET', 'k'))).toEqual([]);
+
+  await direct.set('read-me', 'answer', 'EX', 60);
+  // Threshold 1: the shared answer is read at once (the gate's own repeats read their own copy the same way).
+  expect(await viaProxy.lookup('read-me', 'read-me:by:t', 'read-me:askers', 't', 1, 60)).toBe('answer');
+  proxy.setReadLossRate(1);
+  for (let i = 0; i < 2; i++) {
+    expect(await viaProxy.lookup('read-me', 'read-me:by:t', 'read-me:askers', 't', 1, 60)).toBeNull();
+  }
+  proxy.setReadLossRate(0);
+  expect(await viaProxy.lookup('read-me', 'read-me:by:t', 'read-me:askers', 't', 1, 60)).toBe('answer');
+  expect(proxy.stats().readsLost).toBeGreaterThanOrEqual(2);
+  expect(await direct.get('read-me')).toBe('answer'); // nothing was deleted: only the reads missed
 });

@@ -13,6 +13,7 @@ import {
   type ReadinessResponse,
   SSE_EVENTS,
 } from '../../../lib/contract/http';
+import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../lib/contract/server-timing';
 import { GATE_K6_METRICS as M, type RequestKind, type RouteKind } from './metrics';
 
 /** What the k6 glue hands over from a response. `status` is 0 when no response arrived. */
@@ -258,6 +259,8 @@ export function metricRecords(
       const tokens = assessment.usage.inputTokens + assessment.usage.outputTokens;
       records.push({ metric: M.llmTokens, value: tokens, tags });
     }
+    const db = parseServerTiming(headerValue(result.headers, HEADERS.serverTiming))[SERVER_TIMING_METRICS.db];
+    if (db !== undefined) records.push({ metric: M.db, value: db, tags });
     if (request.route === 'stream' && result.waitingMs !== undefined) {
       records.push({ metric: M.ttft, value: result.waitingMs, tags: { ...tags, cache: assessment.cacheStatus } });
     }

@@ -24,6 +24,8 @@ export const GATE_K6_METRICS = {
   ttft: 'chat_ttft',
   /** Trend: LLM tokens (input + output) each successful answer reports in `usage` (0 for a hit). */
   llmTokens: 'chat_llm_tokens',
+  /** Trend (ms): the service's database time per successful answer (`Server-Timing` `db`), when it reports one. */
+  db: 'chat_db',
   /** Counter: responses whose version was checked, the guard of {@link GATE_K6_METRICS.versionMatch}. */
   versionChecked: 'chat_version_checked',
 } as const;

@@ -130,6 +130,13 @@ export function buildThresholds(plan: GatePlan): ThresholdSpec[] {
       guardedBy: [popularGuard, hitRate],
     });
   }
+  add({
+    metric: metricKey(M.db, main),
+    expression: `med<${num(targets.maxDbMedianMs)}`,
+    role: 'criterion',
+    why: 'p95 of the service\'s database time per answer (Server-Timing db): the seeds\' "database queries under 50 ms". A missing index, a lock or a slow or distant database shows here before the latency does.',
+    guardedBy: [requestsGuard, successMain],
+  });
   // The run-unique prompts alternate routes by their number in the whole test, so an unsplit run
   // streams half of them for certain; a runner of a split run may get only JSON ones, and judges
   // no TTFT of its own (the comparison with a baseline still does, on its ttft scenario).

@@ -53,7 +53,7 @@ export interface ResponseCache {
  * LOOKUP: the asker's own answer if any; else counts the asker, and returns the shared answer once
  * the count reaches ARGV[2]. The count lives CACHE_TTL_SECONDS after the last ask.
  */
-const LOOKUP_LUA = `
+export const LOOKUP_LUA = `
 local own = redis.call('GET', KEYS[2])
 if own then return own end
 local n = tonumber(ARGV[2])

@@ -10,7 +10,7 @@
  * | llm_time | both MISS (JSON): candidate llm / baseline llm > limit | ×1.25 |
  * | error_rate | only the candidate failed (only the baseline failed: "better") | 0 points |
  * | hit_rate | primed question: only the candidate missed (only the baseline: "better") | 0 points |
- * | tail_latency | both answered: the candidate > 100 ms slower (the baseline > 100 ms slower: "better") | 0 points |
+ * | tail_latency | sequential hit pairs, both answered: the candidate > 100 ms slower (the baseline > 100 ms slower: "better") | 0 points |
  * | ttft | both streamed MISSes: candidate first byte / baseline first byte > limit | ×1.25 |
  * | tokens_per_call | both MISS with usage: candidate tokens / baseline tokens > limit | ×1.10 |
  *
@@ -54,6 +54,24 @@ export const TAIL_MARGIN_MS = 100;
  */
 export const TTFT_PAIRS = 16;
 export const TTFT_SCENARIO = 'ttft';
+
+/**
+ * Pairs of primed questions each relative run adds (the `hit_pairs` scenario), sent ONE PAIR AT A
+ * TIME by one VU per runner. They are cache hits, so they cost no LLM call, and they are the tail
+ * comparison's only pairs: with one pair in flight, a stall of one service process (a GC pause, a
+ * descheduled task, a noisy neighbour) slows at most the pair in flight, so the pairs stay
+ * independent trials. Concurrent pairs are not: one 200 ms stall of one side slows every pair in
+ * flight at once, which a sign test cannot tell from a regression (an identical candidate failed
+ * 2 of 33 calibration runs that way when the tail counted the concurrent mix's pairs).
+ *
+ * How many: a slowest-10% regression makes about 1 pair in 10 a trial on the candidate's side; the
+ * sign test at alpha = 0.125% needs about m/2 + 1.5·sqrt(m) of m trials, so about 40 such trials
+ * for 95% power: 400 pairs. They also feed the hit rate, the hit latency and the error rate.
+ */
+export const HIT_PAIRS = 400;
+export const HIT_PAIRS_SCENARIO = 'hit_pairs';
+/** The share of pairs a slowest-10% regression makes slow: the tail boundary is optimised for those trials. */
+export const TAIL_REGRESSION_SHARE = 0.1;
 
 export interface ComparisonSpec {
   readonly id: ComparisonId;
@@ -189,6 +207,8 @@ export interface PairSide {
 export interface Pair {
   /** `popular` questions were primed in setup() (must HIT); every other kind is a miss by design. */
   readonly kind: string;
+  /** Sent by the `hit_pairs` scenario, one pair at a time: the tail comparison's pairs. */
+  readonly sequential?: boolean;
   readonly baseline: PairSide;
   readonly candidate: PairSide;
 }
@@ -231,8 +251,9 @@ export function pairRecords(pair: Pair): MetricRecord[] {
     }
   }
 
-  if (b.success && c.success) {
+  if (pair.sequential && b.success && c.success) {
     // The tail: only pairs where one side was much slower are trials (like McNemar's discordant pairs).
+    // Only sequential pairs: a stall of one side slows every concurrent pair at once (HIT_PAIRS).
     const cSlow = c.durationMs - b.durationMs > TAIL_MARGIN_MS;
     const bSlow = b.durationMs - c.durationMs > TAIL_MARGIN_MS;
     add('tail_latency', 'pairs', 1);
@@ -272,6 +293,11 @@ export interface ComparisonDesign {
   readonly expectedPairs: number;
 }
 
+/** The `hit_pairs` scenario's pairs this runner sends (its share of {@link HIT_PAIRS} when split). */
+export function hitPairsFor(plan: GatePlan): number {
+  return Math.max(1, Math.floor(HIT_PAIRS * plan.segmentFraction));
+}
+
 /** The `ttft` scenario's pairs this runner sends (its share of {@link TTFT_PAIRS} when split). */
 export function ttftPairsFor(plan: GatePlan): number {
   return Math.max(1, Math.floor(TTFT_PAIRS * plan.segmentFraction));
@@ -279,34 +305,60 @@ export function ttftPairsFor(plan: GatePlan): number {
 
 /**
  * The boundary and guard of every comparison for a plan. Expected pairs: the primed questions are
- * every other main request; JSON-route misses are 4 in 10 of the main mix plus half the fresh prompts;
- * streamed misses are the `ttft` scenario's pairs (plus whatever the mix streams).
+ * every other main request plus the `hit_pairs` scenario; JSON-route misses are 4 in 10 of the main
+ * mix plus half the fresh prompts; streamed misses are the `ttft` scenario's pairs (plus whatever the
+ * mix streams); the tail's pairs are the `hit_pairs` scenario's.
  */
 export function designComparisons(plan: GatePlan): ComparisonDesign[] {
-  const hits = Math.max(1, plan.minPopularRequests);
+  const sequential = hitPairsFor(plan);
+  const hits = Math.max(1, plan.minPopularRequests) + sequential;
   const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
   const streamed = ttftPairsFor(plan);
-  const all = plan.minMainRequests + plan.minFreshRequests + streamed;
+  const all = plan.minMainRequests + plan.minFreshRequests + streamed + sequential;
   const expected: Record<ComparisonId, number> = {
     hit_latency: hits,
     hit_rate: hits,
     service_time: misses,
     llm_time: misses,
     error_rate: all,
-    tail_latency: all,
+    tail_latency: sequential,
     ttft: streamed,
     tokens_per_call: misses + streamed,
+  };
+  const sequentialShare: Record<ComparisonId, number> = {
+    hit_latency: sequential,
+    hit_rate: sequential,
+    service_time: 0,
+    llm_time: 0,
+    error_rate: sequential,
+    tail_latency: sequential,
+    ttft: 0,
+    tokens_per_call: 0,
   };
   return COMPARISONS.map((spec) => {
     const expectedPairs = expected[spec.id];
     const maxTrials = Math.min(1000, Math.max(200, 2 * expectedPairs));
-    const boundary =
+    // Latency: every pair is a trial. Rates: only discordant pairs are, as few as a regression
+    // makes; the tail's are optimised for a slowest-10% regression's, the others for none at all
+    // on the baseline's side. Either way the size holds for every trial count (stats.ts).
+    const optimiseAtTrials =
       spec.kind === 'latency'
-        ? designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials, optimiseAtTrials: expectedPairs })
-        : designSignBoundary({ alpha: COMPARISON_ALPHA, maxTrials });
+        ? expectedPairs
+        : spec.id === 'tail_latency'
+          ? Math.round(TAIL_REGRESSION_SHARE * expectedPairs)
+          : undefined;
+    const boundary = designSignBoundary({
+      alpha: COMPARISON_ALPHA,
+      maxTrials,
+      ...(optimiseAtTrials !== undefined ? { optimiseAtTrials } : {}),
+    });
     // A comparison judged on fewer pairs than it needs to fail could never fail: that is no
-    // evidence, and the guard says so. At least that many, and half the expected pairs.
-    const minPairs = Math.max(smallestRejectable(boundary), Math.ceil(expectedPairs / 2));
+    // evidence, and the guard says so. At least that many, and half the pairs the concurrent
+    // scenarios are certain to send. The sequential pairs are sent one at a time within a
+    // bounded duration, so how many arrive depends on the machine: for the tail, whose only pairs
+    // they are, a quarter of them.
+    const certain = spec.id === 'tail_latency' ? expectedPairs / 4 : (expectedPairs - sequentialShare[spec.id]) / 2;
+    const minPairs = Math.max(smallestRejectable(boundary), Math.ceil(certain));
     return { spec, boundary, minPairs, expectedPairs };
   });
 }

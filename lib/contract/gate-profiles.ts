@@ -366,3 +366,27 @@ export function maxDurationSeconds(shape: TrafficShape): number {
       return shape.stages.reduce((sum, s) => sum + s.durationSeconds, 0);
   }
 }
+
+/**
+ * What a relative run (with a baseline) adds to every profile, to each target: the `ttft`
+ * scenario's run-unique streamed prompts (LLM calls) and the `hit_pairs` scenario's primed
+ * questions sent one pair at a time (cache hits: no LLM call, but requests and stored turns).
+ * The reasons and the statistics are in `loadtests/src/lib/compare/comparisons.ts`.
+ */
+export const RELATIVE_GATE_PAIRS = { ttft: 16, hits: 400 } as const;
+
+/**
+ * The most popular questions a run primes (each target primes its own copies, once plus one retry).
+ * `test/loadtests/corpus.test.ts` holds the corpus to it.
+ */
+export const GATE_MAX_PRIMED_QUESTIONS = 10;
+
+/**
+ * The most chat requests one run of `spec` sends to ONE target, unsplit: priming (twice at most),
+ * the main scenario, the fresh prompts and, with a baseline, {@link RELATIVE_GATE_PAIRS}. With a
+ * baseline the other target gets as many. Readiness and the auth probe are not chat requests.
+ */
+export function gateChatRequestsPerTarget(spec: ProfileSpec, relative: boolean): number {
+  const pairs = relative ? RELATIVE_GATE_PAIRS.ttft + RELATIVE_GATE_PAIRS.hits : 0;
+  return 2 * GATE_MAX_PRIMED_QUESTIONS + plannedIterations(spec.main) + plannedIterations(spec.fresh) + pairs;
+}

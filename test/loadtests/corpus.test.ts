@@ -1,4 +1,5 @@
 import { RUN_ID_PATTERN } from '../../lib/contract/gate';
+import { GATE_MAX_PRIMED_QUESTIONS } from '../../lib/contract/gate-profiles';
 import { LIMITS } from '../../lib/contract/http';
 import corpusJson from '../../loadtests/corpus/questions.json';
 import {
@@ -34,6 +35,8 @@ function simulateVu(vuId: number, iterations: number, runId = RUN): PlannedReque
 describe('the question corpus', () => {
   test('has a popular head, a long tail at least five times larger, follow-ups and fresh topics', () => {
     expect(corpus.popular.length).toBeGreaterThanOrEqual(5);
+    // The request bound the synth-time quota relation counts on (gateChatRequestsPerTarget).
+    expect(corpus.popular.length).toBeLessThanOrEqual(GATE_MAX_PRIMED_QUESTIONS);
     expect(corpus.longTail.length).toBeGreaterThanOrEqual(5 * corpus.popular.length);
     expect(corpus.followUps.length).toBeGreaterThanOrEqual(5);
     expect(corpus.freshTopics.length).toBeGreaterThanOrEqual(5);

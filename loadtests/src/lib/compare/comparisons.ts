@@ -21,6 +21,7 @@
  * comparison exits 99 like any other threshold. Bonferroni: each comparison gets alpha / 8, so
  * the chance that an identical candidate fails any of them is at most {@link FAMILY_ALPHA}.
  */
+import { RELATIVE_GATE_PAIRS } from '../../../../lib/contract/gate-profiles';
 import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../../lib/contract/server-timing';
 import type { MetricRecord } from '../assess';
 import type { GatePlan } from '../plan';
@@ -52,7 +53,7 @@ export const TAIL_MARGIN_MS = 100;
  * pairs of the TTFT comparison and more pairs for tokens per call. Each costs one LLM call per
  * target; hits cost none, so this is the only traffic a comparison adds to the bill.
  */
-export const TTFT_PAIRS = 16;
+export const TTFT_PAIRS = RELATIVE_GATE_PAIRS.ttft;
 export const TTFT_SCENARIO = 'ttft';
 
 /**
@@ -68,7 +69,7 @@ export const TTFT_SCENARIO = 'ttft';
  * sign test at alpha = 0.125% needs about m/2 + 1.5·sqrt(m) of m trials, so about 40 such trials
  * for 95% power: 400 pairs. They also feed the hit rate, the hit latency and the error rate.
  */
-export const HIT_PAIRS = 400;
+export const HIT_PAIRS = RELATIVE_GATE_PAIRS.hits;
 export const HIT_PAIRS_SCENARIO = 'hit_pairs';
 /** The share of pairs a slowest-10% regression makes slow: the tail boundary is optimised for those trials. */
 export const TAIL_REGRESSION_SHARE = 0.1;

@@ -13,9 +13,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GATE_EXIT_CODES } from '../lib/contract/gate';
+import { GATE_EXIT_CODES, GATE_PROFILES, type GateProfile } from '../lib/contract/gate';
+import { GATE_PROFILE_SPECS } from '../lib/contract/gate-profiles';
 import { HEADERS, ROUTES } from '../lib/contract/http';
+import { designComparisons } from '../loadtests/src/lib/compare/comparisons';
 import type { ComparisonResult } from '../loadtests/src/lib/compare/report';
+import { readGateConfig } from '../loadtests/src/lib/config';
+import type { K6MetricSummary } from '../loadtests/src/lib/k6-summary';
+import { resolvePlan } from '../loadtests/src/lib/plan';
+import { limitRow, renderLimitTable } from './calibrate/limits';
 import {
   CALIBRATION_ROWS,
   type CalibrationContext,
@@ -74,6 +80,8 @@ async function main(): Promise<number> {
       missShare: MISS_SHARE,
     };
     const results: RowResult[] = [];
+    /** The identical candidate's k6 metrics, run by run: the spread for "close to the limit". */
+    const identicalMetrics: Record<string, K6MetricSummary>[] = [];
     for (const row of rows) {
       stack.resetCandidate();
       const injected = row.inject(ctx);
@@ -110,6 +118,7 @@ async function main(): Promise<number> {
         for (const c of run.report?.comparisons ?? [])
           if (!c.ok) result.caughtBy[c.id] = (result.caughtBy[c.id] ?? 0) + 1;
         if (run.report) result.verdictSeconds.push(run.report.durationSeconds);
+        if (row.identical && run.metrics) identicalMetrics.push({ ...run.metrics });
         const failedFixed = (run.report?.thresholds ?? []).filter((t) => !t.ok && t.role !== 'comparison').length;
         console.log(
           `calibrate: ${row.id} run ${i}/${n}: exit ${run.code}${failedFixed ? ` (${failedFixed} fixed thresholds failed)` : ''}; comparisons failed: ${
@@ -143,6 +152,21 @@ async function main(): Promise<number> {
     const all = results.flatMap((r) => r.verdictSeconds);
     console.log('');
     console.log(`median time to verdict over all runs: ${median(all)?.toFixed(1) ?? 'n/a'} s`);
+    if (identicalMetrics.length > 0) {
+      const profile = values.profile as string;
+      const config = readGateConfig({
+        BASE_URL: stack.candidate.url,
+        BASELINE_URL: stack.baseline.url,
+        PROFILE: profile,
+      });
+      const spec =
+        GATE_PROFILE_SPECS[(GATE_PROFILES as readonly string[]).includes(profile) ? (profile as GateProfile) : 'smoke'];
+      const rows = designComparisons(resolvePlan(spec, config)).flatMap((d) => limitRow(d, identicalMetrics) ?? []);
+      console.log('');
+      console.log(`Close to the limit (${identicalMetrics.length} identical runs):`);
+      console.log('');
+      console.log(renderLimitTable(rows));
+    }
     return 0;
   } finally {
     await stack.stop();

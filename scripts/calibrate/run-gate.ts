@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GATE_REPORT_FILES } from '../../lib/contract/gate';
+import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
 import type { GateReport } from '../../loadtests/src/lib/report';
 
 export const REPO_DIR = path.resolve(__dirname, '..', '..');
@@ -19,6 +20,8 @@ export interface GateChildRun {
   readonly wallMs: number;
   /** The gate's report (null when k6 wrote none, e.g. a usage error). */
   readonly report: GateReport | null;
+  /** k6's own metric summaries from the same file (null with the report). */
+  readonly metrics: Readonly<Record<string, K6MetricSummary>> | null;
 }
 
 export function runGateChild(options: {
@@ -43,9 +46,15 @@ export function runGateChild(options: {
       (error, stdout, stderr) => {
         const file = path.join(options.outDir, GATE_REPORT_FILES.json);
         let report: GateReport | null = null;
+        let metrics: Record<string, K6MetricSummary> | null = null;
         if (existsSync(file)) {
           try {
-            report = (JSON.parse(readFileSync(file, 'utf8')) as { gate: GateReport }).gate;
+            const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+              gate: GateReport;
+              k6?: { metrics?: Record<string, K6MetricSummary> };
+            };
+            report = saved.gate;
+            metrics = saved.k6?.metrics ?? null;
           } catch {
             report = null;
           }
@@ -57,6 +66,7 @@ export function runGateChild(options: {
           outDir: options.outDir,
           wallMs: Date.now() - started,
           report,
+          metrics,
         });
       },
     );

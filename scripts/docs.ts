@@ -14,7 +14,7 @@ import { renderRelations } from '../lib/config/relations-doc';
 import { renderAlarmCatalogue } from '../lib/monitoring/catalogue-doc';
 import { readSavedProof, renderProofDoc, renderProofSummary } from './alarms-prove/doc';
 import { readBenchResult, renderReadmeSection, renderServiceDocBlock } from './bench-report';
-import { renderProfileTable } from './gate/profile-table';
+import { renderBudgetTable, renderProfileTable } from './gate/profile-table';
 import { renderEnvTable } from './harness/docs-env';
 
 export interface DocBlock {
@@ -29,6 +29,7 @@ export const DOC_BLOCKS: readonly DocBlock[] = [
   { file: 'docs/service.md', marker: 'env-table', render: renderEnvTable },
   { file: 'docs/loadtests.md', marker: 'profile-table', render: renderProfileTable },
   { file: 'README.md', marker: 'profile-table', render: renderProfileTable },
+  { file: 'docs/loadtests.md', marker: 'gate-budget', render: renderBudgetTable },
   { file: 'docs/monitoring.md', marker: 'alarm-catalogue', render: () => renderAlarmCatalogue() },
   { file: 'docs/architecture.md', marker: 'relations', render: () => renderRelations() },
   // From the run `npm run alarms:prove -- --save` kept in docs/alarms-proof.json; the proof is not run here.

@@ -97,7 +97,28 @@ export interface ProfileSpec {
   readonly rationale: string;
   /** k6 `gracefulStop` for both scenarios: an iteration still running after the shape ends gets this long. */
   readonly gracefulStopSeconds: number;
+  /**
+   * The seeds' streaming criteria (seeds 004: "more than 10 concurrent connections", "more than 20
+   * events per second"), in the profiles whose load already has more than 10 users at once: a
+   * `streams` scenario opens this many streams of run-unique prompts at the same moment (one per
+   * VU), and they must be answered, each delivering its events faster than the rate below.
+   */
+  readonly streams?: ConcurrentStreams;
 }
+
+export interface ConcurrentStreams {
+  /** Streams opened at once (one VU each, started together). More than 10. */
+  readonly concurrent: number;
+  /**
+   * Token events per second of each stream after its first token (its events over the time from the
+   * first byte to the last), at the median of the streams: more than this. The seeds' "> 20 events/s"
+   * was for the whole system; 11 streams each above it deliver more than 200 a second together.
+   */
+  readonly minEventsPerSecond: number;
+}
+
+/** The seeds' criteria as one scenario: 11 streams at once, each faster than 20 events a second. */
+export const SEEDS_CONCURRENT_STREAMS: ConcurrentStreams = { concurrent: 11, minEventsPerSecond: 20 };
 
 /**
  * Tokens one run-unique first turn may cost: the system prompt and a short question (under 200
@@ -222,24 +243,30 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
     { minSuccessRate: 0.95, maxAvgLatencyMs: 5000, minCacheHitRate: 0.75 },
     '10 Concurrent',
   ),
-  heavy: seedsScenario(
-    'heavy',
-    20,
-    3,
-    4,
-    300,
-    { minSuccessRate: 0.9, maxAvgLatencyMs: 10000, minCacheHitRate: 0.8 },
-    '20 Concurrent',
-  ),
-  stress: seedsScenario(
-    'stress',
-    50,
-    2,
-    5,
-    300,
-    { minSuccessRate: 0.8, maxAvgLatencyMs: 30000, minCacheHitRate: 0.85 },
-    '50 Concurrent',
-  ),
+  heavy: {
+    ...seedsScenario(
+      'heavy',
+      20,
+      3,
+      4,
+      300,
+      { minSuccessRate: 0.9, maxAvgLatencyMs: 10000, minCacheHitRate: 0.8 },
+      '20 Concurrent',
+    ),
+    streams: SEEDS_CONCURRENT_STREAMS,
+  },
+  stress: {
+    ...seedsScenario(
+      'stress',
+      50,
+      2,
+      5,
+      300,
+      { minSuccessRate: 0.8, maxAvgLatencyMs: 30000, minCacheHitRate: 0.85 },
+      '50 Concurrent',
+    ),
+    streams: SEEDS_CONCURRENT_STREAMS,
+  },
   soak: {
     name: 'soak',
     summary: '90 requests a minute for 20 minutes (1800 planned), plus 6 fresh prompts a minute',
@@ -283,6 +310,7 @@ export const GATE_PROFILE_SPECS: { readonly [P in GateProfile]: ProfileSpec & { 
   },
   spike: {
     name: 'spike',
+    streams: SEEDS_CONCURRENT_STREAMS,
     summary: '1 request/s, a 10 s jump to 10 requests/s held for 30 s, and back (470 planned), plus fresh prompts',
     origin: 'gate',
     // A sudden tenfold burst and the recovery after it: queueing, connection pools, autoscaling lag.
@@ -383,10 +411,12 @@ export const GATE_MAX_PRIMED_QUESTIONS = 10;
 
 /**
  * The most chat requests one run of `spec` sends to ONE target, unsplit: priming (twice at most),
- * the main scenario, the fresh prompts and, with a baseline, {@link RELATIVE_GATE_PAIRS}. With a
+ * the main scenario, the fresh prompts, the concurrent streams and, with a baseline,
+ * {@link RELATIVE_GATE_PAIRS}. With a
  * baseline the other target gets as many. Readiness and the auth probe are not chat requests.
  */
 export function gateChatRequestsPerTarget(spec: ProfileSpec, relative: boolean): number {
   const pairs = relative ? RELATIVE_GATE_PAIRS.ttft + RELATIVE_GATE_PAIRS.hits : 0;
-  return 2 * GATE_MAX_PRIMED_QUESTIONS + plannedIterations(spec.main) + plannedIterations(spec.fresh) + pairs;
+  const streams = spec.streams?.concurrent ?? 0;
+  return 2 * GATE_MAX_PRIMED_QUESTIONS + plannedIterations(spec.main) + plannedIterations(spec.fresh) + streams + pairs;
 }

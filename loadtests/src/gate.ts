@@ -130,6 +130,7 @@ const metrics: Record<string, Counter | Rate | Trend> = {
   [GATE_K6_METRICS.ttft]: new Trend(GATE_K6_METRICS.ttft, true),
   [GATE_K6_METRICS.llmTokens]: new Trend(GATE_K6_METRICS.llmTokens),
   [GATE_K6_METRICS.db]: new Trend(GATE_K6_METRICS.db, true),
+  [GATE_K6_METRICS.streamEventsPerSecond]: new Trend(GATE_K6_METRICS.streamEventsPerSecond),
 };
 for (const target of (config.baselineUrl ? ['candidate', 'baseline'] : ['candidate']) as CostTarget[]) {
   for (const name of Object.values(costMetrics(target))) metrics[name] = new Counter(name);
@@ -534,6 +535,21 @@ export function ttft(data: SetupData): void {
     message: freshPrompt(corpus, data.runId, 100_000 + sequence),
   };
   sendPair(request, data, `gate-${data.runId}-ttft-${sequence}`, `ttft-${sequence}`);
+}
+
+/**
+ * The `streams` scenario (profiles with `streams`): one run-unique streamed prompt per VU, all VUs at
+ * once, to the candidate only: the seeds' concurrent streams and their event rate (fixed thresholds).
+ */
+export function streams(data: SetupData): void {
+  const sequence = exec.scenario.iterationInTest;
+  const request: PlannedRequest = {
+    kind: 'fresh',
+    route: 'stream',
+    // Numbered after any fresh and ttft prompt of the run, so none repeats another.
+    message: freshPrompt(corpus, data.runId, 200_000 + sequence),
+  };
+  send(request, data, `gate-${data.runId}-streams-${sequence}`);
 }
 
 /**

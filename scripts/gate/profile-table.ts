@@ -4,7 +4,17 @@
  * (scripts/docs.ts).
  */
 import { GATE_PROFILES } from '../../lib/contract/gate';
-import { GATE_PROFILE_SPECS, plannedIterations, type TrafficShape } from '../../lib/contract/gate-profiles';
+import {
+  GATE_MAX_PRIMED_QUESTIONS,
+  GATE_PROFILE_SPECS,
+  gateChatRequestsPerTarget,
+  plannedIterations,
+  type TrafficShape,
+} from '../../lib/contract/gate-profiles';
+import { TTFT_PAIRS } from '../../loadtests/src/lib/compare/comparisons';
+import { readGateConfig } from '../../loadtests/src/lib/config';
+import { llmCallBound } from '../../loadtests/src/lib/cost';
+import { resolvePlan } from '../../loadtests/src/lib/plan';
 
 function shape(s: TrafficShape): string {
   switch (s.executor) {
@@ -34,6 +44,33 @@ export function renderProfileTable(): string {
     const min = Math.ceil(planned * t.minRequestShare);
     rows.push(
       `| \`${name}\` | ${shape(p.main)} | ${planned}${min < planned ? ` (${min})` : ''} | ${plannedIterations(p.fresh)} | ${pct(t.minSuccessRate)} | ${ms(t.maxAvgLatencyMs)} | ${ms(t.maxP95LatencyMs)} | ${ms(t.maxCacheHitP95LatencyMs)} | ${pct(t.minCacheHitRate)} | ${ms(t.maxTtftP95Ms)} | ≤ ${t.maxTokensPerAnswer} | ${ms(t.maxDbMedianMs)} | ${p.rationale} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+/**
+ * Per profile and target: the most LLM calls a run makes (`llmCallBound`, what the verdict states)
+ * and the most chat requests it sends (`gateChatRequestsPerTarget`, what the gate principal's
+ * quota must hold), with fixed limits only and with a baseline.
+ */
+export function renderBudgetTable(): string {
+  const rows = [
+    '| profile | LLM calls per target, fixed limits only | with a baseline (each target) | chat requests per target, fixed limits only | with a baseline (each target) |',
+    '|---|---|---|---|---|',
+  ];
+  const config = (baseline: boolean) =>
+    readGateConfig({
+      BASE_URL: 'http://127.0.0.1:1',
+      ...(baseline ? { BASELINE_URL: 'http://127.0.0.1:2' } : {}),
+      PROFILE: 'smoke',
+    });
+  for (const name of GATE_PROFILES) {
+    const spec = GATE_PROFILE_SPECS[name];
+    const calls = (baseline: boolean) =>
+      llmCallBound(resolvePlan(spec, config(baseline)), GATE_MAX_PRIMED_QUESTIONS, baseline ? TTFT_PAIRS : 0);
+    rows.push(
+      `| \`${name}\` | ${calls(false)} | ${calls(true)} | ${gateChatRequestsPerTarget(spec, false)} | ${gateChatRequestsPerTarget(spec, true)} |`,
     );
   }
   return rows.join('\n');

@@ -5,6 +5,7 @@ import {
   headerValue,
   metricRecords,
   parseSse,
+  streamEventsPerSecond,
 } from '../../loadtests/src/lib/assess';
 
 const REQUEST_ID = 'gate-r1-smoke-7';
@@ -245,6 +246,17 @@ describe('metric samples of one request', () => {
     expect(records).toContainEqual({ metric: 'chat_db', value: 2.87, tags: { kind: 'popular', route: 'chat' } });
     const untimed = metricRecords({ kind: 'popular', route: 'chat' }, hit, assessed, undefined);
     expect(untimed.map((r) => r.metric)).not.toContain('chat_db');
+  });
+
+  test("a stream's token events per second count from its first byte to its last; none for one event or one burst", () => {
+    const body = [1, 2, 3, 4, 5].map((i) => `event: token\ndata: {"delta":"${i}"}\n\n`).join('');
+    const stream = answer({ body: `${body}event: done\ndata: {}\n\n`, durationMs: 300, waitingMs: 100 });
+    const a = assessChatResponse(stream, { route: 'stream', requestId: REQUEST_ID });
+    expect(a.tokenEvents).toBe(5);
+    expect(streamEventsPerSecond(stream, a)).toBeCloseTo(20, 10); // 4 events after the first in 200 ms
+    expect(streamEventsPerSecond({ ...stream, durationMs: 100 }, a)).toBeUndefined(); // all at once
+    expect(streamEventsPerSecond(stream, { ...a, tokenEvents: 1 })).toBeUndefined();
+    expect(streamEventsPerSecond(hit, assessed)).toBeUndefined(); // JSON
   });
 
   test('a failed popular request counts against the hit rate and adds no latency sample', () => {

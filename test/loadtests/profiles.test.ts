@@ -3,7 +3,7 @@ import path from 'node:path';
 import { GATE_PROFILES } from '../../lib/contract/gate';
 import { GATE_PROFILE_SPECS, maxDurationSeconds, plannedIterations } from '../../lib/contract/gate-profiles';
 import { readGateConfig } from '../../loadtests/src/lib/config';
-import { FRESH_SCENARIO } from '../../loadtests/src/lib/metrics';
+import { FRESH_SCENARIO, STREAMS_SCENARIO } from '../../loadtests/src/lib/metrics';
 import { buildK6Options, SCENARIO_EXEC } from '../../loadtests/src/lib/options';
 import { resolvePlan } from '../../loadtests/src/lib/plan';
 import { segmentPlannedIterations } from '../../loadtests/src/lib/segments';
@@ -95,14 +95,33 @@ describe('gate profiles', () => {
     expect(plannedIterations(GATE_PROFILE_SPECS.soak.main)).toBe(90 * 20);
   });
 
-  test.each(GATE_PROFILES)('%s runs the chat mix and the run-unique prompts as two scenarios', (name) => {
-    const plan = planFor(name);
-    const options = buildK6Options(plan, buildThresholds(plan));
-    expect(Object.keys(options.scenarios).sort()).toEqual([FRESH_SCENARIO, name].sort());
-    expect(options.scenarios[name]?.exec).toBe(SCENARIO_EXEC.main);
-    expect(options.scenarios[FRESH_SCENARIO]?.exec).toBe(SCENARIO_EXEC.fresh);
-    expect(options.summaryTrendStats).toEqual(expect.arrayContaining(['avg', 'p(95)', 'count']));
-  });
+  test.each(GATE_PROFILES)(
+    '%s runs the chat mix and the run-unique prompts, and its concurrent streams if any',
+    (name) => {
+      const plan = planFor(name);
+      const options = buildK6Options(plan, buildThresholds(plan));
+      const streams = GATE_PROFILE_SPECS[name].streams;
+      expect(Object.keys(options.scenarios).sort()).toEqual(
+        [FRESH_SCENARIO, name, ...(streams ? [STREAMS_SCENARIO] : [])].sort(),
+      );
+      expect(options.scenarios[name]?.exec).toBe(SCENARIO_EXEC.main);
+      expect(options.scenarios[FRESH_SCENARIO]?.exec).toBe(SCENARIO_EXEC.fresh);
+      if (streams) {
+        // The seeds' "more than 10 concurrent connections": one stream per VU, every VU at once.
+        expect(streams.concurrent).toBeGreaterThan(10);
+        expect(options.scenarios[STREAMS_SCENARIO]).toMatchObject({
+          executor: 'per-vu-iterations',
+          vus: streams.concurrent,
+          iterations: 1,
+          exec: SCENARIO_EXEC.streams,
+        });
+        const t = buildThresholds(plan).map((x) => `${x.metric} ${x.expression}`);
+        expect(t).toContain(`chat_requests{scenario:streams} count>=${streams.concurrent}`);
+        expect(t).toContain('chat_stream_events_per_s{scenario:streams} med>20');
+      }
+      expect(options.summaryTrendStats).toEqual(expect.arrayContaining(['avg', 'p(95)', 'count']));
+    },
+  );
 
   test('a split run guarantees each runner at least the floor of its share', () => {
     const light = GATE_PROFILE_SPECS.light.main; // 5 VUs x 4: halves get 2 or 3 VUs

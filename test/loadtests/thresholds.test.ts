@@ -25,6 +25,7 @@ const TREND_METRICS: string[] = [
   GATE_K6_METRICS.ttft,
   GATE_K6_METRICS.llmTokens,
   GATE_K6_METRICS.db,
+  GATE_K6_METRICS.streamEventsPerSecond,
 ];
 const COUNTER_METRICS: string[] = [GATE_K6_METRICS.requests, GATE_K6_METRICS.versionChecked];
 

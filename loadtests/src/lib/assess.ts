@@ -43,6 +43,8 @@ export interface ChatAssessment {
   readonly checks: Readonly<Record<string, boolean>>;
   /** The LLM tokens the answer reports (`usage`); absent when it reports none. */
   readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
+  /** A stream's `token` events (absent for the JSON route). */
+  readonly tokenEvents?: number;
   /** Why it failed, short, for logs. */
   readonly failure?: string;
 }
@@ -168,8 +170,10 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
   let parsed: unknown;
   const checks: Record<string, boolean> = {};
   let failure: string | undefined;
+  let tokenEvents: number | undefined;
   if (ctx.route === 'stream') {
     const events = parseSse(result.body ?? '');
+    tokenEvents = events.filter((e) => e.event === SSE_EVENTS.token).length;
     const terminal = events.filter((e) => e.event === SSE_EVENTS.done || e.event === SSE_EVENTS.error);
     const last = events[events.length - 1];
     checks['stream ends with exactly one done or error event'] =
@@ -227,9 +231,23 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
     servedFromCache: xCache === 'HIT' || cachedFlag === true,
     ...(wellFormed ? { sessionId: answer.session_id } : {}),
     ...(usage ? { usage } : {}),
+    ...(tokenEvents !== undefined ? { tokenEvents } : {}),
     checks,
     ...(failure ? { failure } : {}),
   };
+}
+
+/**
+ * Token events per second a stream delivered after its first token: its events after the first,
+ * over the time from its first byte (k6 `waiting` ends there) to its last. Undefined when there is
+ * nothing to time: a JSON answer, a stream of one event, or a body that arrived all at once.
+ */
+export function streamEventsPerSecond(result: HttpResult, assessment: ChatAssessment): number | undefined {
+  const events = assessment.tokenEvents;
+  if (events === undefined || events < 2 || result.waitingMs === undefined) return undefined;
+  const afterFirstMs = result.durationMs - result.waitingMs;
+  if (!(afterFirstMs >= 1)) return undefined;
+  return ((events - 1) * 1000) / afterFirstMs;
 }
 
 export interface MetricRecord {
@@ -261,6 +279,8 @@ export function metricRecords(
     }
     const db = parseServerTiming(headerValue(result.headers, HEADERS.serverTiming))[SERVER_TIMING_METRICS.db];
     if (db !== undefined) records.push({ metric: M.db, value: db, tags });
+    const eventsPerSecond = streamEventsPerSecond(result, assessment);
+    if (eventsPerSecond !== undefined) records.push({ metric: M.streamEventsPerSecond, value: eventsPerSecond, tags });
     if (request.route === 'stream' && result.waitingMs !== undefined) {
       records.push({ metric: M.ttft, value: result.waitingMs, tags: { ...tags, cache: assessment.cacheStatus } });
     }

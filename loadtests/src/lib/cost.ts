@@ -78,12 +78,16 @@ export function buildTargetCost(
 /**
  * The most LLM calls (turns that miss) a run makes per target: priming (every popular question,
  * once, plus one retry of those that failed), every main request that is not a primed question, the
- * fresh prompts and, with a baseline, the `ttft` scenario's streamed prompts. Each turn makes at most
+ * fresh prompts, the concurrent streams of the profiles that have them and, with a baseline, the
+ * `ttft` scenario's streamed prompts. Each turn makes at most
  * 3 attempts on provider errors (the service's retry policy); the bound counts turns.
  */
 export function llmCallBound(plan: GatePlan, popularQuestions: number, ttftPairs: number): number {
   const mainMisses = plan.minMainRequests - plan.minPopularRequests;
-  return 2 * popularQuestions + mainMisses + plan.minFreshRequests + ttftPairs;
+  const streams = plan.profile.streams
+    ? Math.max(1, Math.floor(plan.profile.streams.concurrent * plan.segmentFraction))
+    : 0;
+  return 2 * popularQuestions + mainMisses + plan.minFreshRequests + streams + ttftPairs;
 }
 
 function round(n: number, digits: number): number {

@@ -26,6 +26,11 @@ export const GATE_K6_METRICS = {
   llmTokens: 'chat_llm_tokens',
   /** Trend (ms): the service's database time per successful answer (`Server-Timing` `db`), when it reports one. */
   db: 'chat_db',
+  /**
+   * Trend: token events per second of a successful stream after its first token (its events after
+   * the first, over the time from the first byte to the last): the seeds' event throughput.
+   */
+  streamEventsPerSecond: 'chat_stream_events_per_s',
   /** Counter: responses whose version was checked, the guard of {@link GATE_K6_METRICS.versionMatch}. */
   versionChecked: 'chat_version_checked',
 } as const;
@@ -46,6 +51,9 @@ export type RouteKind = 'chat' | 'stream';
 
 /** The `scenario` name of the run-unique prompt traffic in every profile. */
 export const FRESH_SCENARIO = 'fresh';
+
+/** The `scenario` name of the concurrent streams of the profiles that have them (`ProfileSpec.streams`). */
+export const STREAMS_SCENARIO = 'streams';
 
 /** Trend columns in the summary; p(95) feeds the report and the EMF line. */
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'];

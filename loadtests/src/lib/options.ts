@@ -5,7 +5,7 @@
  */
 
 import type { TrafficShape } from '../../../lib/contract/gate-profiles';
-import { FRESH_SCENARIO, SUMMARY_TREND_STATS } from './metrics';
+import { FRESH_SCENARIO, STREAMS_SCENARIO, SUMMARY_TREND_STATS } from './metrics';
 import type { GatePlan } from './plan';
 import { type K6Threshold, type ThresholdSpec, toK6Thresholds } from './thresholds';
 
@@ -53,7 +53,10 @@ export interface K6Options {
 }
 
 /** The exported functions the scenarios run (see `src/gate.ts`). */
-export const SCENARIO_EXEC = { main: 'chat', fresh: 'fresh' } as const;
+export const SCENARIO_EXEC = { main: 'chat', fresh: 'fresh', streams: 'streams' } as const;
+
+/** The concurrent streams' time limit: a stream is one LLM answer (30 s per attempt at most). */
+export const STREAMS_MAX_DURATION_SECONDS = 90;
 
 /**
  * setup() checks readiness and primes the popular questions (in parallel, one retry): two LLM
@@ -104,6 +107,21 @@ export function buildK6Options(plan: GatePlan, thresholds: readonly ThresholdSpe
     scenarios: {
       [profile.name]: toK6Scenario(profile.main, SCENARIO_EXEC.main, profile.gracefulStopSeconds),
       [FRESH_SCENARIO]: toK6Scenario(profile.fresh, SCENARIO_EXEC.fresh, profile.gracefulStopSeconds),
+      // One stream per VU, all VUs started together (k6 starts a per-vu-iterations scenario's VUs at once).
+      ...(profile.streams
+        ? {
+            [STREAMS_SCENARIO]: toK6Scenario(
+              {
+                executor: 'per-vu-iterations',
+                vus: profile.streams.concurrent,
+                iterations: 1,
+                maxDurationSeconds: STREAMS_MAX_DURATION_SECONDS,
+              },
+              SCENARIO_EXEC.streams,
+              profile.gracefulStopSeconds,
+            ),
+          }
+        : {}),
     },
     thresholds: toK6Thresholds(thresholds),
     summaryTrendStats: [...SUMMARY_TREND_STATS],

@@ -8,7 +8,7 @@
  * - a threshold key may filter by tags (`chat_success{scenario:smoke}`), which k6 reports as its own
  *   entry in the summary.
  */
-import { FRESH_SCENARIO, K6_CHECKS_METRIC, GATE_K6_METRICS as M } from './metrics';
+import { FRESH_SCENARIO, K6_CHECKS_METRIC, GATE_K6_METRICS as M, STREAMS_SCENARIO } from './metrics';
 import type { GatePlan } from './plan';
 
 export type ThresholdRole = 'guard' | 'criterion' | 'abort' | 'comparison';
@@ -176,6 +176,29 @@ export function buildThresholds(plan: GatePlan): ThresholdSpec[] {
     why: 'A prompt unique to this run cannot be in any cache; a HIT means the cache key ignores the message or the cache returns answers for the wrong key.',
     guardedBy: [freshGuard],
   });
+  if (profile.streams) {
+    const streams = { scenario: STREAMS_SCENARIO };
+    const streamsGuard = add({
+      metric: metricKey(M.requests, streams),
+      expression: `count>=${Math.max(1, Math.floor(profile.streams.concurrent * plan.segmentFraction))}`,
+      role: 'guard',
+      why: `The seeds' "more than 10 concurrent connections": ${profile.streams.concurrent} streams opened at the same moment (this runner's share when split).`,
+    });
+    const streamsAnswered = add({
+      metric: metricKey(M.success, streams),
+      expression: `rate>${num(targets.minSuccessRate)}`,
+      role: 'criterion',
+      why: 'Streams opened all at once are answered like the rest of the load: a version that cannot hold that many streams open fails them.',
+      guardedBy: [streamsGuard],
+    });
+    add({
+      metric: metricKey(M.streamEventsPerSecond, streams),
+      expression: `med>${num(profile.streams.minEventsPerSecond)}`,
+      role: 'criterion',
+      why: `The seeds' "more than ${profile.streams.minEventsPerSecond} events per second": the typical stream of the ${profile.streams.concurrent} open at once delivers its token events faster than that, so all of them together far faster.`,
+      guardedBy: [streamsGuard, streamsAnswered],
+    });
+  }
   if (versionGuard) {
     add({
       metric: M.versionMatch,

@@ -43,7 +43,10 @@ export interface LimitRow {
   /** Smallest detectable shift above the limit: the floor, and the gate's (ms, or ln ratio). */
   readonly floorExcess: number;
   readonly gateExcess: number;
-  /** gateExcess / floorExcess (infinite when the boundary cannot be crossed with these pairs). */
+  /**
+   * gateExcess / floorExcess: infinite when the boundary cannot be crossed with these pairs; 1 when
+   * the differences have no spread and the gate detects any shift past the limit, as any test would.
+   */
   readonly ratio: number;
 }
 
@@ -120,6 +123,9 @@ export function limitRow(
   }
   // The excess over the limit, measured from the identical candidate's own median difference.
   const gateExcess = hi - (spec.limit - median);
+  // No spread at all (tokens per call of an unchanged version: every pair equal): any test, the
+  // gate's too, detects any shift past the limit; the ratio of two zeros is taken as 1.
+  const ratio = sigma === 0 ? (gateExcess <= 1e-9 ? 1 : Number.POSITIVE_INFINITY) : gateExcess / floorExcess;
   return {
     id: spec.id,
     title: spec.title,
@@ -130,7 +136,7 @@ export function limitRow(
     limit: spec.limit,
     floorExcess,
     gateExcess,
-    ratio: gateExcess / floorExcess,
+    ratio,
   };
 }
 

@@ -62,3 +62,13 @@ test('rates and the tail have no row (they are proportions); a comparison withou
   expect(limitRow(design('tail_latency'), [])).toBeUndefined();
   expect(limitRow(design('ttft'), [{}])).toBeUndefined();
 });
+
+test('no spread at all (every pair equal, as tokens per call of an unchanged version): both detect any shift past the limit', () => {
+  const id = 'tokens_per_call';
+  const row = limitRow(design(id), [{ [comparisonMetrics(id).diff]: normalTrend(0, 0, 40) }]);
+  if (!row) throw new Error('no row');
+  expect(row.sigma).toBe(0);
+  expect(row.floorExcess).toBe(0);
+  expect(row.gateExcess).toBeLessThan(1e-6);
+  expect(row.ratio).toBe(1);
+});

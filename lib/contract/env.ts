@@ -46,6 +46,11 @@ interface EnvVarBase {
    * test proves it for every stage), so it is not one of {@link PLAIN_ENV_NAMES}.
    */
   readonly localOnly?: boolean;
+  /**
+   * Set by the CDK app only when the stage has such a value (said here, in words); otherwise left
+   * out of the task definition, and the service runs without it. Still one of {@link PLAIN_ENV_NAMES}.
+   */
+  readonly deployedWhen?: string;
 }
 
 /**
@@ -224,6 +229,28 @@ export const SERVICE_ENV = {
     description:
       "API requests per minute allowed per principal (the token's `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.",
   },
+  GATE_PRINCIPAL: {
+    kind: 'plain',
+    required: false,
+    deployedWhen:
+      "always with the stage's Cognito user pool (the gate machine client's id); with an external issuer only when auth.gateClient.principal is set",
+    description:
+      "The `sub` of the k6 gate's access tokens: this principal gets QUOTA_GATE_REQUESTS_PER_MINUTE and QUOTA_GATE_STORED_BYTES_PER_DAY instead of the ordinary quotas (its token quota is everyone's). 1–256 characters, no whitespace or control characters. Not a secret: it is in every token the gate presents. Unset: no principal is treated as the gate.",
+  },
+  QUOTA_GATE_REQUESTS_PER_MINUTE: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'requests/min',
+    range: {
+      min: 1,
+      max: 1_000_000,
+      why: 'at least one request; a million a minute is the load tests\' "no limit" (the relation gate-within-request-quota sets the floor a stage needs)',
+    },
+    default: '2000',
+    description:
+      'QUOTA_REQUESTS_PER_MINUTE for GATE_PRINCIPAL alone: a relative gate run sends both targets about 1,000 chat requests in a minute as that one principal. Shared like QUOTA_REQUESTS_PER_MINUTE.',
+  },
   QUOTA_LLM_TOKENS_PER_MINUTE: {
     kind: 'plain',
     required: false,
@@ -247,6 +274,20 @@ export const SERVICE_ENV = {
     default: '10000000',
     description:
       'UTF-8 bytes of messages (question and answer) a principal may store per UTC day; past it, 429 storage_quota_exceeded until midnight UTC. Shared like QUOTA_REQUESTS_PER_MINUTE.',
+  },
+  QUOTA_GATE_STORED_BYTES_PER_DAY: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'bytes/day',
+    range: {
+      min: 100_000,
+      max: 1_000_000_000_000,
+      why: "QUOTA_STORED_BYTES_PER_DAY's bounds: below 100 kB not even one gate run fits; 1 TB is past any budget worth a cap",
+    },
+    default: '500000000',
+    description:
+      'QUOTA_STORED_BYTES_PER_DAY for GATE_PRINCIPAL alone: a relative gate run stores about 1,000 turns of 1–2 KB; 500 MB is some 250 runs a day. Shared like QUOTA_REQUESTS_PER_MINUTE.',
   },
   MESSAGE_RETENTION_DAYS: {
     kind: 'plain',
@@ -403,6 +444,22 @@ export type LocalOnlyEnvName = {
 export const LOCAL_ONLY_ENV_NAMES = SERVICE_ENV_NAMES.filter(
   (n): n is LocalOnlyEnvName => (SERVICE_ENV[n] as EnvVarSpec).localOnly === true,
 );
+
+/** Names the task definition carries only in some stages (see {@link EnvVarSpec.deployedWhen}). */
+export type ConditionalEnvName = {
+  [K in ServiceEnvName]: (typeof SERVICE_ENV)[K] extends { readonly deployedWhen: string } ? K : never;
+}[ServiceEnvName];
+export const CONDITIONAL_ENV_NAMES = SERVICE_ENV_NAMES.filter(
+  (n): n is ConditionalEnvName => (SERVICE_ENV[n] as EnvVarSpec).deployedWhen !== undefined,
+);
+
+/**
+ * GATE_PRINCIPAL's shape, checked by the service at start and by synth on `auth.gateClient.principal`:
+ * a token's `sub` as issuers write it (a UUID, a client id, `<client_id>@clients`), never blank,
+ * never a value that could be two things in a log line.
+ */
+export const GATE_PRINCIPAL_PATTERN = /^[^\s\p{Cc}]{1,256}$/u;
+export const GATE_PRINCIPAL_RULE = '1-256 characters without whitespace or control characters';
 
 /** The names whose kind is `secret`, as a type. */
 export type SecretEnvName = {

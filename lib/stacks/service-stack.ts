@@ -187,6 +187,7 @@ export class ServiceStack extends Stack {
         authIssuer: this.identity.issuer,
         authAudiences: this.identity.audiences,
         authJwksUrl: this.identity.jwksUrl,
+        ...(this.identity.gatePrincipal === undefined ? {} : { gatePrincipal: this.identity.gatePrincipal }),
       },
       secrets: {
         dbSecret: props.database.appUserSecret,

@@ -11,6 +11,8 @@ import {
   type DbSslMode,
   type EnvVarSpec,
   envRangeText,
+  GATE_PRINCIPAL_PATTERN,
+  GATE_PRINCIPAL_RULE,
   type IntegerEnvName,
   inEnvRange,
   type LogLevel,
@@ -56,6 +58,15 @@ export interface QuotaSettings {
   readonly llmTokensPerMinute: number;
   /** UTF-8 bytes of messages stored per principal and UTC day. */
   readonly storedBytesPerDay: number;
+  /**
+   * GATE_PRINCIPAL: the k6 gate's `sub`, which gets `gate`'s allowances instead of
+   * `requestsPerMinute` and `storedBytesPerDay` (its token quota is everyone's). Absent: no gate principal.
+   */
+  readonly gate?: {
+    readonly principal: string;
+    readonly requestsPerMinute: number;
+    readonly storedBytesPerDay: number;
+  };
 }
 
 /**
@@ -234,6 +245,7 @@ const TEXT_VALIDATORS = {
   AUTH_ISSUER: httpsUrl,
   AUTH_AUDIENCE: audienceList,
   AUTH_JWKS_URL: httpsUrl,
+  GATE_PRINCIPAL: pattern(GATE_PRINCIPAL_PATTERN, GATE_PRINCIPAL_RULE),
 } satisfies { readonly [K in TextEnvName]: Validator<unknown> };
 
 /** Names whose contract entry has no `type` other than text: their format lives in {@link TEXT_VALIDATORS}. */
@@ -335,6 +347,15 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
         requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE,
         llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE,
         storedBytesPerDay: v.QUOTA_STORED_BYTES_PER_DAY,
+        ...(v.GATE_PRINCIPAL === undefined
+          ? {}
+          : {
+              gate: {
+                principal: v.GATE_PRINCIPAL,
+                requestsPerMinute: v.QUOTA_GATE_REQUESTS_PER_MINUTE,
+                storedBytesPerDay: v.QUOTA_GATE_STORED_BYTES_PER_DAY,
+              },
+            }),
       },
       messageRetentionDays: v.MESSAGE_RETENTION_DAYS,
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,

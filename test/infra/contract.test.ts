@@ -7,6 +7,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ENV_SETTINGS, type EnvSetting, serviceDimension, valueAt } from '../../lib/config';
 import { API_CONTAINER_NAME, assertContractCoverage } from '../../lib/constructs/chat-api-task-definition';
 import {
+  CONDITIONAL_ENV_NAMES,
   DB_SSL_MODES,
   INTEGER_ENV_NAMES,
   LOCAL_ONLY_ENV_NAMES,
@@ -139,6 +140,17 @@ describe('the task definition and the contract agree name for name', () => {
       /missing DB_HOST.*names the contract does not list: EXTRA_TOKEN/,
     );
   });
+
+  test('only a name the contract sets in some stages (GATE_PRINCIPAL) may be left out', () => {
+    expect(CONDITIONAL_ENV_NAMES).toEqual(['GATE_PRINCIPAL']);
+    const secretNames = Object.fromEntries(SECRET_ENV_NAMES.map((n) => [n, 'x']));
+    const without = (left: string) =>
+      Object.fromEntries(PLAIN_ENV_NAMES.filter((n) => n !== left).map((n) => [n, 'x']));
+    expect(() => assertContractCoverage(without('GATE_PRINCIPAL'), secretNames)).not.toThrow();
+    expect(() => assertContractCoverage(without('QUOTA_GATE_REQUESTS_PER_MINUTE'), secretNames)).toThrow(
+      /missing QUOTA_GATE_REQUESTS_PER_MINUTE/,
+    );
+  });
 });
 
 describe('the service reads exactly those names', () => {
@@ -151,6 +163,8 @@ describe('the service reads exactly those names', () => {
     if (name === 'AUTH_JWKS_URL')
       return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json';
     if (name === 'AUTH_AUDIENCE') return '1example23456789userclient,2example23456789gateclient';
+    // The gate machine client's id: the `sub` of its client-credentials tokens.
+    if (name === 'GATE_PRINCIPAL') return '2example23456789gateclient';
     throw new Error(`unexpected token for ${name}`);
   };
   const containerEnv = {

@@ -456,9 +456,11 @@ export const CONDITIONAL_ENV_NAMES = SERVICE_ENV_NAMES.filter(
 /**
  * GATE_PRINCIPAL's shape, checked by the service at start and by synth on `auth.gateClient.principal`:
  * a token's `sub` as issuers write it (a UUID, a client id, `<client_id>@clients`), never blank,
- * never a value that could be two things in a log line.
+ * never a value that could be two things in a log line. No `u` flag or `\p{…}` escape: the k6 bundles
+ * include this module, and the length is counted in UTF-16 units.
  */
-export const GATE_PRINCIPAL_PATTERN = /^[^\s\p{Cc}]{1,256}$/u;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters (Unicode Cc) are what it excludes.
+export const GATE_PRINCIPAL_PATTERN = /^[^\s\u0000-\u001f\u007f-\u009f]{1,256}$/;
 export const GATE_PRINCIPAL_RULE = '1-256 characters without whitespace or control characters';
 
 /** The names whose kind is `secret`, as a type. */

@@ -254,7 +254,17 @@ describe('service config', () => {
   });
 
   test('GATE_PRINCIPAL is refused with whitespace, control characters or over 256 characters, naming the rule', () => {
-    for (const bad of ['gate client', ' gate', 'gate\t', 'gate\u0000id', 'gate\u007fid', 'x'.repeat(257)]) {
+    for (const bad of [
+      'gate client',
+      ' gate',
+      'gate\t',
+      'gate\u00a0id',
+      'gate\u2028id',
+      'gate\u0000id',
+      'gate\u007fid',
+      'gate\u0085id',
+      'x'.repeat(257),
+    ]) {
       const r = parseServiceConfig({ ...VALID, GATE_PRINCIPAL: bad });
       expect(!r.ok && r.problems).toEqual([
         { name: 'GATE_PRINCIPAL', problem: 'must be 1-256 characters without whitespace or control characters' },

@@ -48,6 +48,11 @@ export interface ServiceEnvSources {
   readonly authJwksUrl: string;
   /** GATE_PRINCIPAL (an {@link IdentityProvider}'s `gatePrincipal`); left out of the environment when undefined. */
   readonly gatePrincipal?: string;
+  /**
+   * RATE_LIMIT_EXEMPT_CIDRS: the VPC's CIDR (`vpc.vpcCidrBlock`, a deploy-time reference), so the
+   * k6 gate runner inside it is not stopped by the per-address flood guard.
+   */
+  readonly rateLimitExemptCidrs: readonly string[];
 }
 
 /**
@@ -97,6 +102,9 @@ export function plainServiceEnvironment(
     LLM_BASE_URL: service.llm.baseUrl,
     LLM_MODEL: service.llm.model,
     PROMPT_VERSION: service.promptVersion,
+    // The flood guard keys on the address the ALB appended, which only a caller inside the VPC can
+    // have in this range; such callers still need a token and meet their principal's quotas.
+    RATE_LIMIT_EXEMPT_CIDRS: s.rateLimitExemptCidrs.join(','),
     LOG_LEVEL: service.logLevel,
     // LLM_TIMEOUT_MS, CACHE_TTL_SECONDS, the limits, DRAIN_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_SECONDS, ...:
     // each from the stage setting lib/config/env-settings.ts names, the one validated against its range.

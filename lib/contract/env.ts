@@ -78,6 +78,34 @@ export type AuthMode = (typeof AUTH_MODES)[number];
 /** Any TCP port a client connects to. */
 const TCP_PORT: EnvRange = { min: 1, max: 65_535, why: 'any TCP port (RDS and ElastiCache narrow it at synth)' };
 
+/**
+ * RATE_LIMIT_EXEMPT_CIDRS' rule, which the service's parser enforces at start
+ * (service/src/rate-limit-exemptions.ts). The exemption switches the per-address flood guard off for
+ * the addresses it covers, so a typo must never cover internet clients:
+ * - `maxEntries`: a VPC has at most 5 IPv4 CIDR blocks under AWS's default quota; the CDK app sets one.
+ * - `privateRanges`: addresses no internet client can have as seen by the ALB (RFC 1918, RFC 6598
+ *   shared space, which AWS allows for VPCs, loopback, IPv6 unique-local and loopback). An entry
+ *   inside one of them may be as wide as it.
+ * - `widestPublicPrefix`: any other entry is at most the widest block a VPC can have (IPv4 /16;
+ *   IPv6 /44 through IPAM), which refuses 0.0.0.0/0, ::/0 and every range wide enough to matter.
+ * - `ipv4MappedRange`: `node:net`'s BlockList matches an IPv4 address against IPv6 rules as
+ *   `::ffff:a.b.c.d`, so an IPv6 entry covering this range would exempt IPv4 clients; refused.
+ */
+export const RATE_LIMIT_EXEMPT_RULE = {
+  maxEntries: 5,
+  privateRanges: [
+    '10.0.0.0/8',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    '100.64.0.0/10',
+    '127.0.0.0/8',
+    'fc00::/7',
+    '::1/128',
+  ],
+  widestPublicPrefix: { ipv4: 16, ipv6: 44 },
+  ipv4MappedRange: '::ffff:0:0/96',
+} as const;
+
 export const SERVICE_ENV = {
   PORT: {
     kind: 'plain',
@@ -218,6 +246,11 @@ export const SERVICE_ENV = {
     default: '120',
     description:
       'Per-task flood guard: requests per minute allowed per client address (the one the ALB appended to X-Forwarded-For), checked in memory before authentication.',
+  },
+  RATE_LIMIT_EXEMPT_CIDRS: {
+    kind: 'plain',
+    required: false,
+    description: `Client addresses the RATE_LIMIT_PER_MINUTE flood guard does not count (that guard only: every chat route still needs a valid token, and the caller's principal quotas apply): comma-separated IPv4/IPv6 CIDRs (address/prefix). The CDK app sets the VPC's CIDR, so the k6 gate runner, which sends each target hundreds of chat requests a minute from one private address, is not answered 429 rate_limited. Safe because the address checked is the one the ALB appended to X-Forwarded-For, which an internet client cannot choose. At most ${RATE_LIMIT_EXEMPT_RULE.maxEntries} entries; an entry outside the private ranges (${RATE_LIMIT_EXEMPT_RULE.privateRanges.join(', ')}) may be at most a /${RATE_LIMIT_EXEMPT_RULE.widestPublicPrefix.ipv4} (IPv4) or /${RATE_LIMIT_EXEMPT_RULE.widestPublicPrefix.ipv6} (IPv6), the widest block a VPC can have, so 0.0.0.0/0, ::/0 or a typo cannot exempt the internet; IPv6 entries must not cover IPv4-mapped addresses (${RATE_LIMIT_EXEMPT_RULE.ipv4MappedRange}). Unset: nobody is exempt.`,
   },
   QUOTA_REQUESTS_PER_MINUTE: {
     kind: 'plain',

@@ -188,6 +188,8 @@ export class ServiceStack extends Stack {
         authAudiences: this.identity.audiences,
         authJwksUrl: this.identity.jwksUrl,
         ...(this.identity.gatePrincipal === undefined ? {} : { gatePrincipal: this.identity.gatePrincipal }),
+        // The runner and the load balancer call from inside it (the WAF exempts the same range).
+        rateLimitExemptCidrs: [props.vpc.vpcCidrBlock],
       },
       secrets: {
         dbSecret: props.database.appUserSecret,

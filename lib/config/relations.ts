@@ -8,10 +8,15 @@
  * A violation names both sides, their values in the stage, and what breaks.
  */
 import { DB_POOL, inEnvRange, LLM_RETRY_POLICY, worstCaseRequestMs } from '../contract';
-import { GATE_PROFILE_SPECS, maxDurationSeconds, type ProfileSpec } from '../contract/gate-profiles';
+import {
+  GATE_PROFILE_SPECS,
+  gateChatRequestsPerTarget,
+  maxDurationSeconds,
+  type ProfileSpec,
+} from '../contract/gate-profiles';
 import { configuredMaxConnections } from './db-connection-limit';
 import type { Problems } from './problems';
-import type { StageConfig } from './stage-config';
+import { hasGatePrincipal, type StageConfig } from './stage-config';
 
 /** Budget for the k6 runner task to start (image pull) and for setup() to prime the cache. */
 export const GATE_START_AND_SETUP_MINUTES = 3;
@@ -88,6 +93,26 @@ export const RELATIONS: readonly Relation[] = [
         left: Math.ceil(gateWorstCaseSeconds(spec) / 60),
         right: c.deployment.gate.timeoutMinutes,
         detail: `profile '${spec.name}'`,
+      };
+    },
+  },
+  {
+    name: 'gate-within-request-quota',
+    left: "a relative gate run's chat requests to both targets, whose quota counts add up in the one cache they share: 2 × gateChatRequestsPerTarget(profile) (priming, main, fresh, ttft and hit pairs)",
+    right:
+      "the gate principal's request quota: service.quotas.gateRequestsPerMinute (QUOTA_GATE_REQUESTS_PER_MINUTE) with a gate principal (Cognito, or auth.gateClient.principal), else service.quotas.requestsPerPrincipalPerMinute",
+    op: '<=',
+    unit: 'requests',
+    why: "the gate is one principal: past its quota it is answered 429 and fails the deploy. Conservative on purpose (the whole run must fit in one quota minute). Raise service.quotas.gateRequestsPerMinute (with an external issuer, name the gate's sub in auth.gateClient.principal first), not every principal's quota",
+    measure: (c) => {
+      if (!c.deployment.gate.enabled) return undefined;
+      const spec = GATE_PROFILE_SPECS[c.deployment.gate.profile];
+      if (!spec) return undefined; // an unknown profile is reported by the gate checks
+      const named = hasGatePrincipal(c.auth);
+      return {
+        left: DEPLOYMENT_COLOURS * gateChatRequestsPerTarget(spec, true),
+        right: named ? c.service.quotas.gateRequestsPerMinute : c.service.quotas.requestsPerPrincipalPerMinute,
+        detail: `profile '${spec.name}'${named ? '' : ', no gate principal'}`,
       };
     },
   },

@@ -93,20 +93,38 @@ export interface LlmConfig {
 }
 
 /**
- * Per principal (the token's `sub`), per minute, counted in the shared cache so they hold at any
- * task count (per task while the cache is down). The k6 gate's machine client is one principal:
- * the smoke gate against the candidate and the baseline sends about 100 requests in its minute.
+ * Per principal (the token's `sub`), counted in the shared cache so they hold at any task count (per
+ * task while the cache is down). The k6 gate's machine client is one principal, the gate principal
+ * (GATE_PRINCIPAL: the Cognito machine client's id, or `auth.gateClient.principal`), and a relative
+ * gate run sends both targets about 1,000 chat requests within a minute
+ * (`2 × gateChatRequestsPerTarget`, lib/contract/gate-profiles.ts): so it has allowances of its own,
+ * `gateRequestsPerMinute` and `gateStoredBytesPerDay`, checked against the stage's gate profile at
+ * synth (the relation gate-within-request-quota), while every other principal keeps the ordinary
+ * ones. Its LLM token quota is everyone's: the profile bounds its LLM calls. docs/security.md says
+ * what the larger allowance lets a thief of the gate's client secret do.
  */
 export interface QuotaConfig {
   readonly requestsPerPrincipalPerMinute: number;
+  /**
+   * QUOTA_GATE_REQUESTS_PER_MINUTE: the gate principal's requests per minute instead of
+   * `requestsPerPrincipalPerMinute`. The default (2,000) holds a relative run of every shipped
+   * stage's profile (smoke: 2 × 481 = 962; light: 2 × 459 = 918) with room to spare; `soak`
+   * (2 × 2,356) needs more.
+   */
+  readonly gateRequestsPerMinute: number;
   /** LLM tokens in + out, as the provider bills them. docs/cost.md prices the worst case. */
   readonly llmTokensPerPrincipalPerMinute: number;
   /**
    * UTF-8 bytes of messages (each question and its answer) one principal may store per UTC day;
-   * past it, `429 storage_quota_exceeded` until midnight UTC. The gate's machine principal stores
-   * about 2 KB per request: a smoke run is well under 1% of the default.
+   * past it, `429 storage_quota_exceeded` until midnight UTC.
    */
   readonly storedBytesPerPrincipalPerDay: number;
+  /**
+   * QUOTA_GATE_STORED_BYTES_PER_DAY: the gate principal's bytes per UTC day instead of
+   * `storedBytesPerPrincipalPerDay`. A relative gate run stores about 1,000 turns of 1–2 KB
+   * (about 2 MB): the ordinary 10 MB would stop the fifth run of a day; 500 MB holds some 250.
+   */
+  readonly gateStoredBytesPerDay: number;
 }
 
 /**
@@ -217,9 +235,31 @@ export interface AuthConfig {
    * existing Secrets Manager secret `{"clientId": "...", "clientSecret": "..."}` created before the
    * first deploy (like the LLM key).
    */
-  readonly gateClient?: { readonly tokenUrl: string; readonly secretName: string; readonly scope?: string };
+  readonly gateClient?: {
+    readonly tokenUrl: string;
+    readonly secretName: string;
+    readonly scope?: string;
+    /**
+     * The `sub` of the gate client's access tokens at that issuer (GATE_PRINCIPAL), which it gets
+     * the gate's quotas by (`service.quotas.gateRequestsPerMinute`, `gateStoredBytesPerDay`). Issuer
+     * specific: Keycloak puts the client's service-account user id there, Auth0 `<client_id>@clients`.
+     * Read it from a token the client got. Not a secret: every token the gate presents carries it.
+     * @default - no gate principal: the gate has the ordinary quotas, which the relation
+     * gate-within-request-quota then holds its runs to
+     */
+    readonly principal?: string;
+  };
   /** Cognito: how long an access token is valid (5–1440 minutes). The gate fetches a new one per run. */
   readonly accessTokenValidityMinutes: number;
+}
+
+/**
+ * Whether the stage's tasks know the gate's principal (GATE_PRINCIPAL), and so give it the gate's
+ * quotas: always with the stage's Cognito user pool (the machine client's id), with an external
+ * issuer only when `auth.gateClient.principal` names it.
+ */
+export function hasGatePrincipal(auth: AuthConfig): boolean {
+  return auth.issuer === undefined || auth.gateClient?.principal !== undefined;
 }
 
 export interface CanaryConfig {
@@ -430,8 +470,10 @@ const serviceDefaults = {
   rateLimitPerMinute: integerEnvDefault('RATE_LIMIT_PER_MINUTE'),
   quotas: {
     requestsPerPrincipalPerMinute: integerEnvDefault('QUOTA_REQUESTS_PER_MINUTE'),
+    gateRequestsPerMinute: integerEnvDefault('QUOTA_GATE_REQUESTS_PER_MINUTE'),
     llmTokensPerPrincipalPerMinute: integerEnvDefault('QUOTA_LLM_TOKENS_PER_MINUTE'),
     storedBytesPerPrincipalPerDay: integerEnvDefault('QUOTA_STORED_BYTES_PER_DAY'),
+    gateStoredBytesPerDay: integerEnvDefault('QUOTA_GATE_STORED_BYTES_PER_DAY'),
   },
   messageRetentionDays: integerEnvDefault('MESSAGE_RETENTION_DAYS'),
   rotationPollSeconds: integerEnvDefault('ROTATION_POLL_SECONDS'),

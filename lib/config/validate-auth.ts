@@ -2,6 +2,7 @@
  * The `auth` section of a stage config: either the stage's own Cognito user pool (nothing to set
  * but the token lifetime) or a complete external OIDC issuer. Each problem says what to change.
  */
+import { GATE_PRINCIPAL_PATTERN, GATE_PRINCIPAL_RULE } from '../contract';
 import type { Problems } from './problems';
 import type { AuthConfig } from './stage-config';
 
@@ -46,6 +47,11 @@ export function checkAuth(problems: Problems, auth: AuthConfig, gateEnabled: boo
     p(
       SECRET_NAME.test(auth.gateClient.secretName),
       `auth.gateClient.secretName '${auth.gateClient.secretName}' is not a Secrets Manager secret name.`,
+    );
+    const { principal } = auth.gateClient;
+    p(
+      principal === undefined || GATE_PRINCIPAL_PATTERN.test(principal),
+      `auth.gateClient.principal ${JSON.stringify(principal)} must be the \`sub\` of the gate client's tokens, ${GATE_PRINCIPAL_RULE} (GATE_PRINCIPAL).`,
     );
   }
 }

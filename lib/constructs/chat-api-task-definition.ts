@@ -13,6 +13,8 @@ import {
   serviceSettingsEnvironment,
 } from '../config';
 import {
+  CONDITIONAL_ENV_NAMES,
+  type ConditionalEnvName,
   type DbSslMode,
   PLAIN_ENV_NAMES,
   type PlainEnvName,
@@ -44,6 +46,13 @@ export interface ServiceEnvSources {
   readonly authIssuer: string;
   readonly authAudiences: readonly string[];
   readonly authJwksUrl: string;
+  /** GATE_PRINCIPAL (an {@link IdentityProvider}'s `gatePrincipal`); left out of the environment when undefined. */
+  readonly gatePrincipal?: string;
+  /**
+   * RATE_LIMIT_EXEMPT_CIDRS: the VPC's CIDR (`vpc.vpcCidrBlock`, a deploy-time reference), so the
+   * k6 gate runner inside it is not stopped by the per-address flood guard.
+   */
+  readonly rateLimitExemptCidrs: readonly string[];
 }
 
 /**
@@ -59,17 +68,22 @@ export interface ServiceSecretSources {
   readonly llmApiKeySecret: secretsmanager.ISecret;
 }
 
+/** The plain variables with their values: every one, except those the contract sets only in some stages. */
+export type PlainServiceEnvironment = Record<Exclude<PlainEnvName, ConditionalEnvName>, string> &
+  Partial<Record<ConditionalEnvName, string>>;
+
 /**
  * Every plain contract variable with its value. Typed as the complete record over the contract's
  * plain names: a name added to the contract without a value here (or a value for a name the contract
  * does not have) is a compile error, and {@link assertContractCoverage} repeats the check at synth.
+ * A {@link ConditionalEnvName} is left out when its stage has no value for it.
  */
 export function plainServiceEnvironment(
   naming: StageNaming,
   service: ServiceSettings,
   s: ServiceEnvSources,
   secrets: Pick<ServiceSecretSources, 'dbSecret' | 'cacheAuthSecret'>,
-): Record<PlainEnvName, string> {
+): PlainServiceEnvironment {
   const dbSsl: DbSslMode = 'verify-full';
   return {
     PORT: String(API_CONTAINER_PORT),
@@ -88,6 +102,9 @@ export function plainServiceEnvironment(
     LLM_BASE_URL: service.llm.baseUrl,
     LLM_MODEL: service.llm.model,
     PROMPT_VERSION: service.promptVersion,
+    // The flood guard keys on the address the ALB appended, which only a caller inside the VPC can
+    // have in this range; such callers still need a token and meet their principal's quotas.
+    RATE_LIMIT_EXEMPT_CIDRS: s.rateLimitExemptCidrs.join(','),
     LOG_LEVEL: service.logLevel,
     // LLM_TIMEOUT_MS, CACHE_TTL_SECONDS, the limits, DRAIN_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_SECONDS, ...:
     // each from the stage setting lib/config/env-settings.ts names, the one validated against its range.
@@ -96,6 +113,8 @@ export function plainServiceEnvironment(
     AUTH_ISSUER: s.authIssuer,
     AUTH_AUDIENCE: s.authAudiences.join(','),
     AUTH_JWKS_URL: s.authJwksUrl,
+    // Not a secret: every token the gate presents carries it.
+    ...(s.gatePrincipal === undefined ? {} : { GATE_PRINCIPAL: s.gatePrincipal }),
   };
 }
 
@@ -112,13 +131,13 @@ export function serviceSecrets(s: ServiceSecretSources): Record<SecretEnvName, e
 /** Synth-time twin of the type check: exactly the contract's names, each in the right place. */
 export function assertContractCoverage(environment: object, secrets: object): void {
   const problems: string[] = [];
-  const compare = (what: string, actual: string[], expected: readonly string[]) => {
-    const missing = expected.filter((n) => !actual.includes(n));
+  const compare = (what: string, actual: string[], expected: readonly string[], optional: readonly string[] = []) => {
+    const missing = expected.filter((n) => !actual.includes(n) && !optional.includes(n));
     const extra = actual.filter((n) => !expected.includes(n));
     if (missing.length > 0) problems.push(`${what} is missing ${missing.join(', ')}`);
     if (extra.length > 0) problems.push(`${what} has names the contract does not list: ${extra.join(', ')}`);
   };
-  compare('the task environment', Object.keys(environment), PLAIN_ENV_NAMES);
+  compare('the task environment', Object.keys(environment), PLAIN_ENV_NAMES, CONDITIONAL_ENV_NAMES);
   compare('the task secrets', Object.keys(secrets), SECRET_ENV_NAMES);
   if (problems.length > 0) {
     throw new Error(

@@ -59,6 +59,11 @@ export class IdentityProvider extends Construct {
   readonly jwksUrl: string;
   /** Undefined only with an external issuer and the gate disabled. */
   readonly gateClient?: GateClientSource;
+  /**
+   * GATE_PRINCIPAL: the `sub` of the gate's access tokens, the principal the service gives the
+   * gate's quotas. Undefined with an external issuer whose `auth.gateClient.principal` is unset.
+   */
+  readonly gatePrincipal?: string;
   readonly userPool?: cognito.UserPool;
   readonly userClient?: cognito.UserPoolClient;
   readonly machineClient?: cognito.UserPoolClient;
@@ -76,6 +81,8 @@ export class IdentityProvider extends Construct {
           secretName: auth.gateClient.secretName,
           logRetentionDays: props.logRetentionDays,
         });
+        // Issuer specific (Keycloak: the service-account user's id; Auth0: `<client_id>@clients`): named in the config.
+        if (auth.gateClient.principal !== undefined) this.gatePrincipal = auth.gateClient.principal;
         this.gateClient = {
           tokenUrl: auth.gateClient.tokenUrl,
           ...(auth.gateClient.scope === undefined ? {} : { scope: auth.gateClient.scope }),
@@ -164,6 +171,14 @@ export class IdentityProvider extends Construct {
     this.audiences = [this.userClient.userPoolClientId, this.machineClient.userPoolClientId];
     this.jwksUrl = `${userPool.userPoolProviderUrl}/.well-known/jwks.json`;
     this.gateClient = { tokenUrl: `${domain.baseUrl()}/oauth2/token`, scope: API_OAUTH_SCOPE.full, secret: gateSecret };
+    // GATE_PRINCIPAL: a client-credentials access token authorizes an app client, not a user, and
+    // Cognito writes the client's id into its `sub` as into its `client_id` (the access token's claims:
+    // https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-access-token.html;
+    // the M2M flow: https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-define-resource-servers.html).
+    // The pages list the claims without saying `sub` = client id in one sentence; issued tokens show
+    // it, and a mismatch shows as the gate answered 429 at the ordinary quota, never as more access.
+    // A deploy-time reference, like the audiences: the id is not known at synth.
+    this.gatePrincipal = this.machineClient.userPoolClientId;
 
     NagSuppressions.addResourceSuppressions(userPool, [
       {

@@ -46,6 +46,11 @@ interface EnvVarBase {
    * test proves it for every stage), so it is not one of {@link PLAIN_ENV_NAMES}.
    */
   readonly localOnly?: boolean;
+  /**
+   * Set by the CDK app only when the stage has such a value (said here, in words); otherwise left
+   * out of the task definition, and the service runs without it. Still one of {@link PLAIN_ENV_NAMES}.
+   */
+  readonly deployedWhen?: string;
 }
 
 /**
@@ -72,6 +77,34 @@ export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** Any TCP port a client connects to. */
 const TCP_PORT: EnvRange = { min: 1, max: 65_535, why: 'any TCP port (RDS and ElastiCache narrow it at synth)' };
+
+/**
+ * RATE_LIMIT_EXEMPT_CIDRS' rule, which the service's parser enforces at start
+ * (service/src/rate-limit-exemptions.ts). The exemption switches the per-address flood guard off for
+ * the addresses it covers, so a typo must never cover internet clients:
+ * - `maxEntries`: a VPC has at most 5 IPv4 CIDR blocks under AWS's default quota; the CDK app sets one.
+ * - `privateRanges`: addresses no internet client can have as seen by the ALB (RFC 1918, RFC 6598
+ *   shared space, which AWS allows for VPCs, loopback, IPv6 unique-local and loopback). An entry
+ *   inside one of them may be as wide as it.
+ * - `widestPublicPrefix`: any other entry is at most the widest block a VPC can have (IPv4 /16;
+ *   IPv6 /44 through IPAM), which refuses 0.0.0.0/0, ::/0 and every range wide enough to matter.
+ * - `ipv4MappedRange`: `node:net`'s BlockList matches an IPv4 address against IPv6 rules as
+ *   `::ffff:a.b.c.d`, so an IPv6 entry covering this range would exempt IPv4 clients; refused.
+ */
+export const RATE_LIMIT_EXEMPT_RULE = {
+  maxEntries: 5,
+  privateRanges: [
+    '10.0.0.0/8',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    '100.64.0.0/10',
+    '127.0.0.0/8',
+    'fc00::/7',
+    '::1/128',
+  ],
+  widestPublicPrefix: { ipv4: 16, ipv6: 44 },
+  ipv4MappedRange: '::ffff:0:0/96',
+} as const;
 
 export const SERVICE_ENV = {
   PORT: {
@@ -214,6 +247,11 @@ export const SERVICE_ENV = {
     description:
       'Per-task flood guard: requests per minute allowed per client address (the one the ALB appended to X-Forwarded-For), checked in memory before authentication.',
   },
+  RATE_LIMIT_EXEMPT_CIDRS: {
+    kind: 'plain',
+    required: false,
+    description: `Client addresses the RATE_LIMIT_PER_MINUTE flood guard does not count (that guard only: every chat route still needs a valid token, and the caller's principal quotas apply): comma-separated IPv4/IPv6 CIDRs (address/prefix). The CDK app sets the VPC's CIDR, so the k6 gate runner, which sends each target hundreds of chat requests a minute from one private address, is not answered 429 rate_limited. Safe because the address checked is the one the ALB appended to X-Forwarded-For, which an internet client cannot choose. At most ${RATE_LIMIT_EXEMPT_RULE.maxEntries} entries; an entry outside the private ranges (${RATE_LIMIT_EXEMPT_RULE.privateRanges.join(', ')}) may be at most a /${RATE_LIMIT_EXEMPT_RULE.widestPublicPrefix.ipv4} (IPv4) or /${RATE_LIMIT_EXEMPT_RULE.widestPublicPrefix.ipv6} (IPv6), the widest block a VPC can have, so 0.0.0.0/0, ::/0 or a typo cannot exempt the internet; IPv6 entries must not cover IPv4-mapped addresses (${RATE_LIMIT_EXEMPT_RULE.ipv4MappedRange}). Unset: nobody is exempt.`,
+  },
   QUOTA_REQUESTS_PER_MINUTE: {
     kind: 'plain',
     required: false,
@@ -223,6 +261,28 @@ export const SERVICE_ENV = {
     default: '240',
     description:
       "API requests per minute allowed per principal (the token's `sub`), counted in the cache so the limit holds across all tasks; per task while the cache is down.",
+  },
+  GATE_PRINCIPAL: {
+    kind: 'plain',
+    required: false,
+    deployedWhen:
+      "always with the stage's Cognito user pool (the gate machine client's id); with an external issuer only when auth.gateClient.principal is set",
+    description:
+      "The `sub` of the k6 gate's access tokens: this principal gets QUOTA_GATE_REQUESTS_PER_MINUTE and QUOTA_GATE_STORED_BYTES_PER_DAY instead of the ordinary quotas (its token quota is everyone's). 1–256 characters, no whitespace or control characters. Not a secret: it is in every token the gate presents. Unset: no principal is treated as the gate.",
+  },
+  QUOTA_GATE_REQUESTS_PER_MINUTE: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'requests/min',
+    range: {
+      min: 1,
+      max: 1_000_000,
+      why: 'at least one request; a million a minute is the load tests\' "no limit" (the relation gate-within-request-quota sets the floor a stage needs)',
+    },
+    default: '2000',
+    description:
+      'QUOTA_REQUESTS_PER_MINUTE for GATE_PRINCIPAL alone: a relative gate run sends both targets about 1,000 chat requests in a minute as that one principal. Shared like QUOTA_REQUESTS_PER_MINUTE.',
   },
   QUOTA_LLM_TOKENS_PER_MINUTE: {
     kind: 'plain',
@@ -247,6 +307,20 @@ export const SERVICE_ENV = {
     default: '10000000',
     description:
       'UTF-8 bytes of messages (question and answer) a principal may store per UTC day; past it, 429 storage_quota_exceeded until midnight UTC. Shared like QUOTA_REQUESTS_PER_MINUTE.',
+  },
+  QUOTA_GATE_STORED_BYTES_PER_DAY: {
+    kind: 'plain',
+    required: false,
+    type: 'integer',
+    unit: 'bytes/day',
+    range: {
+      min: 100_000,
+      max: 1_000_000_000_000,
+      why: "QUOTA_STORED_BYTES_PER_DAY's bounds: below 100 kB not even one gate run fits; 1 TB is past any budget worth a cap",
+    },
+    default: '500000000',
+    description:
+      'QUOTA_STORED_BYTES_PER_DAY for GATE_PRINCIPAL alone: a relative gate run stores about 1,000 turns of 1–2 KB; 500 MB is some 250 runs a day. Shared like QUOTA_REQUESTS_PER_MINUTE.',
   },
   MESSAGE_RETENTION_DAYS: {
     kind: 'plain',
@@ -403,6 +477,24 @@ export type LocalOnlyEnvName = {
 export const LOCAL_ONLY_ENV_NAMES = SERVICE_ENV_NAMES.filter(
   (n): n is LocalOnlyEnvName => (SERVICE_ENV[n] as EnvVarSpec).localOnly === true,
 );
+
+/** Names the task definition carries only in some stages (see {@link EnvVarSpec.deployedWhen}). */
+export type ConditionalEnvName = {
+  [K in ServiceEnvName]: (typeof SERVICE_ENV)[K] extends { readonly deployedWhen: string } ? K : never;
+}[ServiceEnvName];
+export const CONDITIONAL_ENV_NAMES = SERVICE_ENV_NAMES.filter(
+  (n): n is ConditionalEnvName => (SERVICE_ENV[n] as EnvVarSpec).deployedWhen !== undefined,
+);
+
+/**
+ * GATE_PRINCIPAL's shape, checked by the service at start and by synth on `auth.gateClient.principal`:
+ * a token's `sub` as issuers write it (a UUID, a client id, `<client_id>@clients`), never blank,
+ * never a value that could be two things in a log line. No `u` flag or `\p{…}` escape: the k6 bundles
+ * include this module, and the length is counted in UTF-16 units.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters (Unicode Cc) are what it excludes.
+export const GATE_PRINCIPAL_PATTERN = /^[^\s\u0000-\u001f\u007f-\u009f]{1,256}$/;
+export const GATE_PRINCIPAL_RULE = '1-256 characters without whitespace or control characters';
 
 /** The names whose kind is `secret`, as a type. */
 export type SecretEnvName = {

@@ -187,6 +187,9 @@ export class ServiceStack extends Stack {
         authIssuer: this.identity.issuer,
         authAudiences: this.identity.audiences,
         authJwksUrl: this.identity.jwksUrl,
+        ...(this.identity.gatePrincipal === undefined ? {} : { gatePrincipal: this.identity.gatePrincipal }),
+        // The runner and the load balancer call from inside it (the WAF exempts the same range).
+        rateLimitExemptCidrs: [props.vpc.vpcCidrBlock],
       },
       secrets: {
         dbSecret: props.database.appUserSecret,

@@ -124,6 +124,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningChat
     {
       version: config.appVersion,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      ...(config.rateLimitExempt.cidrs.length > 0 ? { rateLimitExempt: config.rateLimitExempt.covers } : {}),
       requestQuota: quotas.requestQuota,
       logger,
       metrics,
@@ -243,6 +244,8 @@ async function listen(
     cache_tls: config.cache.tls,
     db_secret_refresh: config.db.secretArn !== undefined,
     cache_secret_refresh: config.cache.authSecretArn !== undefined,
+    // Address ranges, not secrets: whom the per-address flood guard does not count.
+    rate_limit_exempt: config.rateLimitExempt.cidrs,
   });
   return { port, url };
 }

@@ -3,7 +3,8 @@
  * (`SERVICE_ENV` in lib/contract) and nothing else.
  *
  * A problem never includes the variable's value: values may be secrets, and the one start-up line
- * that reports problems goes to CloudWatch Logs.
+ * that reports problems goes to CloudWatch Logs. (RATE_LIMIT_EXEMPT_CIDRS names an entry once it has
+ * parsed as a CIDR: then it is an address range, nothing else.)
  */
 import {
   APP_VERSION_PATTERN,
@@ -11,6 +12,8 @@ import {
   type DbSslMode,
   type EnvVarSpec,
   envRangeText,
+  GATE_PRINCIPAL_PATTERN,
+  GATE_PRINCIPAL_RULE,
   type IntegerEnvName,
   inEnvRange,
   type LogLevel,
@@ -18,6 +21,7 @@ import {
   SERVICE_ENV_NAMES,
   type ServiceEnvName,
 } from '../../lib/contract';
+import { NO_EXEMPTIONS, parseRateLimitExemptions, type RateLimitExemptions } from './rate-limit-exemptions';
 
 export interface DatabaseSettings {
   readonly host: string;
@@ -56,6 +60,15 @@ export interface QuotaSettings {
   readonly llmTokensPerMinute: number;
   /** UTF-8 bytes of messages stored per principal and UTC day. */
   readonly storedBytesPerDay: number;
+  /**
+   * GATE_PRINCIPAL: the k6 gate's `sub`, which gets `gate`'s allowances instead of
+   * `requestsPerMinute` and `storedBytesPerDay` (its token quota is everyone's). Absent: no gate principal.
+   */
+  readonly gate?: {
+    readonly principal: string;
+    readonly requestsPerMinute: number;
+    readonly storedBytesPerDay: number;
+  };
 }
 
 /**
@@ -87,6 +100,8 @@ export interface ChatApiConfig {
   readonly promptVersion: string;
   /** Per-task, per-address flood guard, before authentication. */
   readonly rateLimitPerMinute: number;
+  /** RATE_LIMIT_EXEMPT_CIDRS: addresses the flood guard does not count (the VPC's own); none when unset. */
+  readonly rateLimitExempt: RateLimitExemptions;
   readonly quotas: QuotaSettings;
   /** Messages older than this many days are deleted by the retention runs. */
   readonly messageRetentionDays: number;
@@ -234,6 +249,8 @@ const TEXT_VALIDATORS = {
   AUTH_ISSUER: httpsUrl,
   AUTH_AUDIENCE: audienceList,
   AUTH_JWKS_URL: httpsUrl,
+  GATE_PRINCIPAL: pattern(GATE_PRINCIPAL_PATTERN, GATE_PRINCIPAL_RULE),
+  RATE_LIMIT_EXEMPT_CIDRS: parseRateLimitExemptions,
 } satisfies { readonly [K in TextEnvName]: Validator<unknown> };
 
 /** Names whose contract entry has no `type` other than text: their format lives in {@link TEXT_VALIDATORS}. */
@@ -331,10 +348,20 @@ export function parseServiceConfig(env: EnvSource): ConfigResult {
       cacheShareAfterPrincipals: v.CACHE_SHARE_AFTER_PRINCIPALS,
       promptVersion: v.PROMPT_VERSION,
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      rateLimitExempt: v.RATE_LIMIT_EXEMPT_CIDRS ?? NO_EXEMPTIONS,
       quotas: {
         requestsPerMinute: v.QUOTA_REQUESTS_PER_MINUTE,
         llmTokensPerMinute: v.QUOTA_LLM_TOKENS_PER_MINUTE,
         storedBytesPerDay: v.QUOTA_STORED_BYTES_PER_DAY,
+        ...(v.GATE_PRINCIPAL === undefined
+          ? {}
+          : {
+              gate: {
+                principal: v.GATE_PRINCIPAL,
+                requestsPerMinute: v.QUOTA_GATE_REQUESTS_PER_MINUTE,
+                storedBytesPerDay: v.QUOTA_GATE_STORED_BYTES_PER_DAY,
+              },
+            }),
       },
       messageRetentionDays: v.MESSAGE_RETENTION_DAYS,
       drainTimeoutMs: v.DRAIN_TIMEOUT_MS,

@@ -160,11 +160,16 @@ export async function buildHttpApp(
 
   installErrorHandlers(app, deps.logger);
 
+  const exempt = deps.rateLimitExempt;
   await app.register(rateLimit, {
     global: true,
     max: deps.rateLimitPerMinute,
     timeWindow: 60_000,
     keyGenerator: (request) => request.ip,
+    // RATE_LIMIT_EXEMPT_CIDRS (the VPC's CIDR): callers inside the VPC, the k6 gate runner above
+    // all, are not counted here. request.ip is the address the ALB appended, which an internet
+    // client cannot choose; the exempt still need a valid token and meet their principal's quotas.
+    ...(exempt ? { allowList: (request: FastifyRequest) => exempt(request.ip) } : {}),
     // Headers only on the 429 itself: the hot path stays lean.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     errorResponseBuilder: (_request, context) =>

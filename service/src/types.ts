@@ -14,6 +14,11 @@ export interface AppDeps {
   readonly version: string;
   /** The per-task flood guard per client address, before authentication. */
   readonly rateLimitPerMinute: number;
+  /**
+   * Addresses the flood guard does not count (RATE_LIMIT_EXEMPT_CIDRS: the VPC's own, so the k6
+   * gate runner is not answered 429). Authentication and the principal quotas still apply to them.
+   */
+  readonly rateLimitExempt?: (address: string) => boolean;
   /** QUOTA_REQUESTS_PER_MINUTE per principal, after authentication; absent in tests that do not exercise it. */
   readonly requestQuota?: RequestQuotaOptions;
   readonly logger: Logger;

@@ -7,6 +7,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ENV_SETTINGS, type EnvSetting, serviceDimension, valueAt } from '../../lib/config';
 import { API_CONTAINER_NAME, assertContractCoverage } from '../../lib/constructs/chat-api-task-definition';
 import {
+  CONDITIONAL_ENV_NAMES,
   DB_SSL_MODES,
   INTEGER_ENV_NAMES,
   LOCAL_ONLY_ENV_NAMES,
@@ -132,11 +133,37 @@ describe('the task definition and the contract agree name for name', () => {
     expect(Number(idle?.Value)).toBeLessThan(Number(environment.KEEP_ALIVE_TIMEOUT_SECONDS));
   });
 
+  test("RATE_LIMIT_EXEMPT_CIDRS is the VPC's CIDR: a reference to the VPC's CidrBlock, resolved at deploy, never a literal", () => {
+    const value = environment.RATE_LIMIT_EXEMPT_CIDRS;
+    expect(typeof value).not.toBe('string');
+    // The VPC lives in the Network stack: follow the cross-stack output to what it publishes.
+    const { StackName, OutputName } = value['Fn::GetStackOutput'];
+    expect(StackName).toBe(platform.stacks.network.stackName);
+    const network = platform.template(platform.stacks.network).toJSON();
+    const published = network.Outputs[OutputName].Value;
+    expect(published).toEqual({ 'Fn::GetAtt': [expect.any(String), 'CidrBlock'] });
+    const vpc = network.Resources[published['Fn::GetAtt'][0]];
+    expect(vpc.Type).toBe('AWS::EC2::VPC');
+    // The same range the WAF exempts (its IP set holds the stage's literal network.cidr).
+    expect(vpc.Properties.CidrBlock).toBe(platform.config.network.cidr);
+  });
+
   test('a mapping that misses or invents a contract name fails at synth, naming it', () => {
     const env = Object.fromEntries(PLAIN_ENV_NAMES.filter((n) => n !== 'DB_HOST').map((n) => [n, 'x']));
     const sec = Object.fromEntries([...SECRET_ENV_NAMES, 'EXTRA_TOKEN'].map((n) => [n, 'x']));
     expect(() => assertContractCoverage(env, sec)).toThrow(
       /missing DB_HOST.*names the contract does not list: EXTRA_TOKEN/,
+    );
+  });
+
+  test('only a name the contract sets in some stages (GATE_PRINCIPAL) may be left out', () => {
+    expect(CONDITIONAL_ENV_NAMES).toEqual(['GATE_PRINCIPAL']);
+    const secretNames = Object.fromEntries(SECRET_ENV_NAMES.map((n) => [n, 'x']));
+    const without = (left: string) =>
+      Object.fromEntries(PLAIN_ENV_NAMES.filter((n) => n !== left).map((n) => [n, 'x']));
+    expect(() => assertContractCoverage(without('GATE_PRINCIPAL'), secretNames)).not.toThrow();
+    expect(() => assertContractCoverage(without('QUOTA_GATE_REQUESTS_PER_MINUTE'), secretNames)).toThrow(
+      /missing QUOTA_GATE_REQUESTS_PER_MINUTE/,
     );
   });
 });
@@ -151,6 +178,10 @@ describe('the service reads exactly those names', () => {
     if (name === 'AUTH_JWKS_URL')
       return 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json';
     if (name === 'AUTH_AUDIENCE') return '1example23456789userclient,2example23456789gateclient';
+    // The gate machine client's id: the `sub` of its client-credentials tokens.
+    if (name === 'GATE_PRINCIPAL') return '2example23456789gateclient';
+    // The VPC's CIDR block (Fn::GetAtt CidrBlock): the stage's network.cidr.
+    if (name === 'RATE_LIMIT_EXEMPT_CIDRS') return platform.config.network.cidr;
     throw new Error(`unexpected token for ${name}`);
   };
   const containerEnv = {

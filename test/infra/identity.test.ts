@@ -60,6 +60,24 @@ describe.each(STAGE_NAMES)('stage %s', (stage) => {
     expect(env.MESSAGE_RETENTION_DAYS).toBe(String(service.messageRetentionDays));
     expect(env.QUOTA_STORED_BYTES_PER_DAY).toBe(String(service.quotas.storedBytesPerPrincipalPerDay));
   });
+
+  test("GATE_PRINCIPAL is the Cognito machine client's id (a reference, not a literal), with the gate's allowances", () => {
+    const platform = synthStage(stage);
+    const env = envOf(container(platform, API_CONTAINER_NAME));
+    // Client-credentials tokens carry the app client's id as their `sub`.
+    expect(env.GATE_PRINCIPAL).toEqual({ Ref: expect.stringMatching(/^IdentityUserPoolGateClient/) });
+    const [logicalId] = Object.keys(
+      platform.template(platform.stacks.service).findResources('AWS::Cognito::UserPoolClient', {
+        Properties: { ClientName: `chat-${stage}-gate-client` },
+      }),
+    );
+    expect(env.GATE_PRINCIPAL).toEqual({ Ref: logicalId });
+    // The same client the gate's secret holds the id of, and one of the accepted audiences.
+    expect(JSON.stringify(env.AUTH_AUDIENCE)).toContain(`"Ref":"${logicalId}"`);
+    const { quotas } = STAGES[stage].service;
+    expect(env.QUOTA_GATE_REQUESTS_PER_MINUTE).toBe(String(quotas.gateRequestsPerMinute));
+    expect(env.QUOTA_GATE_STORED_BYTES_PER_DAY).toBe(String(quotas.gateStoredBytesPerDay));
+  });
 });
 
 describe('the Cognito user pool (prod)', () => {
@@ -164,7 +182,12 @@ describe('an external OIDC issuer instead of Cognito', () => {
     c.auth = {
       issuer: 'https://login.example.com/realms/chat',
       audiences: ['chat-api', 'chat-gate'],
-      gateClient: { tokenUrl: 'https://login.example.com/realms/chat/token', secretName: 'chat/gate-client' },
+      gateClient: {
+        tokenUrl: 'https://login.example.com/realms/chat/token',
+        secretName: 'chat/gate-client',
+        // Keycloak: the client's service-account user id.
+        principal: 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
+      },
       accessTokenValidityMinutes: 60,
     };
   });
@@ -183,6 +206,21 @@ describe('an external OIDC issuer instead of Cognito', () => {
     template.hasResourceProperties('Custom::ExistingSecretArn', {
       Create: Match.serializedJson(Match.objectLike({ parameters: { SecretId: 'chat/gate-client' } })),
     });
+  });
+
+  test('GATE_PRINCIPAL is auth.gateClient.principal as configured; without it there is none', () => {
+    const env = envOf(container(synthConfig(external), API_CONTAINER_NAME));
+    expect(env.GATE_PRINCIPAL).toBe('f81d4fae-7dec-11d0-a765-00a0c91e6bf6');
+    // Without it the gate would have the ordinary quota, which its runs do not fit
+    // (gate-within-request-quota): here the gate is off.
+    const unnamed = withOverrides('dev', (c) => {
+      const { principal: _principal, ...gateClient } = external.auth.gateClient as NonNullable<
+        typeof external.auth.gateClient
+      >;
+      c.auth = { ...external.auth, gateClient };
+      c.deployment.gate.enabled = false;
+    });
+    expect(envOf(container(synthConfig(unnamed), API_CONTAINER_NAME))).not.toHaveProperty('GATE_PRINCIPAL');
   });
 
   test('an incomplete external issuer is refused at synth, naming what to set', () => {

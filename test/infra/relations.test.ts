@@ -41,8 +41,18 @@ const VIOLATIONS: Record<string, { stage: 'dev' | 'prod'; mutate: (c: M) => void
     stage: 'dev',
     mutate: (c) => {
       c.deployment.gate.profile = 'soak';
+      // Its 2 × 2356 requests need a gate allowance to match (gate-within-request-quota).
+      c.service.quotas.gateRequestsPerMinute = 5_000;
     },
     values: ['24 min', '15 min'],
+  },
+  // Smoke, relative: 2 × (2 × 10 priming + 40 + 5 fresh + 16 ttft + 400 hit pairs) = 962 requests.
+  'gate-within-request-quota': {
+    stage: 'dev',
+    mutate: (c) => {
+      c.service.quotas.gateRequestsPerMinute = 900;
+    },
+    values: ['962 requests', '900 requests'],
   },
   'drain-within-stop-timeout': {
     stage: 'dev',
@@ -128,6 +138,71 @@ describe('relations between components', () => {
       expect(problems.filter((p) => p.startsWith('relation '))).toEqual(mine);
     },
   );
+
+  describe('gate-within-request-quota: whose allowance holds the gate', () => {
+    const gateProblems = (mutate: (c: M) => void) =>
+      problemsOf(withOverrides('dev', mutate)).filter((p) => p.startsWith('relation gate-within-request-quota:'));
+    const external = (c: M, principal?: string) => {
+      c.auth = {
+        issuer: 'https://login.example.com/realms/chat',
+        audiences: ['chat-api'],
+        gateClient: {
+          tokenUrl: 'https://login.example.com/realms/chat/token',
+          secretName: 'chat/gate-client',
+          ...(principal === undefined ? {} : { principal }),
+        },
+        accessTokenValidityMinutes: 60,
+      };
+    };
+
+    test("with Cognito the gate principal's allowance counts, not the ordinary quota", () => {
+      expect(
+        gateProblems((c) => {
+          c.service.quotas.requestsPerPrincipalPerMinute = 100;
+        }),
+      ).toEqual([]);
+    });
+
+    test('an external issuer without auth.gateClient.principal holds the gate to the ordinary quota', () => {
+      const problems = gateProblems((c) => external(c));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain("(profile 'smoke', no gate principal) is 962 requests");
+      expect(problems[0]).toContain(`, ${STAGES.dev.service.quotas.requestsPerPrincipalPerMinute} requests;`);
+    });
+
+    test("an external issuer with auth.gateClient.principal gets the gate's allowance", () => {
+      expect(gateProblems((c) => external(c, 'service-account-1234'))).toEqual([]);
+      expect(
+        gateProblems((c) => {
+          external(c, 'service-account-1234');
+          c.service.quotas.gateRequestsPerMinute = 961;
+        }),
+      ).toEqual([expect.stringContaining("(profile 'smoke') is 962 requests, which must be at most")]);
+    });
+
+    test('a disabled gate sends nothing, so nothing is checked', () => {
+      expect(
+        gateProblems((c) => {
+          c.deployment.gate.enabled = false;
+          c.service.quotas.gateRequestsPerMinute = 1;
+        }),
+      ).toEqual([]);
+    });
+
+    test('the default allowance holds the light profile (staging) too, but not the soak, which says to raise it', () => {
+      expect(
+        gateProblems((c) => {
+          c.deployment.gate.profile = 'light';
+        }),
+      ).toEqual([]);
+      // 2 × (20 + 1800 + 120 + 416) = 4712.
+      const soak = gateProblems((c) => {
+        c.deployment.gate.profile = 'soak';
+      });
+      expect(soak).toEqual([expect.stringContaining("(profile 'soak') is 4712 requests")]);
+      expect(soak[0]).toContain('Raise service.quotas.gateRequestsPerMinute');
+    });
+  });
 
   test('the ALB idle timeout of the issue (120 s) against a 65 s keep-alive is refused twice: keep-alive and worst case', () => {
     const problems = problemsOf(

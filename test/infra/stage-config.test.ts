@@ -393,6 +393,36 @@ describe('monitoring settings are validated', () => {
       /service\.quotas\.storedBytesPerPrincipalPerDay 0 is outside QUOTA_STORED_BYTES_PER_DAY's range/,
     ],
     [
+      "a gate request allowance outside QUOTA_GATE_REQUESTS_PER_MINUTE's range",
+      (c: M) => {
+        c.service.quotas.gateRequestsPerMinute = 0;
+      },
+      /^service\.quotas\.gateRequestsPerMinute 0 is outside QUOTA_GATE_REQUESTS_PER_MINUTE's range 1–1000000 requests\/min: /,
+    ],
+    [
+      "a gate storage cap outside QUOTA_GATE_STORED_BYTES_PER_DAY's range",
+      (c: M) => {
+        c.service.quotas.gateStoredBytesPerDay = 50_000;
+      },
+      /^service\.quotas\.gateStoredBytesPerDay 50000 is outside QUOTA_GATE_STORED_BYTES_PER_DAY's range 100000–1000000000000 bytes\/day: /,
+    ],
+    [
+      'an external gate principal with a space in it',
+      (c: M) => {
+        c.auth = {
+          issuer: 'https://login.example.com/realms/chat',
+          audiences: ['chat-api'],
+          gateClient: {
+            tokenUrl: 'https://login.example.com/realms/chat/token',
+            secretName: 'chat/gate-client',
+            principal: 'service account',
+          },
+          accessTokenValidityMinutes: 60,
+        };
+      },
+      /^auth\.gateClient\.principal "service account" must be the `sub` of the gate client's tokens, 1-256 characters without whitespace or control characters \(GATE_PRINCIPAL\)\./,
+    ],
+    [
       'a retention of zero days',
       (c: M) => {
         c.service.messageRetentionDays = 0;

@@ -27,6 +27,7 @@ import { llmThrottled } from '../../service/src/errors';
 import { buildHttpApp, fastifyOptions } from '../../service/src/http-app';
 import { createLogger } from '../../service/src/observability/logger';
 import { EmfMetrics } from '../../service/src/observability/metrics';
+import { parseRateLimitExemptions } from '../../service/src/rate-limit-exemptions';
 import type { AppDeps, ChatHandler } from '../../service/src/types';
 import { http, LineSink, STACK_TRACE } from './support';
 
@@ -374,6 +375,47 @@ describe('rate limiting', () => {
     for (let i = 0; i < 10; i++) {
       expect((await call(h.app, { method: 'GET', url: ROUTES.ready, headers: from('10.0.0.1') })).statusCode).toBe(200);
     }
+    await h.app.close();
+  });
+
+  test("an exempt address (RATE_LIMIT_EXEMPT_CIDRS: the VPC's) is not counted; another is stopped at the limit; token and quota still apply", async () => {
+    const vpc = parseRateLimitExemptions('10.30.0.0/16');
+    if (!vpc.ok) throw new Error(vpc.problem);
+    const rejectedByQuota: string[] = [];
+    const h = await harness({
+      rateLimitPerMinute: 3,
+      rateLimitExempt: vpc.value.covers,
+      // The principal quota, counted in this task's memory (no cache): it applies to the exempt too.
+      requestQuota: {
+        requestsPerMinute: 8,
+        cache: { current: () => undefined, reportFailure: () => undefined },
+        onFallback: () => undefined,
+        onRejected: () => rejectedByQuota.push('x'),
+      },
+    });
+    const from = (ip: string, sub: string) => ({ 'x-forwarded-for': ip, authorization: tokenOf(sub) });
+    // The k6 runner: one address inside the VPC, far past the guard's 3.
+    for (let i = 0; i < 8; i++) {
+      expect((await post(h.app, { message: 'a' }, from('10.30.4.17', 'gate'))).statusCode).toBe(200);
+    }
+    // ...until its principal's quota, which the exemption does not touch.
+    const overQuota = await post(h.app, { message: 'a' }, from('10.30.4.17', 'gate'));
+    expect(overQuota.statusCode).toBe(429);
+    expectErrorBody(overQuota, ERROR_CODES.requestQuotaExceeded);
+    expect(rejectedByQuota).toHaveLength(1);
+    // Still a valid token for every chat route: exempt from the guard is not exempt from authentication.
+    const anonymous = await post(h.app, { message: 'a' }, { 'x-forwarded-for': '10.30.4.17', authorization: '' });
+    expect(anonymous.statusCode).toBe(401);
+    // An address outside the VPC stops at the guard's limit, whoever it is.
+    for (let i = 0; i < 3; i++) {
+      expect((await post(h.app, { message: 'a' }, from('203.0.113.7', 'alice'))).statusCode).toBe(200);
+    }
+    expectErrorBody(await post(h.app, { message: 'a' }, from('203.0.113.7', 'alice')), ERROR_CODES.rateLimited);
+    // A client cannot claim a VPC address: the left-most X-Forwarded-For entry is its own to forge,
+    // the right-most one (the ALB's) is what counts.
+    const forged = await post(h.app, { message: 'a' }, from('10.30.4.17, 203.0.113.7', 'bob'));
+    expect(forged.statusCode).toBe(429);
+    expectErrorBody(forged, ERROR_CODES.rateLimited);
     await h.app.close();
   });
 });

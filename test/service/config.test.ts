@@ -217,6 +217,8 @@ describe('service config', () => {
       'QUOTA_REQUESTS_PER_MINUTE',
       'QUOTA_LLM_TOKENS_PER_MINUTE',
       'QUOTA_STORED_BYTES_PER_DAY',
+      'QUOTA_GATE_REQUESTS_PER_MINUTE',
+      'QUOTA_GATE_STORED_BYTES_PER_DAY',
       'MESSAGE_RETENTION_DAYS',
       'LLM_MAX_OUTPUT_TOKENS',
       'LLM_CONTEXT_BUDGET_TOKENS',
@@ -226,6 +228,49 @@ describe('service config', () => {
         expect(!r.ok && r.problems.map((p) => p.name)).toEqual([name]);
       }
     }
+  });
+
+  test('GATE_PRINCIPAL gives that principal the gate allowances; unset, there is no gate principal', () => {
+    const without = parseServiceConfig(VALID);
+    expect(without.ok && without.config.quotas.gate).toBeUndefined();
+    for (const sub of ['5t6f0example1clientid2abc', 'b1c2d3e4-0000-4000-8000-000000000000', 'abcDEF123@clients']) {
+      const r = parseServiceConfig({
+        ...VALID,
+        GATE_PRINCIPAL: sub,
+        QUOTA_GATE_REQUESTS_PER_MINUTE: '1500',
+        QUOTA_GATE_STORED_BYTES_PER_DAY: '250000000',
+      });
+      if (!r.ok) throw new Error(describeProblems(r.problems));
+      expect(r.config.quotas.gate).toEqual({ principal: sub, requestsPerMinute: 1500, storedBytesPerDay: 250_000_000 });
+      // The ordinary quotas are untouched.
+      expect(r.config.quotas.requestsPerMinute).toBe(Number(SERVICE_ENV.QUOTA_REQUESTS_PER_MINUTE.default));
+    }
+    const defaults = parseServiceConfig({ ...VALID, GATE_PRINCIPAL: 'gate' });
+    expect(defaults.ok && defaults.config.quotas.gate).toEqual({
+      principal: 'gate',
+      requestsPerMinute: Number(SERVICE_ENV.QUOTA_GATE_REQUESTS_PER_MINUTE.default),
+      storedBytesPerDay: Number(SERVICE_ENV.QUOTA_GATE_STORED_BYTES_PER_DAY.default),
+    });
+  });
+
+  test('GATE_PRINCIPAL is refused with whitespace, control characters or over 256 characters, naming the rule', () => {
+    for (const bad of [
+      'gate client',
+      ' gate',
+      'gate\t',
+      'gate\u00a0id',
+      'gate\u2028id',
+      'gate\u0000id',
+      'gate\u007fid',
+      'gate\u0085id',
+      'x'.repeat(257),
+    ]) {
+      const r = parseServiceConfig({ ...VALID, GATE_PRINCIPAL: bad });
+      expect(!r.ok && r.problems).toEqual([
+        { name: 'GATE_PRINCIPAL', problem: 'must be 1-256 characters without whitespace or control characters' },
+      ]);
+    }
+    expect(parseServiceConfig({ ...VALID, GATE_PRINCIPAL: 'x'.repeat(256) }).ok).toBe(true);
   });
 
   test('every secret variable is required (no default could be a safe secret)', () => {

@@ -23,3 +23,14 @@ export const QUOTA_KEY_PREFIX = {
 
 /** The request and token quotas count per minute (the storage quota per day). */
 export const QUOTA_WINDOW_MS = 60_000;
+
+/**
+ * A quota's limit: the same for every principal, or chosen per principal (`sub`), as the gate
+ * principal gets its own allowances (GATE_PRINCIPAL).
+ */
+export type PerPrincipalLimit = number | ((sub: string) => number);
+
+/** The limit of `sub` under `limit`. */
+export function limitOf(limit: PerPrincipalLimit, sub: string): number {
+  return typeof limit === 'number' ? limit : limit(sub);
+}

@@ -1,6 +1,8 @@
 /**
  * QUOTA_REQUESTS_PER_MINUTE per principal, with `@fastify/rate-limit` and its own Redis store, so
- * every task counts on the same key in the shared cache and the limit holds at any task count.
+ * every task counts on the same key in the shared cache and the limit holds at any task count. The
+ * gate principal (GATE_PRINCIPAL) gets QUOTA_GATE_REQUESTS_PER_MINUTE instead (the plugin's `max`
+ * as a function of the key).
  *
  * The plugin's `skipOnError` would let every request through while the cache is down (fail open),
  * and without it a cache error becomes a 500 (fail closed). Neither is acceptable, so the store
@@ -13,7 +15,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ERROR_CODES } from '../../../lib/contract';
 import { AppError } from '../errors';
-import { type FallbackListener, QUOTA_KEY_PREFIX, QUOTA_WINDOW_MS, type QuotaCache } from './quota-cache';
+import {
+  type FallbackListener,
+  limitOf,
+  type PerPrincipalLimit,
+  QUOTA_KEY_PREFIX,
+  QUOTA_WINDOW_MS,
+  type QuotaCache,
+} from './quota-cache';
 
 type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1];
 
@@ -97,7 +106,8 @@ export class SharedOrLocalStore implements FastifyRateLimitStore {
 }
 
 export interface RequestQuotaOptions {
-  readonly requestsPerMinute: number;
+  /** Per principal where one (the gate's) has its own allowance. */
+  readonly requestsPerMinute: PerPrincipalLimit;
   readonly cache: QuotaCache;
   readonly onFallback: FallbackListener;
   readonly onRejected: () => void;
@@ -110,9 +120,11 @@ export interface RequestQuotaOptions {
  */
 export async function installRequestQuota(scope: FastifyInstance, options: RequestQuotaOptions): Promise<void> {
   const store = new SharedOrLocalStore(options.cache, options.onFallback);
+  const limit = options.requestsPerMinute;
   await scope.register(rateLimit, {
     global: true,
-    max: options.requestsPerMinute,
+    // The counter's key is the principal (see keyGenerator), so its limit is the principal's.
+    max: typeof limit === 'number' ? limit : (_request: FastifyRequest, key: string) => limitOf(limit, key),
     timeWindow: QUOTA_WINDOW_MS,
     store: function QuotaStore() {
       return store;

@@ -16,7 +16,7 @@
  */
 import { storageQuotaExceeded } from '../errors';
 import type { ChatHandler } from '../types';
-import { QUOTA_KEY_PREFIX, type QuotaCache } from './quota-cache';
+import { type PerPrincipalLimit, QUOTA_KEY_PREFIX, type QuotaCache } from './quota-cache';
 import { ReservingQuota, type TokenReservation } from './token-quota';
 
 export const STORAGE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -25,7 +25,8 @@ export const STORAGE_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const EXPECTED_BYTES_PER_OUTPUT_TOKEN = 4;
 
 export interface StorageQuotaOptions {
-  readonly storedBytesPerDay: number;
+  /** Per principal where one (the gate's) has its own cap. */
+  readonly storedBytesPerDay: PerPrincipalLimit;
   readonly cache: QuotaCache;
   readonly onFallback: () => void;
   readonly onRejected: () => void;

@@ -18,7 +18,14 @@
  */
 import type { Redis } from 'ioredis';
 import { AppError, tokenQuotaExceeded } from '../errors';
-import { type FallbackListener, QUOTA_KEY_PREFIX, QUOTA_WINDOW_MS, type QuotaCache } from './quota-cache';
+import {
+  type FallbackListener,
+  limitOf,
+  type PerPrincipalLimit,
+  QUOTA_KEY_PREFIX,
+  QUOTA_WINDOW_MS,
+  type QuotaCache,
+} from './quota-cache';
 
 /** Adds `ARGV[1]` unless the total would pass `ARGV[2]`; returns {allowed 0/1, total, pttl}. ARGV[3]: the key's lifetime. */
 const RESERVE_LUA = `
@@ -73,7 +80,7 @@ export interface TokenQuotaOptions {
 
 /** What a reserving counter counts, per how long, and how it says no. */
 export interface ReservingQuotaOptions extends Omit<TokenQuotaOptions, 'llmTokensPerMinute'> {
-  readonly limit: number;
+  readonly limit: PerPrincipalLimit;
   readonly windowMs: number;
   /** One of {@link QUOTA_KEY_PREFIX}. */
   readonly keyPrefix: string;
@@ -87,7 +94,7 @@ export interface ReservingQuotaOptions extends Omit<TokenQuotaOptions, 'llmToken
  * (`storage-quota.ts`) with a day for a window.
  */
 export class ReservingQuota {
-  private readonly limit: number;
+  private readonly limit: PerPrincipalLimit;
   private readonly windowMs: number;
   private readonly now: () => number;
   /** The per-task fallback: one window's counters, dropped when the window changes. */
@@ -101,7 +108,8 @@ export class ReservingQuota {
 
   /** Reserves `tokens` (at most the whole limit) for `sub`, or throws the option's 429. */
   async reserve(sub: string, tokens: number): Promise<TokenReservation> {
-    const n = Math.max(1, Math.min(Math.ceil(tokens), this.limit));
+    const limit = limitOf(this.limit, sub);
+    const n = Math.max(1, Math.min(Math.ceil(tokens), limit));
     const nowMs = this.now();
     const window = Math.floor(nowMs / this.windowMs);
     const key = `${this.options.keyPrefix}${window}:${sub}`;
@@ -109,8 +117,8 @@ export class ReservingQuota {
     if (client) {
       try {
         const redis = this.prepare(client);
-        const [allowed] = await redis.quotaReserve(key, n, this.limit, 2 * this.windowMs);
-        if (allowed !== 1) throw this.rejected(nowMs);
+        const [allowed] = await redis.quotaReserve(key, n, limit, 2 * this.windowMs);
+        if (allowed !== 1) throw this.rejected(limit, nowMs);
         return this.reservation(n, (delta) => redis.quotaSettle(key, delta).then(() => undefined));
       } catch (err) {
         if (isQuotaRejection(err)) throw err;
@@ -118,14 +126,14 @@ export class ReservingQuota {
       }
     }
     this.options.onFallback();
-    return this.reserveLocally(sub, n, window, nowMs);
+    return this.reserveLocally(sub, n, limit, window, nowMs);
   }
 
-  private reserveLocally(sub: string, n: number, window: number, nowMs: number): TokenReservation {
+  private reserveLocally(sub: string, n: number, limit: number, window: number, nowMs: number): TokenReservation {
     if (this.local.window !== window) this.local = { window, used: new Map() };
     const counters = this.local.used;
     const used = counters.get(sub) ?? 0;
-    if (used + n > this.limit) throw this.rejected(nowMs);
+    if (used + n > limit) throw this.rejected(limit, nowMs);
     counters.set(sub, used + n);
     return this.reservation(n, async (delta) => {
       if (this.local.used === counters) counters.set(sub, Math.max(0, (counters.get(sub) ?? 0) + delta));
@@ -151,9 +159,9 @@ export class ReservingQuota {
    * (a whole minute; midnight UTC for a day). Its key lives two windows, so a settlement that
    * arrives after the window still finds it.
    */
-  private rejected(nowMs: number): AppError {
+  private rejected(limit: number, nowMs: number): AppError {
     this.options.onRejected();
-    return this.options.exceeded(this.limit, Math.max(1, Math.ceil((this.windowMs - (nowMs % this.windowMs)) / 1000)));
+    return this.options.exceeded(limit, Math.max(1, Math.ceil((this.windowMs - (nowMs % this.windowMs)) / 1000)));
   }
 
   private prepare(client: Redis): QuotaRedis {

@@ -85,6 +85,10 @@ export async function runLocal(options: LocalOptions): Promise<LocalStack> {
     appVersion: 'local',
     llm: { latencyMs: options.llmLatencyMs, jitterMs: Math.round(options.llmLatencyMs / 5) },
     secretsManager: options.secretsManager,
+    // As in AWS, where the VPC's own addresses (the k6 runner's) skip the per-address flood guard:
+    // here every caller is on loopback, so a relative gate against two local stacks is not
+    // answered 429 by it. Tokens and the per-principal quotas still apply.
+    serviceEnv: { RATE_LIMIT_EXEMPT_CIDRS: '127.0.0.0/8' },
   });
 }
 

@@ -158,7 +158,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const env = serviceEnvFor(parts, {
       APP_VERSION: options.appVersion ?? 'local',
       PORT: String(options.port ?? 0),
-      ...(issuer ? {} : { AUTH_MODE: 'off' }),
+      // As in every stage: the gate's machine client is a named principal with its own quotas.
+      ...(issuer ? { GATE_PRINCIPAL: issuer.gateClient.clientId } : { AUTH_MODE: 'off' }),
       ...options.serviceEnv,
     });
 

@@ -5,6 +5,7 @@ import {
   CACHE_KEY_SCHEME,
   type CacheKeyInput,
   cacheKey,
+  cacheKeyAndAsker,
   hmacSha256,
   normalizeMessage,
 } from '../../service/src/chat/cache-key';
@@ -129,4 +130,22 @@ test('askerTag is the HMAC-SHA-256 of the sub under a hash of the key material, 
   const tagKey = createHash('sha256').update('asker-tag\0').update(material).digest();
   const expected = createHmac('sha256', tagKey).update('alice').digest('base64url').slice(0, 22);
   expect(askerTag(base, 'alice')).toBe(expected);
+});
+
+test('cacheKeyAndAsker (one serialization of the material) gives exactly cacheKey and askerTag', () => {
+  const turn = fc.record({ role: fc.constantFrom('user' as const, 'assistant' as const), content: fc.string() });
+  const input = fc.record({
+    message: fc.string(),
+    promptVersion: fc.string(),
+    systemPrompt: fc.string(),
+    model: fc.string(),
+    context: fc.array(turn, { maxLength: 3 }),
+  });
+  fc.assert(
+    fc.property(input, fc.string(), (i, sub) => {
+      const both = cacheKeyAndAsker(i, sub);
+      return both.key === cacheKey(i) && both.asker === askerTag(i, sub);
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -15,6 +15,7 @@ import { buildHttpApp, fastifyOptions } from '../../service/src/http-app';
 import type { LlmGateway } from '../../service/src/llm/llm-client';
 import { createLogger } from '../../service/src/observability/logger';
 import { EmfMetrics } from '../../service/src/observability/metrics';
+import { ServerTiming } from '../../service/src/observability/server-timing';
 import { http } from './support';
 
 const LLM_MS = 60;
@@ -152,5 +153,25 @@ describe('chat answers carry Server-Timing', () => {
     expect(t[m.cache]).toBeGreaterThanOrEqual(0);
     expect(t[m.llm]).toBeUndefined();
     expect(t[m.total]).toBeUndefined();
+  });
+});
+
+describe('ServerTiming.time', () => {
+  test('adds the duration to its part whether the operation resolves, rejects or throws at once', async () => {
+    const timing = new ServerTiming();
+    await expect(timing.time('cache', () => sleep(5).then(() => 'v'))).resolves.toBe('v');
+    await expect(timing.time('db', () => sleep(5).then(() => Promise.reject(new Error('db down'))))).rejects.toThrow(
+      'db down',
+    );
+    await expect(
+      timing.time('llm', () => {
+        throw new Error('thrown before any promise');
+      }),
+    ).rejects.toThrow('thrown before any promise');
+    const parsed = parseServerTiming(timing.header({ total: false }));
+    expect(parsed.cache).toBeGreaterThanOrEqual(4);
+    expect(parsed.db).toBeGreaterThanOrEqual(4);
+    expect(parsed.llm).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(parsed).sort()).toEqual(['cache', 'db', 'llm']);
   });
 });

@@ -54,8 +54,10 @@ function keyMaterial(input: CacheKeyInput): string {
 }
 
 export function cacheKey(input: CacheKeyInput): string {
-  return CACHE_KEY_SCHEME + hash('sha256', keyMaterial(input), 'base64url');
+  return keyFromMaterial(keyMaterial(input));
 }
+
+const keyFromMaterial = (material: string) => CACHE_KEY_SCHEME + hash('sha256', material, 'base64url');
 
 /**
  * Who asked for this key, as the cache may store it: HMAC-SHA-256 of the `sub`, keyed by a hash of
@@ -66,11 +68,25 @@ export function cacheKey(input: CacheKeyInput): string {
  * someone who can read the cache can still learn.
  */
 export function askerTag(input: CacheKeyInput, sub: string): string {
-  const tagKey = hash('sha256', `asker-tag\0${keyMaterial(input)}`, 'buffer');
-  return hmacSha256(tagKey, sub).toString('base64url').slice(0, 22);
+  return tagFromMaterial(keyMaterial(input), sub);
+}
+
+const tagFromMaterial = (material: string, sub: string) =>
+  hmacSha256(hash('sha256', `asker-tag\0${material}`, 'buffer'), sub)
+    .toString('base64url')
+    .slice(0, 22);
+
+/**
+ * `cacheKey(input)` and `askerTag(input, sub)` from one serialization of the key's material: the
+ * same two strings, for a turn that needs both (every turn that reaches the cache).
+ */
+export function cacheKeyAndAsker(input: CacheKeyInput, sub: string): { readonly key: string; readonly asker: string } {
+  const material = keyMaterial(input);
+  return { key: keyFromMaterial(material), asker: tagFromMaterial(material, sub) };
 }
 
 const SHA256_BLOCK_BYTES = 64;
+const SHA256_DIGEST_BYTES = 32;
 
 /**
  * HMAC-SHA-256 (RFC 2104) of `message` under a key of at most one block, from two one-shot hashes:
@@ -80,12 +96,15 @@ const SHA256_BLOCK_BYTES = 64;
  */
 export function hmacSha256(key: Buffer, message: string): Buffer {
   if (key.length > SHA256_BLOCK_BYTES) throw new Error('hmacSha256: a key longer than one block must be hashed first');
-  const inner = Buffer.alloc(SHA256_BLOCK_BYTES, 0x36);
-  const outer = Buffer.alloc(SHA256_BLOCK_BYTES, 0x5c);
-  for (let i = 0; i < key.length; i++) {
-    inner[i] = (key[i] as number) ^ 0x36;
-    outer[i] = (key[i] as number) ^ 0x5c;
-  }
-  const innerHash = hash('sha256', Buffer.concat([inner, Buffer.from(message, 'utf8')]), 'buffer');
-  return hash('sha256', Buffer.concat([outer, innerHash]), 'buffer');
+  // (K ⊕ ipad) ‖ m in one buffer; then its first block and the inner hash become (K ⊕ opad) ‖ H(...).
+  const messageBytes = Buffer.byteLength(message, 'utf8');
+  const buf = Buffer.allocUnsafe(SHA256_BLOCK_BYTES + Math.max(messageBytes, SHA256_DIGEST_BYTES));
+  buf.fill(0x36, 0, SHA256_BLOCK_BYTES);
+  for (let i = 0; i < key.length; i++) buf[i] = (key[i] as number) ^ 0x36;
+  buf.write(message, SHA256_BLOCK_BYTES, 'utf8');
+  const innerHash = hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + messageBytes), 'buffer');
+  buf.fill(0x5c, 0, SHA256_BLOCK_BYTES);
+  for (let i = 0; i < key.length; i++) buf[i] = (key[i] as number) ^ 0x5c;
+  innerHash.copy(buf, SHA256_BLOCK_BYTES);
+  return hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + SHA256_DIGEST_BYTES), 'buffer');
 }

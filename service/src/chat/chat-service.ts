@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger';
 import type { EmfMetrics } from '../observability/metrics';
 import type { ServerTiming, TimedPart } from '../observability/server-timing';
 import type { TokenQuota, TokenReservation } from '../quota/token-quota';
-import { askerTag, type ContextTurn, cacheKey } from './cache-key';
+import { type ContextTurn, cacheKeyAndAsker } from './cache-key';
 import { SYSTEM_PROMPT } from './prompt';
 import { trimContextToBudget } from './token-budget';
 
@@ -243,15 +243,16 @@ export class ChatService {
       input.message,
       settings.contextBudgetTokens,
     );
-    const keyInput = {
-      message: input.message,
-      promptVersion: settings.promptVersion,
-      systemPrompt: SYSTEM_PROMPT,
-      model: settings.model,
-      context,
-    };
-    const key = cacheKey(keyInput);
-    const asker = askerTag(keyInput, input.owner);
+    const { key, asker } = cacheKeyAndAsker(
+      {
+        message: input.message,
+        promptVersion: settings.promptVersion,
+        systemPrompt: SYSTEM_PROMPT,
+        model: settings.model,
+        context,
+      },
+      input.owner,
+    );
     const { status, cached } = await this.cacheGet(key, asker, ctx);
     return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, asker, status, cached };
   }

@@ -17,14 +17,30 @@ export class ServerTiming {
     this.spentMs[part] = (this.spentMs[part] ?? 0) + ms;
   }
 
-  /** Runs `operation` and adds its duration to `part`, whether it succeeds or throws. */
-  async time<T>(part: TimedPart, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` and adds its duration to `part`, whether it succeeds or throws (synchronously
+   * or not). Not an `async` function: on the hot path that saved an extra promise and await per call.
+   */
+  time<T>(part: TimedPart, operation: () => Promise<T>): Promise<T> {
     const started = performance.now();
+    const done = () => this.add(part, performance.now() - started);
+    let pending: Promise<T>;
     try {
-      return await operation();
-    } finally {
-      this.add(part, performance.now() - started);
+      pending = operation();
+    } catch (err) {
+      done();
+      return Promise.reject(err);
     }
+    return pending.then(
+      (value) => {
+        done();
+        return value;
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
   }
 
   /** The header value; `total` is left out when the header goes out before the turn ends (streams). */

@@ -10,6 +10,7 @@
  */
 import * as path from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
+import { SERVICE_HEAP_LIMIT_MIB } from '../lib/contract/time-budgets';
 
 /**
  * Node flags the image runs the service with (`ENV NODE_OPTIONS` in the Dockerfile; a test keeps
@@ -26,7 +27,7 @@ import { type BuildOptions, build } from 'esbuild';
  *   MiB. 512 MiB is half the smallest task's memory (1,024 MiB) and 15 times the live heap.
  * - `--enable-source-maps`: stack traces in the logs point at the TypeScript sources.
  */
-export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=512 --enable-source-maps';
+export const SERVICE_NODE_OPTIONS = `--max-semi-space-size=4 --max-old-space-size=${SERVICE_HEAP_LIMIT_MIB} --enable-source-maps`;
 
 export const SERVICE_DIR = __dirname;
 export const SERVICE_ENTRY = path.join(SERVICE_DIR, 'src', 'server.ts');

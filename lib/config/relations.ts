@@ -7,7 +7,7 @@
  *
  * A violation names both sides, their values in the stage, and what breaks.
  */
-import { DB_POOL, inEnvRange, LLM_RETRY_POLICY, worstCaseRequestMs } from '../contract';
+import { DB_POOL, inEnvRange, LLM_RETRY_POLICY, SERVICE_HEAP_LIMIT_MIB, worstCaseRequestMs } from '../contract';
 import {
   GATE_PROFILE_SPECS,
   gateChatRequestsPerTarget,
@@ -162,6 +162,15 @@ export const RELATIONS: readonly Relation[] = [
     unit: 's',
     why: `answers primed in setup() must still be cached when the soak's last requests ask for them, or its hit-rate target (> ${GATE_PROFILE_SPECS.soak.targets.minCacheHitRate * 100}%) fails on expiry, not on a defect`,
     measure: (c) => ({ left: gateWorstCaseSeconds(GATE_PROFILE_SPECS.soak), right: c.service.cacheTtlSeconds }),
+  },
+  {
+    name: 'heap-within-task-memory',
+    left: `the service's heap limit (SERVICE_HEAP_LIMIT_MIB, ${SERVICE_HEAP_LIMIT_MIB} MiB: --max-old-space-size in the image) × 2`,
+    right: 'service.memoryMiB (the Fargate task size)',
+    op: '<=',
+    unit: 'MiB',
+    why: 'a heap allowed to grow to the whole task leaves nothing for the rest of the process (buffers, code, the young generation), and the task is killed out of memory instead of V8 collecting; a task with at least twice the heap limit keeps that room',
+    measure: (c) => ({ left: 2 * SERVICE_HEAP_LIMIT_MIB, right: c.service.memoryMiB }),
   },
   {
     name: 'cache-ttl-within-retention',

@@ -31,6 +31,14 @@ export const DB_POOL = {
   idleTimeoutMs: 30_000,
 } as const;
 
+/**
+ * The service process's V8 heap limit (`--max-old-space-size`, in SERVICE_NODE_OPTIONS and the
+ * image's NODE_OPTIONS; why: service/build.ts). A task's memory must leave room above it for the
+ * rest of the process (buffers, code, the young generation), so synth holds each stage's task size
+ * to it (relation `heap-within-task-memory`).
+ */
+export const SERVICE_HEAP_LIMIT_MIB = 512;
+
 /** The cache client (service/src/cache/redis-cache.ts): every command, quota round trips included. */
 export const CACHE_CLIENT = {
   commandTimeoutMs: 1_000,

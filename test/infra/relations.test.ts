@@ -84,6 +84,15 @@ const VIOLATIONS: Record<string, { stage: 'dev' | 'prod'; mutate: (c: M) => void
     },
     values: ['1410 s', '1200 s'],
   },
+  // Fargate's smallest task (0.25 vCPU, 512 MiB) under the 512 MiB heap limit.
+  'heap-within-task-memory': {
+    stage: 'dev',
+    mutate: (c) => {
+      (c.service as { cpu: number }).cpu = 256;
+      (c.service as { memoryMiB: number }).memoryMiB = 512;
+    },
+    values: ['1024 MiB', '512 MiB'],
+  },
   'cache-ttl-within-retention': {
     stage: 'dev',
     mutate: (c) => {

@@ -8,6 +8,7 @@
  */
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES } from '../../lib/contract';
 import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
+import { pooled } from '../support/pooled';
 import { type HttpResult, postJson, uniqueText } from './support';
 
 jest.setTimeout(240_000);
@@ -51,21 +52,6 @@ afterAll(async () => {
 
 const chat = (task: ServiceProcess, headers: Record<string, string>, body: Record<string, unknown>) =>
   postJson(`${task.url}${ROUTES.chat}`, body, { headers });
-
-/** Runs `jobs` with at most `width` in flight; every job runs exactly once. */
-async function pooled<T>(jobs: Array<() => Promise<T>>, width: number): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await (jobs[i] as () => Promise<T>)();
-      }
-    }),
-  );
-  return out;
-}
 
 /** `count` requests of one principal, alternating between the two tasks, six in flight. */
 async function flood(sub: string, count: number): Promise<HttpResult[]> {

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
 import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SERVICE_METRICS } from '../../lib/contract';
 import { type LocalStack, type ServiceProcess, startLocalStack, startServiceProcess } from '../../scripts/harness';
+import { pooled } from '../support/pooled';
 import { type HttpResult, postJson, uniqueText } from './support';
 
 jest.setTimeout(180_000);
@@ -47,21 +48,6 @@ afterAll(async () => {
 
 const chat = (task: ServiceProcess, headers: Record<string, string>, body: Record<string, unknown>) =>
   postJson(`${task.url}${ROUTES.chat}`, body, { headers });
-
-/** Runs `jobs` with at most `width` in flight; every job runs exactly once. */
-async function pooled<T>(jobs: Array<() => Promise<T>>, width: number): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await (jobs[i] as () => Promise<T>)();
-      }
-    }),
-  );
-  return out;
-}
 
 function expectQuotaRejection(res: HttpResult, code: string) {
   expect(res.status).toBe(429);

@@ -13,15 +13,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GATE_EXIT_CODES, GATE_PROFILES, type GateProfile } from '../lib/contract/gate';
+import { GATE_EXIT_CODES, type GateProfile } from '../lib/contract/gate';
 import { GATE_PROFILE_SPECS } from '../lib/contract/gate-profiles';
 import { HEADERS, ROUTES } from '../lib/contract/http';
-import { designComparisons } from '../loadtests/src/lib/compare/comparisons';
 import type { ComparisonResult } from '../loadtests/src/lib/compare/report';
-import { readGateConfig } from '../loadtests/src/lib/config';
 import type { K6MetricSummary } from '../loadtests/src/lib/k6-summary';
-import { resolvePlan } from '../loadtests/src/lib/plan';
-import { limitRow, renderLimitTable } from './calibrate/limits';
+import { limitRows, renderLimitTable } from './calibrate/limits';
 import {
   CALIBRATION_ROWS,
   type CalibrationContext,
@@ -154,14 +151,8 @@ async function main(): Promise<number> {
     console.log(`median time to verdict over all runs: ${median(all)?.toFixed(1) ?? 'n/a'} s`);
     if (identicalMetrics.length > 0) {
       const profile = values.profile as string;
-      const config = readGateConfig({
-        BASE_URL: stack.candidate.url,
-        BASELINE_URL: stack.baseline.url,
-        PROFILE: profile,
-      });
-      const spec =
-        GATE_PROFILE_SPECS[(GATE_PROFILES as readonly string[]).includes(profile) ? (profile as GateProfile) : 'smoke'];
-      const rows = designComparisons(resolvePlan(spec, config)).flatMap((d) => limitRow(d, identicalMetrics) ?? []);
+      // An unknown profile never gets here: the gate wrapper refused every run (exit 64).
+      const rows = limitRows(GATE_PROFILE_SPECS[profile as GateProfile], identicalMetrics);
       console.log('');
       console.log(`Close to the limit (${identicalMetrics.length} identical runs):`);
       console.log('');

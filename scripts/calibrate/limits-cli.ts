@@ -5,11 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
-import { designComparisons } from '../../loadtests/src/lib/compare/comparisons';
-import { readGateConfig } from '../../loadtests/src/lib/config';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
-import { resolvePlan } from '../../loadtests/src/lib/plan';
-import { limitRow, renderLimitTable } from './limits';
+import { limitRows, renderLimitTable } from './limits';
 
 type Saved = { gate: { runId?: string }; k6: { metrics: Record<string, K6MetricSummary> } };
 
@@ -19,14 +16,4 @@ if (files.length === 0) {
   process.exit(64);
 }
 const runs = files.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as Saved).k6.metrics);
-console.log(renderLimitTable(smokeLimitRows(runs)));
-
-export function smokeLimitRows(runs: readonly Record<string, K6MetricSummary>[]) {
-  const config = readGateConfig({
-    BASE_URL: 'http://127.0.0.1:1',
-    BASELINE_URL: 'http://127.0.0.1:2',
-    PROFILE: 'smoke',
-  });
-  const designs = designComparisons(resolvePlan(GATE_PROFILE_SPECS.smoke, config));
-  return designs.flatMap((d) => limitRow(d, runs) ?? []);
-}
+console.log(renderLimitTable(limitRows(GATE_PROFILE_SPECS.smoke, runs)));

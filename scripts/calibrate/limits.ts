@@ -18,13 +18,16 @@
  *
  * Pure (the k6 summaries are passed in), so jest checks it on synthetic grids.
  */
+import type { ProfileSpec } from '../../lib/contract/gate-profiles';
 import {
   COMPARISON_ALPHA,
   type ComparisonDesign,
   comparisonMetrics,
+  designComparisons,
 } from '../../loadtests/src/lib/compare/comparisons';
 import { binomialPmf, boundaryCount, normalQuantile } from '../../loadtests/src/lib/compare/stats';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
+import { defaultPlan } from '../../loadtests/src/lib/plan';
 
 /** The power both figures are computed at: the issue's detection goals are 95%. */
 export const LIMIT_POWER = 0.95;
@@ -138,6 +141,11 @@ export function limitRow(
     gateExcess,
     ratio,
   };
+}
+
+/** Every latency and token comparison's row for relative runs of `spec`, from identical runs' k6 metrics. */
+export function limitRows(spec: ProfileSpec, runs: readonly Readonly<Record<string, K6MetricSummary>>[]): LimitRow[] {
+  return designComparisons(defaultPlan(spec, true)).flatMap((d) => limitRow(d, runs) ?? []);
 }
 
 /** The markdown table docs/loadtests.md carries. */

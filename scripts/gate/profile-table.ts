@@ -12,9 +12,8 @@ import {
   type TrafficShape,
 } from '../../lib/contract/gate-profiles';
 import { TTFT_PAIRS } from '../../loadtests/src/lib/compare/comparisons';
-import { readGateConfig } from '../../loadtests/src/lib/config';
 import { llmCallBound } from '../../loadtests/src/lib/cost';
-import { resolvePlan } from '../../loadtests/src/lib/plan';
+import { defaultPlan } from '../../loadtests/src/lib/plan';
 
 function shape(s: TrafficShape): string {
   switch (s.executor) {
@@ -59,16 +58,10 @@ export function renderBudgetTable(): string {
     '| profile | LLM calls per target, fixed limits only | with a baseline (each target) | chat requests per target, fixed limits only | with a baseline (each target) |',
     '|---|---|---|---|---|',
   ];
-  const config = (baseline: boolean) =>
-    readGateConfig({
-      BASE_URL: 'http://127.0.0.1:1',
-      ...(baseline ? { BASELINE_URL: 'http://127.0.0.1:2' } : {}),
-      PROFILE: 'smoke',
-    });
   for (const name of GATE_PROFILES) {
     const spec = GATE_PROFILE_SPECS[name];
     const calls = (baseline: boolean) =>
-      llmCallBound(resolvePlan(spec, config(baseline)), GATE_MAX_PRIMED_QUESTIONS, baseline ? TTFT_PAIRS : 0);
+      llmCallBound(defaultPlan(spec, baseline), GATE_MAX_PRIMED_QUESTIONS, baseline ? TTFT_PAIRS : 0);
     rows.push(
       `| \`${name}\` | ${calls(false)} | ${calls(true)} | ${gateChatRequestsPerTarget(spec, false)} | ${gateChatRequestsPerTarget(spec, true)} |`,
     );

@@ -10,7 +10,7 @@
  *
  * Used by the relative gate's end-to-end test and by `npm run gate:calibrate`.
  */
-import { type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
+import { DEFAULT_FAKE_LLM_CONFIG, type FakeLlm, type FakeLlmConfig, startFakeLlmServer } from '../fake-llm/server';
 import { createTestCertificates } from './certs';
 import { type HttpInjectProxy, startHttpInjectProxy } from './http-inject-proxy';
 import { type PostgresHandle, startPostgres } from './postgres';
@@ -138,15 +138,7 @@ export async function startPairStack(options: PairStackOptions = {}): Promise<Pa
         candidate.llmProxy.setPromptPadding(0);
         candidate.cacheWrites.setLossRate(0);
         candidate.cacheWrites.setReadLossRate(0);
-        candidate.llm.configure({
-          latencyMs: 0,
-          jitterMs: 0,
-          tokenIntervalMs: 0,
-          rate429: 0,
-          rate500: 0,
-          rateTimeout: 0,
-          ...llmConfig,
-        });
+        candidate.llm.configure({ ...DEFAULT_FAKE_LLM_CONFIG, ...llmConfig });
       },
       stop,
     };

@@ -6,13 +6,11 @@
 import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
 import { COMPARISON_ALPHA, comparisonMetrics, designComparisons } from '../../loadtests/src/lib/compare/comparisons';
 import { normalQuantile } from '../../loadtests/src/lib/compare/stats';
-import { readGateConfig } from '../../loadtests/src/lib/config';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
-import { resolvePlan } from '../../loadtests/src/lib/plan';
+import { defaultPlan } from '../../loadtests/src/lib/plan';
 import { exceedance, LIMIT_POWER, limitRow, renderLimitTable } from '../../scripts/calibrate/limits';
 
-const config = readGateConfig({ BASE_URL: 'http://127.0.0.1:1', BASELINE_URL: 'http://127.0.0.1:2', PROFILE: 'smoke' });
-const designs = designComparisons(resolvePlan(GATE_PROFILE_SPECS.smoke, config));
+const designs = designComparisons(defaultPlan(GATE_PROFILE_SPECS.smoke, true));
 const design = (id: string) => designs.find((d) => d.spec.id === id) as (typeof designs)[number];
 
 /** A k6 Trend summary whose percentiles are those of N(mean, sd). */

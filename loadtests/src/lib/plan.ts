@@ -10,7 +10,7 @@ import {
   plannedIterations,
   type TrafficShape,
 } from '../../../lib/contract/gate-profiles';
-import { type GateConfig, GateConfigError, segmentFraction } from './config';
+import { type GateConfig, GateConfigError, readGateConfig, segmentFraction } from './config';
 import { segmentMaxVUs, segmentPlannedIterations } from './segments';
 
 export interface GatePlan {
@@ -130,4 +130,17 @@ function popularLowerBound(shape: TrafficShape, minRequests: number, fraction: n
     return Math.floor(shape.vus * fraction) * Math.floor(shape.iterations / 2);
   }
   return Math.max(0, Math.floor((minRequests - segmentMaxVUs(shape, fraction)) / 2));
+}
+
+/**
+ * The plan of `spec` with no overrides, unsplit, with a baseline (`relative`) or without: what the
+ * docs, the calibration's tables and their tests describe. The URLs only have to be valid.
+ */
+export function defaultPlan(spec: ProfileSpec, relative: boolean): GatePlan {
+  const config = readGateConfig({
+    BASE_URL: 'http://127.0.0.1:1',
+    ...(relative ? { BASELINE_URL: 'http://127.0.0.1:2' } : {}),
+    PROFILE: spec.name,
+  });
+  return resolvePlan(spec, config);
 }

@@ -7,9 +7,12 @@
  *
  *   npm run gate:calibrate                                  # 50 identical runs, 20 per regression
  *   npm run gate:calibrate -- --identical-runs 10 --runs 5 --rows identical,hit+40ms
+ *   npm run gate:calibrate -- --keep DIR    # keeps each run's reports in DIR/<run id>/; the
+ *                                           # close-to-the-limit table can be re-made from them
+ *                                           # (scripts/calibrate/limits-cli.ts)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '20' },
       rows: { type: 'string' },
       profile: { type: 'string', default: 'smoke' },
+      keep: { type: 'string' },
     },
     strict: true,
   });
@@ -67,6 +71,8 @@ async function main(): Promise<number> {
   const started = new Date();
   const loadBefore = loadavg();
   const work = mkdtempSync(path.join(tmpdir(), 'gate-calibrate-'));
+  const keep = values.keep ? path.resolve(values.keep) : undefined;
+  if (keep) mkdirSync(keep, { recursive: true });
   const stack = await startPairStack({ llm: LLM, bundle: await ensureServiceBuilt() });
   try {
     const ctx: CalibrationContext = {
@@ -93,6 +99,7 @@ async function main(): Promise<number> {
         verdictSeconds: [] as number[],
       };
       for (let i = 1; i <= n; i++) {
+        const runId = `cal-${row.id.replace(/[^A-Za-z0-9_-]/g, '')}-${started.getTime().toString(36)}-${i}`;
         const run = await runGateChild({
           args: [
             '--target',
@@ -104,9 +111,9 @@ async function main(): Promise<number> {
             '--expected-version',
             stack.candidate.version,
             '--run-id',
-            `cal-${row.id.replace(/[^A-Za-z0-9_-]/g, '')}-${started.getTime().toString(36)}-${i}`,
+            runId,
           ],
-          outDir: mkdtempSync(path.join(work, 'out-')),
+          outDir: keep ? path.join(keep, runId) : mkdtempSync(path.join(work, 'out-')),
           k6Path: k6.path,
           home: work,
         });

@@ -401,7 +401,7 @@ export function maxDurationSeconds(shape: TrafficShape): number {
  * questions sent one pair at a time (cache hits: no LLM call, but requests and stored turns).
  * The reasons and the statistics are in `loadtests/src/lib/compare/comparisons.ts`.
  */
-export const RELATIVE_GATE_PAIRS = { ttft: 16, hits: 400 } as const;
+export const RELATIVE_GATE_PAIRS = { ttft: 48, hits: 400 } as const;
 
 /**
  * The most popular questions a run primes (each target primes its own copies, once plus one retry).

@@ -120,6 +120,19 @@ export interface ChatResponse {
   readonly usage: ChatUsage;
 }
 
+/**
+ * The stream's `done` event: a {@link ChatResponse} plus the turn's whole `Server-Timing`, which the
+ * stream's header could not carry (it leaves with the first token, before the LLM has finished).
+ * `server_timing` has the header's syntax and metrics (`lib/contract/server-timing.ts`), `total`
+ * included, as a JSON route's header has them: the gate pairs streamed misses on the service's own
+ * time (`total − llm`) and the LLM time as it pairs JSON ones. HTTP trailers would be the standard
+ * place, but neither k6 nor most SSE clients read them. It says nothing a JSON answer's header does
+ * not already say to the same caller.
+ */
+export interface StreamDone extends ChatResponse {
+  readonly server_timing: string;
+}
+
 /** One stored message of a conversation. */
 export interface SessionMessage {
   /** Its position in the conversation, from 1; stable (retention deletes from the start, never renumbers). */
@@ -153,7 +166,7 @@ export interface SessionMessagesResponse {
 export const SSE_EVENTS = {
   /** `data: {"delta": "..."}` */
   token: 'token',
-  /** `data:` a {@link ChatResponse} with the whole reply and the turn's `usage`. */
+  /** `data:` a {@link StreamDone}: the whole reply, the turn's `usage` and its `server_timing`. */
   done: 'done',
   /** `data:` an {@link ErrorResponse} body. */
   error: 'error',

@@ -24,7 +24,6 @@ import {
   assessReadiness,
   type ChatAssessment,
   type HttpResult,
-  headerValue,
   type MetricRecord,
   metricRecords,
   type ReadinessAssessment,
@@ -42,9 +41,11 @@ import {
   designComparisons,
   HIT_PAIRS_SCENARIO,
   hitPairsFor,
+  PAIR_ROUTES,
   type PairSide,
   PERCENTILE_GRID,
   pairRecords,
+  routeDiffMetric,
   TTFT_PAIRS,
   TTFT_SCENARIO,
   ttftPairsFor,
@@ -141,6 +142,8 @@ for (const d of designs ?? []) {
   metrics[m.pairs] = new Counter(m.pairs);
   if (d.spec.kind === 'latency') {
     metrics[m.diff] = new Trend(m.diff);
+    for (const route of PAIR_ROUTES)
+      metrics[routeDiffMetric(d.spec.id, route)] = new Trend(routeDiffMetric(d.spec.id, route));
     const isTime = d.spec.valueUnit === 'ms';
     metrics[m.baseline] = new Trend(m.baseline, isTime);
     metrics[m.candidate] = new Trend(m.candidate, isTime);
@@ -404,13 +407,12 @@ function send(request: PlannedRequest, data: SetupData, requestId: string): void
 let baselineSession: SessionState | undefined; // per VU, like `session`
 
 function toPairSide(result: HttpResult, assessed: ChatAssessment, route: PairSide['route']): PairSide {
-  const timing = headerValue(result.headers, HEADERS.serverTiming);
   return {
     success: assessed.success,
     cacheStatus: assessed.cacheStatus,
     durationMs: result.durationMs,
     route,
-    ...(timing !== undefined ? { serverTiming: timing } : {}),
+    ...(assessed.serverTiming !== undefined ? { serverTiming: assessed.serverTiming } : {}),
     ...(result.waitingMs !== undefined ? { ttfbMs: result.waitingMs } : {}),
     ...(assessed.usage ? { usage: assessed.usage } : {}),
   };

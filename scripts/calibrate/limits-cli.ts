@@ -1,7 +1,8 @@
 /**
  * The "close to the limit" table from saved gate reports: `npx tsx scripts/calibrate/limits-cli.ts
  * FILE...`, each FILE a `k6-summary.json` of an identical-candidate smoke run with a baseline (what
- * `npm run gate:calibrate` runs; it prints the same table at its end from its own identical runs).
+ * `npm run gate:calibrate` runs; it prints the same table at its end from its own identical runs,
+ * and `--keep DIR` keeps them as DIR/cal-identical-<…>/k6-summary.json).
  */
 import { readFileSync } from 'node:fs';
 import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';

@@ -4,7 +4,12 @@
  * needs about sqrt(pi/2) ≈ 1.25 times that shift (its asymptotic efficiency is 2/pi).
  */
 import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
-import { COMPARISON_ALPHA, comparisonMetrics, designComparisons } from '../../loadtests/src/lib/compare/comparisons';
+import {
+  COMPARISON_ALPHA,
+  comparisonMetrics,
+  designComparisons,
+  routeDiffMetric,
+} from '../../loadtests/src/lib/compare/comparisons';
 import { normalQuantile } from '../../loadtests/src/lib/compare/stats';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
 import { defaultPlan } from '../../loadtests/src/lib/plan';
@@ -44,6 +49,36 @@ test('normal differences: the floor is the z test shift, and the sign test needs
   expect(row.ratio).toBeLessThan(1.5);
   expect(row.runs).toBe(2);
   expect(row.pairs).toBe(n);
+});
+
+test('routes of different spreads: the floor is the precision-weighted z test, and the gate counts each route by its own spread', () => {
+  const id = 'service_time';
+  const n = 50;
+  // JSON pairs spread 10 ms, streamed pairs 1 ms: one pooled sigma would describe neither.
+  const run = {
+    [comparisonMetrics(id).diff]: normalTrend(0, 5, 2 * n),
+    [routeDiffMetric(id, 'chat')]: normalTrend(0, 10, n),
+    [routeDiffMetric(id, 'stream')]: normalTrend(0, 1, n),
+  };
+  const row = limitRow(design(id), [run, run]);
+  if (!row) throw new Error('no row');
+  const z = normalQuantile(1 - COMPARISON_ALPHA) + normalQuantile(LIMIT_POWER);
+  // Robust sigma: half the 16th–84th percentile range, sd × Φ⁻¹(0.84) for a normal's grid.
+  const robust = (sd: number) => sd * normalQuantile(0.84);
+  const precision = n / robust(10) ** 2 + n / robust(1) ** 2;
+  expect(row.pairs).toBe(2 * n);
+  expect(row.strata.map((st) => [st.route, st.pairs])).toEqual([
+    ['chat', n],
+    ['stream', n],
+  ]);
+  expect(row.strata[0]?.sigma).toBeCloseTo(robust(10), 9);
+  expect(row.floorExcess).toBeCloseTo(z / Math.sqrt(precision), 9);
+  expect(row.sigma).toBeCloseTo(Math.sqrt((2 * n) / precision), 9);
+  // The sign test treats a precise streamed pair like a loose JSON one: far above the floor here,
+  // which the pooled sigma (5 ms) would have hidden.
+  expect(row.ratio).toBeGreaterThan(1.5);
+  const pooledOnly = limitRow(design(id), [{ [comparisonMetrics(id).diff]: run[comparisonMetrics(id).diff] }]);
+  expect(pooledOnly?.strata.map((st) => st.route)).toEqual(['all']);
 });
 
 test('a gate with too few pairs for its boundary is far from the floor, and the table says no', () => {

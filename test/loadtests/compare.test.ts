@@ -4,7 +4,7 @@
  * summary computed the way k6 computes it).
  */
 
-import { GATE_PROFILE_SPECS } from '../../lib/contract/gate-profiles';
+import { GATE_PROFILE_SPECS, RELATIVE_GATE_PAIRS } from '../../lib/contract/gate-profiles';
 import {
   COMPARISON_ALPHA,
   COMPARISONS,
@@ -16,11 +16,14 @@ import {
   type Pair,
   PERCENTILE_GRID,
   pairRecords,
+  plannedMisses,
+  routeDiffMetric,
 } from '../../loadtests/src/lib/compare/comparisons';
 import { pairOrder, scopeMessage } from '../../loadtests/src/lib/compare/pairing';
 import { buildComparisonResults, medianBounds } from '../../loadtests/src/lib/compare/report';
 import { binomialPmf, boundaryCount } from '../../loadtests/src/lib/compare/stats';
 import { readGateConfig } from '../../loadtests/src/lib/config';
+import { freshRoute, MIX_CYCLE } from '../../loadtests/src/lib/corpus';
 import { buildEmfLine } from '../../loadtests/src/lib/emf';
 import { buildJUnit, escapeXml } from '../../loadtests/src/lib/junit';
 import type { K6MetricSummary } from '../../loadtests/src/lib/k6-summary';
@@ -96,12 +99,30 @@ describe('pairing', () => {
       candidate: side({ cacheStatus: 'MISS', serverTiming: 'cache;dur=1, db;dur=3, llm;dur=400, total;dur=440' }),
     });
     expect(v[comparisonMetrics('service_time').diff]).toEqual([35]); // 40 − 5
+    expect(v[routeDiffMetric('service_time', 'chat')]).toEqual([35]);
     expect(v[comparisonMetrics('service_time').worse]).toEqual([true]);
     expect(v[comparisonMetrics('llm_time').diff]?.[0]).toBeCloseTo(Math.log(4), 12);
     expect(v[comparisonMetrics('llm_time').worse]).toEqual([true]);
   });
 
-  test('a stream miss (no total, no llm in its headers) and a mixed HIT/MISS pair are not latency pairs', () => {
+  test("a streamed miss pair is a service-time, LLM-time and TTFT pair, from its done event's whole timing", () => {
+    const stream = (serverTiming: string, ttfbMs: number) =>
+      side({ cacheStatus: 'MISS', route: 'stream', serverTiming, ttfbMs });
+    const v = values({
+      kind: 'fresh',
+      baseline: stream('cache;dur=1, db;dur=3, llm;dur=200, total;dur=206', 40),
+      candidate: stream('cache;dur=1, db;dur=3, llm;dur=210, total;dur=236', 44),
+    });
+    expect(v[comparisonMetrics('service_time').diff]).toEqual([20]); // 26 − 6
+    // Each route keeps its own differences too (their spreads differ: scripts/calibrate/limits.ts).
+    expect(v[routeDiffMetric('service_time', 'stream')]).toEqual([20]);
+    expect(v[routeDiffMetric('service_time', 'chat')]).toBeUndefined();
+    expect(v[comparisonMetrics('llm_time').diff]?.[0]).toBeCloseTo(Math.log(210 / 200), 12);
+    expect(v[comparisonMetrics('ttft').diff]?.[0]).toBeCloseTo(Math.log(44 / 40), 12);
+  });
+
+  test("a stream's head timing alone (no llm, no total) and a mixed HIT/MISS pair are not latency pairs", () => {
+    // What a stream without a done event's server_timing has: the head's lookup time only.
     const stream = side({ cacheStatus: 'MISS', route: 'stream', serverTiming: 'cache;dur=1' });
     expect(values({ kind: 'tail', baseline: stream, candidate: stream })[comparisonMetrics('service_time').pairs]).toBe(
       undefined,
@@ -141,10 +162,25 @@ const plan = resolvePlan(GATE_PROFILE_SPECS.smoke, config);
 const designs = designComparisons(plan);
 
 describe('comparison thresholds', () => {
-  test('five comparisons, Bonferroni: each at alpha/5 and every boundary no looser than that', () => {
+  test('every comparison, Bonferroni: each at alpha / their number and every boundary no looser than that', () => {
     expect(designs.map((d) => d.spec.id)).toEqual(COMPARISONS.map((c) => c.id));
     expect(COMPARISON_ALPHA * designs.length).toBeCloseTo(FAMILY_ALPHA, 12);
     for (const d of designs) expect(d.boundary.size).toBeLessThanOrEqual(COMPARISON_ALPHA);
+  });
+
+  test("the miss comparisons expect the mix's misses on both routes plus the ttft scenario's, TTFT the streamed ones", () => {
+    // Count the mix slot by slot, as k6 would run it: the shares come from MIX_CYCLE, not a constant.
+    const mix = Array.from({ length: plan.minMainRequests }, (_, i) => MIX_CYCLE[i % MIX_CYCLE.length]);
+    const fresh = Array.from({ length: plan.minFreshRequests }, (_, i) => freshRoute(i));
+    const on = (route: string) =>
+      mix.filter((s) => s?.kind !== 'popular' && s?.route === route).length + fresh.filter((r) => r === route).length;
+    const planned = plannedMisses(plan);
+    expect(planned).toEqual({ chat: on('chat'), stream: on('stream') + RELATIVE_GATE_PAIRS.ttft });
+    const expected = (id: string) => designs.find((d) => d.spec.id === id)?.expectedPairs;
+    expect(expected('service_time')).toBe(planned.chat + planned.stream);
+    expect(expected('llm_time')).toBe(planned.chat + planned.stream);
+    expect(expected('tokens_per_call')).toBe(planned.chat + planned.stream);
+    expect(expected('ttft')).toBe(planned.stream);
   });
 
   test('each comparison has a no-data guard and a test threshold k6 can fail', () => {

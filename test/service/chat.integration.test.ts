@@ -5,7 +5,16 @@
  */
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
-import { ERROR_CODES, type ErrorResponse, HEADERS, LIMITS, ROUTES, SSE_EVENTS } from '../../lib/contract';
+import {
+  ERROR_CODES,
+  type ErrorResponse,
+  HEADERS,
+  LIMITS,
+  parseServerTiming,
+  ROUTES,
+  SERVER_TIMING_METRICS,
+  SSE_EVENTS,
+} from '../../lib/contract';
 import { FAKE_LLM_MARKER, type LocalStack, startLocalStack } from '../../scripts/harness';
 import { http, postJson, STACK_TRACE, uniqueText } from './support';
 
@@ -150,6 +159,13 @@ describe('chat turn against real Postgres and Redis (TLS + AUTH)', () => {
     expect(deltas).toBe(done.reply);
     const rows = await stack.postgres.query('SELECT role FROM chat.messages WHERE session_id = $1', [done.session_id]);
     expect(rows).toHaveLength(2);
+    // The head left with the first token (lookup time only); done carries the whole turn's timing.
+    const m = SERVER_TIMING_METRICS;
+    expect(Object.keys(parseServerTiming(res.headers[HEADERS.serverTiming] as string))).not.toContain(m.llm);
+    const whole = parseServerTiming(done.server_timing);
+    expect(whole[m.llm]).toBeGreaterThan(0);
+    expect(whole[m.db]).toBeGreaterThan(0); // the context read and the insert of both messages
+    expect(whole[m.total]).toBeGreaterThanOrEqual((whole[m.llm] as number) + (whole[m.db] as number));
 
     // Now cached: the stream route answers the same question from the cache.
     const hit = await postJson(`${url}${ROUTES.chatStream}`, { message }, { headers: auth() });

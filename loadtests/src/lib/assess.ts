@@ -45,6 +45,11 @@ export interface ChatAssessment {
   readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
   /** A stream's `token` events (absent for the JSON route). */
   readonly tokenEvents?: number;
+  /**
+   * The turn's whole `Server-Timing`: the JSON route's header, or a stream's `done` event's
+   * `server_timing` (a stream's header leaves with the first token and has the lookup's only).
+   */
+  readonly serverTiming?: string;
   /** Why it failed, short, for logs. */
   readonly failure?: string;
 }
@@ -216,6 +221,12 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
       reported !== undefined && (xCache !== 'HIT' || (reported.inputTokens === 0 && reported.outputTokens === 0));
   }
   const usage = wellFormed ? usageOf(answer) : undefined;
+  const serverTiming =
+    ctx.route === 'stream'
+      ? isObject(answer) && typeof answer.server_timing === 'string'
+        ? answer.server_timing
+        : undefined
+      : headerValue(result.headers, HEADERS.serverTiming);
   const cachedFlag = wellFormed ? answer.cached : undefined;
   const cacheStatus: CacheStatus | 'none' = isCacheStatus(xCache)
     ? xCache
@@ -232,6 +243,7 @@ export function assessChatResponse(result: HttpResult, ctx: ChatRequestContext):
     ...(wellFormed ? { sessionId: answer.session_id } : {}),
     ...(usage ? { usage } : {}),
     ...(tokenEvents !== undefined ? { tokenEvents } : {}),
+    ...(serverTiming !== undefined ? { serverTiming } : {}),
     checks,
     ...(failure ? { failure } : {}),
   };
@@ -277,7 +289,7 @@ export function metricRecords(
       const tokens = assessment.usage.inputTokens + assessment.usage.outputTokens;
       records.push({ metric: M.llmTokens, value: tokens, tags });
     }
-    const db = parseServerTiming(headerValue(result.headers, HEADERS.serverTiming))[SERVER_TIMING_METRICS.db];
+    const db = parseServerTiming(assessment.serverTiming)[SERVER_TIMING_METRICS.db];
     if (db !== undefined) records.push({ metric: M.db, value: db, tags });
     const eventsPerSecond = streamEventsPerSecond(result, assessment);
     if (eventsPerSecond !== undefined) records.push({ metric: M.streamEventsPerSecond, value: eventsPerSecond, tags });

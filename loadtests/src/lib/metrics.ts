@@ -24,7 +24,10 @@ export const GATE_K6_METRICS = {
   ttft: 'chat_ttft',
   /** Trend: LLM tokens (input + output) each successful answer reports in `usage` (0 for a hit). */
   llmTokens: 'chat_llm_tokens',
-  /** Trend (ms): the service's database time per successful answer (`Server-Timing` `db`), when it reports one. */
+  /**
+   * Trend (ms): the service's database time per successful answer (`Server-Timing` `db`: a JSON
+   * answer's header, a stream's `done` event), when it reports one.
+   */
   db: 'chat_db',
   /**
    * Trend: token events per second of a successful stream after its first token (its events after

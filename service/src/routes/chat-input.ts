@@ -37,7 +37,10 @@ export function toChatInput(body: ChatRequestBody, principal: Principal | null):
  * (stop paying for an LLM call nobody will read). It is created on first use, so a cache hit,
  * which never calls the LLM, never pays for the controller and the listener.
  */
-export function chatContext(request: FastifyRequest, reply: FastifyReply): ChatContext {
+export function chatContext(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): ChatContext & { readonly timing: ServerTiming } {
   let controller: AbortController | undefined;
   return {
     requestId: request.id,

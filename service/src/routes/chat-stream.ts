@@ -5,12 +5,13 @@
  * keep their status codes and Retry-After. The status line, the headers and the first `token` event
  * leave in ONE write, so a client's first byte is its first token (what k6's `timings.waiting`
  * measures, `SSE_EVENTS` in the contract). From then on the status is 200: `token` events carry
- * deltas, then exactly one `done` (a ChatResponse with the turn's `usage`, sent after both messages
- * are committed) or one `error` (an ErrorResponse body) ends the stream.
+ * deltas, then exactly one `done` (a StreamDone: the ChatResponse with the turn's `usage` and its
+ * whole `server_timing`, sent after both messages are committed) or one `error` (an ErrorResponse
+ * body) ends the stream.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import { type CacheStatus, type ChatResponse, HEADERS, ROUTES, SSE_EVENTS } from '../../../lib/contract';
+import { type CacheStatus, HEADERS, ROUTES, SSE_EVENTS, type StreamDone } from '../../../lib/contract';
 import type { ChatRequestBody } from '../schemas/chat';
 import { chatRequestSchema } from '../schemas/chat';
 import type { AppDeps } from '../types';
@@ -48,7 +49,7 @@ export const chatStreamRoute =
             'x-accel-buffering': 'no',
             [HEADERS.cache]: status,
             // Written before the first token: the lookup's cache and db time only (no llm, no total).
-            ...(ctx.timing ? { [HEADERS.serverTiming]: ctx.timing.header({ total: false }) } : {}),
+            [HEADERS.serverTiming]: ctx.timing.header({ total: false }),
           };
         };
         const writeToken = (delta: string) => {
@@ -66,12 +67,14 @@ export const chatStreamRoute =
         };
         try {
           const result = await deps.chat.answerStream(input, ctx, start, writeToken);
-          const done: ChatResponse = {
+          const done: StreamDone = {
             reply: result.reply,
             session_id: result.sessionId,
             cached: result.cacheStatus === 'HIT',
             request_id: request.id,
             usage: toUsage(result.usage),
+            // The turn's whole timing, total included: the head left before the LLM finished.
+            server_timing: ctx.timing.header({ total: true }),
           };
           if (!headed) raw.writeHead(200, head()); // an empty reply: the head goes with `done`
           raw.end(sseEvent(SSE_EVENTS.done, done));

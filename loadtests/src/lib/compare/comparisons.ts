@@ -6,8 +6,8 @@
  * | id | a pair is "worse" when | limit |
  * |---|---|---|
  * | hit_latency | both HIT: candidate ms − baseline ms > limit | 5 ms |
- * | service_time | both MISS (JSON): (total − llm) difference > limit | 10 ms |
- * | llm_time | both MISS (JSON): candidate llm / baseline llm > limit | ×1.25 |
+ * | service_time | both MISS (JSON or streamed): (total − llm) difference > limit | 10 ms |
+ * | llm_time | both MISS (JSON or streamed): candidate llm / baseline llm > limit | ×1.25 |
  * | error_rate | only the candidate failed (only the baseline failed: "better") | 0 points |
  * | hit_rate | primed question: only the candidate missed (only the baseline: "better") | 0 points |
  * | tail_latency | sequential hit pairs, both answered: the candidate > 100 ms slower (the baseline > 100 ms slower: "better") | 0 points |
@@ -24,6 +24,8 @@
 import { RELATIVE_GATE_PAIRS } from '../../../../lib/contract/gate-profiles';
 import { parseServerTiming, SERVER_TIMING_METRICS } from '../../../../lib/contract/server-timing';
 import type { MetricRecord } from '../assess';
+import { freshRoute, MIX_CYCLE } from '../corpus';
+import type { RouteKind } from '../metrics';
 import type { GatePlan } from '../plan';
 import type { ThresholdSpec } from '../thresholds';
 import { boundaryCount, designSignBoundary, type SignBoundary } from './stats';
@@ -50,8 +52,17 @@ export const TAIL_MARGIN_MS = 100;
 
 /**
  * Run-unique streamed prompts each relative run adds (the `ttft` scenario), to both targets: the
- * pairs of the TTFT comparison and more pairs for tokens per call. Each costs one LLM call per
- * target; hits cost none, so this is the only traffic a comparison adds to the bill.
+ * pairs of the TTFT comparison, and more pairs for the service's own time, the LLM time and tokens
+ * per call (a stream's `done` event carries the turn's whole Server-Timing and its usage). Each
+ * costs one LLM call per target; hits cost none, so this is the only traffic a comparison adds to
+ * the bill.
+ *
+ * How many: the sign test's minimum detectable shift comes within 1.5× of the statistical floor
+ * (scripts/calibrate/limits.ts) from about 48 pairs for TTFT and about 69 for the service's own
+ * time, projected from 50 identical runs' paired differences (robust σ 0.128 ln-ratio and 21.9 ms)
+ * with the boundary optimised at each count. Below that the discrete boundary costs more than half
+ * again: at the mix's 7 streamed misses plus 16 it was ×1.89 and ×2.19. The mix adds about 5
+ * streamed and 17 JSON misses, so 48 here gives about 53 and 70.
  */
 export const TTFT_PAIRS = RELATIVE_GATE_PAIRS.ttft;
 export const TTFT_SCENARIO = 'ttft';
@@ -188,6 +199,18 @@ export function comparisonMetrics(id: ComparisonId) {
   } as const;
 }
 
+/** The routes a latency comparison's pairs come from: each keeps a Trend of its own differences. */
+export const PAIR_ROUTES = ['chat', 'stream'] as const satisfies readonly RouteKind[];
+
+/**
+ * Trend of one route's paired differences of a latency comparison (ms or ln ratio), beside the
+ * pooled `diff`: JSON and streamed pairs can differ in spread, and the close-to-the-limit floor
+ * (scripts/calibrate/limits.ts) weighs each route by its own.
+ */
+export function routeDiffMetric(id: ComparisonId, route: (typeof PAIR_ROUTES)[number]): string {
+  return `cmp_${id}_diff_${route}`;
+}
+
 /** Percentiles requested for every Trend when comparing: order statistics for the intervals. */
 export const PERCENTILE_GRID: readonly string[] = Array.from({ length: 99 }, (_, i) => `p(${i + 1})`);
 
@@ -238,6 +261,7 @@ export function pairRecords(pair: Pair): MetricRecord[] {
   }
 
   if (pair.kind !== 'popular' && b.success && c.success && b.cacheStatus === 'MISS' && c.cacheStatus === 'MISS') {
+    // JSON or streamed alike: a stream's done event carries the turn's whole timing (StreamDone).
     const bt = parseServerTiming(b.serverTiming);
     const ct = parseServerTiming(c.serverTiming);
     const { llm, total } = SERVER_TIMING_METRICS;
@@ -281,6 +305,8 @@ export function pairRecords(pair: Pair): MetricRecord[] {
     add(id, 'baseline', base);
     add(id, 'candidate', cand);
     add(id, 'diff', diff);
+    // Both sides of a pair are sent on the same route.
+    out.push({ metric: routeDiffMetric(id, c.route), value: diff, tags: {} });
     add(id, 'worse', diff > spec.limit);
   }
 }
@@ -305,17 +331,31 @@ export function ttftPairsFor(plan: GatePlan): number {
 }
 
 /**
+ * Misses the plan is certain to pair on each route: the main mix's slots that are not primed
+ * questions (by MIX_CYCLE's shares) and the fresh prompts (which alternate routes, `freshRoute`),
+ * plus, streamed, the `ttft` scenario's pairs.
+ */
+export function plannedMisses(plan: GatePlan): { readonly chat: number; readonly stream: number } {
+  const mixShare = (route: RouteKind) =>
+    MIX_CYCLE.filter((slot) => slot.kind !== 'popular' && slot.route === route).length / MIX_CYCLE.length;
+  const fresh = (route: RouteKind) =>
+    Array.from({ length: plan.minFreshRequests }, (_, i) => freshRoute(i)).filter((r) => r === route).length;
+  const on = (route: RouteKind) => Math.floor(plan.minMainRequests * mixShare(route)) + fresh(route);
+  return { chat: on('chat'), stream: on('stream') + ttftPairsFor(plan) };
+}
+
+/**
  * The boundary and guard of every comparison for a plan. Expected pairs: the primed questions are
- * every other main request plus the `hit_pairs` scenario; JSON-route misses are 4 in 10 of the main
- * mix plus half the fresh prompts; streamed misses are the `ttft` scenario's pairs (plus whatever the
- * mix streams); the tail's pairs are the `hit_pairs` scenario's.
+ * every other main request plus the `hit_pairs` scenario; misses are {@link plannedMisses}, JSON
+ * and streamed (TTFT: streamed only); the tail's pairs are the `hit_pairs` scenario's.
  */
 export function designComparisons(plan: GatePlan): ComparisonDesign[] {
   const sequential = hitPairsFor(plan);
   const hits = Math.max(1, plan.minPopularRequests) + sequential;
-  const misses = Math.max(1, Math.floor(plan.minMainRequests * 0.4) + Math.floor(plan.minFreshRequests / 2));
-  const streamed = ttftPairsFor(plan);
-  const all = plan.minMainRequests + plan.minFreshRequests + streamed + sequential;
+  const planned = plannedMisses(plan);
+  const misses = Math.max(1, planned.chat + planned.stream);
+  const streamed = Math.max(1, planned.stream);
+  const all = plan.minMainRequests + plan.minFreshRequests + ttftPairsFor(plan) + sequential;
   const expected: Record<ComparisonId, number> = {
     hit_latency: hits,
     hit_rate: hits,
@@ -324,7 +364,7 @@ export function designComparisons(plan: GatePlan): ComparisonDesign[] {
     error_rate: all,
     tail_latency: sequential,
     ttft: streamed,
-    tokens_per_call: misses + streamed,
+    tokens_per_call: misses,
   };
   const sequentialShare: Record<ComparisonId, number> = {
     hit_latency: sequential,

@@ -41,18 +41,18 @@ const VIOLATIONS: Record<string, { stage: 'dev' | 'prod'; mutate: (c: M) => void
     stage: 'dev',
     mutate: (c) => {
       c.deployment.gate.profile = 'soak';
-      // Its 2 × 2356 requests need a gate allowance to match (gate-within-request-quota).
+      // Its 2 × 2388 requests need a gate allowance to match (gate-within-request-quota).
       c.service.quotas.gateRequestsPerMinute = 5_000;
     },
     values: ['24 min', '15 min'],
   },
-  // Smoke, relative: 2 × (2 × 10 priming + 40 + 5 fresh + 16 ttft + 400 hit pairs) = 962 requests.
+  // Smoke, relative: 2 × (2 × 10 priming + 40 + 5 fresh + 48 ttft + 400 hit pairs) = 1026 requests.
   'gate-within-request-quota': {
     stage: 'dev',
     mutate: (c) => {
       c.service.quotas.gateRequestsPerMinute = 900;
     },
-    values: ['962 requests', '900 requests'],
+    values: ['1026 requests', '900 requests'],
   },
   'drain-within-stop-timeout': {
     stage: 'dev',
@@ -175,7 +175,7 @@ describe('relations between components', () => {
     test('an external issuer without auth.gateClient.principal holds the gate to the ordinary quota', () => {
       const problems = gateProblems((c) => external(c));
       expect(problems).toHaveLength(1);
-      expect(problems[0]).toContain("(profile 'smoke', no gate principal) is 962 requests");
+      expect(problems[0]).toContain("(profile 'smoke', no gate principal) is 1026 requests");
       expect(problems[0]).toContain(`, ${STAGES.dev.service.quotas.requestsPerPrincipalPerMinute} requests;`);
     });
 
@@ -186,7 +186,7 @@ describe('relations between components', () => {
           external(c, 'service-account-1234');
           c.service.quotas.gateRequestsPerMinute = 961;
         }),
-      ).toEqual([expect.stringContaining("(profile 'smoke') is 962 requests, which must be at most")]);
+      ).toEqual([expect.stringContaining("(profile 'smoke') is 1026 requests, which must be at most")]);
     });
 
     test('a disabled gate sends nothing, so nothing is checked', () => {
@@ -204,11 +204,11 @@ describe('relations between components', () => {
           c.deployment.gate.profile = 'light';
         }),
       ).toEqual([]);
-      // 2 × (20 + 1800 + 120 + 416) = 4712.
+      // 2 × (20 + 1800 + 120 + 448) = 4776.
       const soak = gateProblems((c) => {
         c.deployment.gate.profile = 'soak';
       });
-      expect(soak).toEqual([expect.stringContaining("(profile 'soak') is 4712 requests")]);
+      expect(soak).toEqual([expect.stringContaining("(profile 'soak') is 4776 requests")]);
       expect(soak[0]).toContain('Raise service.quotas.gateRequestsPerMinute');
     });
   });

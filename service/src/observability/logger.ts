@@ -108,6 +108,27 @@ export function stdoutDestination(fd = 1): LineDestination & { flush(cb?: (err?:
   return destination;
 }
 
+/**
+ * pino's `stdTimeFunctions.isoTime` (`,"time":"2026-01-01T12:00:00.000Z"`), the same text, with the
+ * part up to the second made once a second: `toISOString` on every line cost about 0.7 µs of the
+ * access line. (`now` is for tests.)
+ */
+export function isoTimestamp(now: () => number = Date.now): () => string {
+  let second = Number.NaN;
+  let head = '';
+  return () => {
+    const ms = now();
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      // "2026-01-01T12:00:00.000Z" without "000Z".
+      head = `,"time":"${new Date(s * 1000).toISOString().slice(0, -4)}`;
+    }
+    const milli = ms - s * 1000;
+    return `${head}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z"`;
+  };
+}
+
 /** Errors become `{name, message, code}`; a stack only at debug level (it can be long, never secret). */
 function serializeError(err: Error, withStack: boolean): LogFields {
   const e = err as Error & { code?: unknown };
@@ -179,7 +200,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       // No pid/hostname: the log stream already names the task.
       base: options.base ?? null,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimestamp(),
       messageKey: 'msg',
       formatters: {
         level: (label) => ({ level: label }),

@@ -129,7 +129,9 @@ export async function buildHttpApp(
     const elapsedMs = performance.now() - startedAt;
     const status = reply.raw.statusCode;
     const completed = reply.raw.writableFinished;
-    if (request.routeOptions.config.chatRoute) {
+    // Read once: each read of `routeOptions` builds a new object.
+    const route = request.routeOptions;
+    if (route.config.chatRoute) {
       deps.metrics.increment('requests');
       deps.metrics.observe('requestLatencyMs', elapsedMs);
       if (status >= 500) deps.metrics.increment('serverErrors');
@@ -137,7 +139,7 @@ export async function buildHttpApp(
     // No body, no message text: only what an operator needs.
     request.logger.info('request', {
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route: route.url ?? 'unmatched',
       status,
       ms: Math.round(elapsedMs * 10) / 10,
       ...(request.cacheStatus ? { cache: request.cacheStatus } : {}),

@@ -1,7 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createLogger, LOG_WRITE_SPACING_MS, stdoutDestination } from '../../service/src/observability/logger';
+import {
+  createLogger,
+  isoTimestamp,
+  LOG_WRITE_SPACING_MS,
+  stdoutDestination,
+} from '../../service/src/observability/logger';
 
 afterEach(() => jest.restoreAllMocks());
 
@@ -87,4 +92,20 @@ test('a secret installed after start (a rotation) is redacted too, raw or JSON-e
   expect(first).toEqual({ level: 'info', time: expect.any(String), msg: 'connect', detail: 'password=[REDACTED]' });
   expect(second).toMatchObject({ level: 'warn', request_id: 'r1', msg: 'retry', error: { name: 'Error' } });
   expect((second.error as { message: string }).message).toContain('[REDACTED]');
+});
+
+test("the time field is pino's isoTime, to the millisecond, across seconds, days and years", () => {
+  let now = 0;
+  const time = isoTimestamp(() => now);
+  // What pino.stdTimeFunctions.isoTime writes at `ms`.
+  const expected = (ms: number) => `,"time":"${new Date(ms).toISOString()}"`;
+  const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+  for (const ms of [0, 1, 9, 10, 99, 100, 999, 1000, 1_767_225_600_000, Date.now()]) {
+    now = ms;
+    expect(time()).toBe(expected(ms));
+  }
+  for (let ms = start; ms < start + 2_100; ms += 7) {
+    now = ms;
+    expect(time()).toBe(expected(ms));
+  }
 });

@@ -24,14 +24,19 @@ export const allowEveryone: Authenticator = async () => LOCAL_PRINCIPAL;
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)[ ]*$/i;
 
-/** Bearer tokens from the `Authorization` header, checked by `verifier`. */
+/**
+ * Bearer tokens from the `Authorization` header, checked by `verifier`. Not an async function: a
+ * well-formed header gets the verifier's own promise, with no layer (promise and ticks) around it.
+ */
 export function bearerAuthenticator(verifier: TokenVerifier): Authenticator {
-  return async (authorization) => {
+  return (authorization) => {
     if (authorization === undefined || authorization.trim() === '') {
-      throw new AuthFailure('missing', 'no Authorization header');
+      return Promise.reject(new AuthFailure('missing', 'no Authorization header'));
     }
     const match = BEARER.exec(authorization);
-    if (!match?.[1]) throw new AuthFailure('invalid', 'the Authorization header is not a Bearer token');
+    if (!match?.[1]) {
+      return Promise.reject(new AuthFailure('invalid', 'the Authorization header is not a Bearer token'));
+    }
     return verifier.verify(match[1]);
   };
 }

@@ -83,27 +83,18 @@ export function cacheVerifiedTokens(
       return entries.size;
     },
     clear,
-    async verify(token) {
+    // Not async: a cached token is answered with one resolved promise, no async layer around it.
+    verify(token) {
       const key = tokenKey(token);
       const hit = entries.get(key);
       if (hit) {
         entries.delete(key);
         if (now() < hit.expiresAtMs) {
           entries.set(key, hit);
-          return hit.principal;
+          return Promise.resolve(hit.principal);
         }
       }
-      const startedIn = generation;
-      const principal = await inner.verify(token);
-      const expiresAtMs = expiryMs(token);
-      if (startedIn === generation && expiresAtMs !== undefined && now() < expiresAtMs) {
-        entries.set(key, {
-          principal: Object.freeze({ ...principal, scopes: Object.freeze([...principal.scopes]) }),
-          expiresAtMs,
-        });
-        if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
-      }
-      return principal;
+      return verifyAndKeep(token, key);
     },
     async warmUp() {
       const result = await inner.warmUp();
@@ -111,4 +102,19 @@ export function cacheVerifiedTokens(
       return result;
     },
   };
+
+  /** The verifier's answer, kept under `key` when it is a success that has not expired yet. */
+  async function verifyAndKeep(token: string, key: string): Promise<Principal> {
+    const startedIn = generation;
+    const principal = await inner.verify(token);
+    const expiresAtMs = expiryMs(token);
+    if (startedIn === generation && expiresAtMs !== undefined && now() < expiresAtMs) {
+      entries.set(key, {
+        principal: Object.freeze({ ...principal, scopes: Object.freeze([...principal.scopes]) }),
+        expiresAtMs,
+      });
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    }
+    return principal;
+  }
 }

@@ -11,7 +11,7 @@
  * `CACHE_SHARE_AFTER_PRINCIPALS` and `RedisCache.lookup`. The key only lets the cache tell askers
  * apart without their `sub` ({@link askerTag}).
  */
-import { hash } from 'node:crypto';
+import { type BinaryToTextEncoding, hash } from 'node:crypto';
 
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -72,9 +72,7 @@ export function askerTag(input: CacheKeyInput, sub: string): string {
 }
 
 const tagFromMaterial = (material: string, sub: string) =>
-  hmacSha256(hash('sha256', `asker-tag\0${material}`, 'buffer'), sub)
-    .toString('base64url')
-    .slice(0, 22);
+  hmacSha256(hash('sha256', `asker-tag\0${material}`, 'binary'), sub, 'base64url').slice(0, 22);
 
 /**
  * `cacheKey(input)` and `askerTag(input, sub)` from one serialization of the key's material: the
@@ -89,22 +87,33 @@ const SHA256_BLOCK_BYTES = 64;
 const SHA256_DIGEST_BYTES = 32;
 
 /**
+ * hmacSha256's working space, (K ⊕ pad) ‖ data, shared by every call (each runs synchronously to its
+ * end) and grown for a longer message: a fresh Buffer per call, like a digest returned as a Buffer,
+ * costs an ArrayBuffer, about a microsecond each on a cache hit.
+ */
+let hmacScratch = Buffer.allocUnsafeSlow(SHA256_BLOCK_BYTES + 256);
+
+/**
  * HMAC-SHA-256 (RFC 2104) of `message` under a key of at most one block, from two one-shot hashes:
  * H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). The same bytes as `createHmac('sha256', key)`, without making a
  * KeyObject for every request's fresh key, which profiled as most of a cache hit's lookup
- * (test/service/cache-key.test.ts compares the two).
+ * (test/service/cache-key.test.ts compares the two). The key is a binary string (one character per
+ * byte, as `hash(..., 'binary')` returns a digest) and the result comes in `encoding`: no Buffer is
+ * made for either.
  */
-export function hmacSha256(key: Buffer, message: string): Buffer {
+export function hmacSha256(key: string, message: string, encoding: BinaryToTextEncoding): string {
   if (key.length > SHA256_BLOCK_BYTES) throw new Error('hmacSha256: a key longer than one block must be hashed first');
-  // (K ⊕ ipad) ‖ m in one buffer; then its first block and the inner hash become (K ⊕ opad) ‖ H(...).
   const messageBytes = Buffer.byteLength(message, 'utf8');
-  const buf = Buffer.allocUnsafe(SHA256_BLOCK_BYTES + Math.max(messageBytes, SHA256_DIGEST_BYTES));
+  const needed = SHA256_BLOCK_BYTES + Math.max(messageBytes, SHA256_DIGEST_BYTES);
+  if (hmacScratch.length < needed) hmacScratch = Buffer.allocUnsafeSlow(needed);
+  const buf = hmacScratch;
+  // (K ⊕ ipad) ‖ m; then its first block and the inner hash become (K ⊕ opad) ‖ H(...).
   buf.fill(0x36, 0, SHA256_BLOCK_BYTES);
-  for (let i = 0; i < key.length; i++) buf[i] = (key[i] as number) ^ 0x36;
+  for (let i = 0; i < key.length; i++) buf[i] = key.charCodeAt(i) ^ 0x36;
   buf.write(message, SHA256_BLOCK_BYTES, 'utf8');
-  const innerHash = hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + messageBytes), 'buffer');
+  const innerHash = hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + messageBytes), 'binary');
   buf.fill(0x5c, 0, SHA256_BLOCK_BYTES);
-  for (let i = 0; i < key.length; i++) buf[i] = (key[i] as number) ^ 0x5c;
-  innerHash.copy(buf, SHA256_BLOCK_BYTES);
-  return hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + SHA256_DIGEST_BYTES), 'buffer');
+  for (let i = 0; i < key.length; i++) buf[i] = key.charCodeAt(i) ^ 0x5c;
+  buf.write(innerHash, SHA256_BLOCK_BYTES, 'latin1');
+  return hash('sha256', buf.subarray(0, SHA256_BLOCK_BYTES + SHA256_DIGEST_BYTES), encoding);
 }

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type CacheStatus, CREDENTIAL_REFRESH_WAIT_MS, LIMITS } from '../../../lib/contract';
-import type { ResponseCache } from '../cache/redis-cache';
+import type { ResponseCache, SharePolicy } from '../cache/redis-cache';
 import type { SessionCacheIndex } from '../cache/session-index';
 import type { ChatStore } from '../db/chat-store';
 import { dependencyUnavailable, sessionNotFound } from '../errors';
@@ -117,7 +117,13 @@ interface Lookup {
 }
 
 export class ChatService {
-  constructor(private readonly deps: ChatServiceDeps) {}
+  /** Who may read an entry and how long it lives: the same for every turn, so made once. */
+  private readonly sharePolicy: SharePolicy;
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    const { cacheShareAfterPrincipals, cacheTtlSeconds } = deps.settings;
+    this.sharePolicy = { shareAfterPrincipals: cacheShareAfterPrincipals, ttlSeconds: cacheTtlSeconds };
+  }
 
   async answer(input: ChatInput, ctx: ChatContext): Promise<ChatResult> {
     const lookup = await this.lookup(input, ctx);
@@ -257,11 +263,6 @@ export class ChatService {
     return { sessionId, newSession, context, estimatedInputTokens: estimatedTokens, key, asker, status, cached };
   }
 
-  private sharePolicy() {
-    const { cacheShareAfterPrincipals, cacheTtlSeconds } = this.deps.settings;
-    return { shareAfterPrincipals: cacheShareAfterPrincipals, ttlSeconds: cacheTtlSeconds };
-  }
-
   /**
    * An answer another principal's request computed is a HIT only past the share threshold; before
    * it the lookup returns nothing, and the turn is an ordinary MISS: the LLM answers, and `cached`,
@@ -279,7 +280,7 @@ export class ChatService {
       return { status: 'BYPASS', cached: null };
     }
     try {
-      const cached = await timed(ctx, 'cache', () => cache.lookup(key, asker, this.sharePolicy()));
+      const cached = await timed(ctx, 'cache', () => cache.lookup(key, asker, this.sharePolicy));
       metrics.increment(cached === null ? 'cacheMisses' : 'cacheHits');
       return { status: cached === null ? 'MISS' : 'HIT', cached };
     } catch (err) {
@@ -333,7 +334,7 @@ export class ChatService {
    */
   private async remember(lookup: Lookup, reply: string): Promise<void> {
     const { cache, sessionIndex, settings } = this.deps;
-    const written = await cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy());
+    const written = await cache.remember(lookup.key, lookup.asker, reply, this.sharePolicy);
     if (written.length > 0) await sessionIndex?.bind(lookup.sessionId, written, settings.cacheTtlSeconds);
   }
 

@@ -7,6 +7,7 @@ import { type ChatUsage, LIMITS } from '../../../lib/contract';
 import type { Principal } from '../auth/authenticate';
 import type { ChatContext, ChatInput, TurnUsage } from '../chat/chat-service';
 import { badRequest, payloadTooLarge } from '../errors';
+import type { Logger } from '../observability/logger';
 import { ServerTiming } from '../observability/server-timing';
 import type { ChatRequestBody } from '../schemas/chat';
 
@@ -37,30 +38,40 @@ export function toChatInput(body: ChatRequestBody, principal: Principal | null):
  * (stop paying for an LLM call nobody will read). It is created on first use, so a cache hit,
  * which never calls the LLM, never pays for the controller and the listener.
  */
-export function chatContext(
-  request: FastifyRequest,
-  reply: FastifyReply,
-): ChatContext & { readonly timing: ServerTiming } {
-  let controller: AbortController | undefined;
-  return {
-    requestId: request.id,
-    logger: request.logger,
-    timing: new ServerTiming(),
-    get signal() {
-      if (!controller) {
-        const c = new AbortController();
-        controller = c;
-        // The response's 'close' (not the request's, which fires once the body is read) tells
-        // whether the connection went away before the answer was written.
-        if (reply.raw.destroyed) c.abort();
-        else
-          reply.raw.once('close', () => {
-            if (!reply.raw.writableFinished) c.abort();
-          });
-      }
-      return controller.signal;
-    },
-  };
+export function chatContext(request: FastifyRequest, reply: FastifyReply): TurnContext {
+  return new TurnContext(request, reply);
+}
+
+/** A class, not an object literal with a getter and a closure: one small object per turn. */
+export class TurnContext implements ChatContext {
+  readonly requestId: string;
+  readonly logger: Logger;
+  readonly timing = new ServerTiming();
+  private controller: AbortController | undefined;
+
+  constructor(
+    request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {
+    this.requestId = request.id;
+    this.logger = request.logger;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const c = new AbortController();
+      this.controller = c;
+      // The response's 'close' (not the request's, which fires once the body is read) tells
+      // whether the connection went away before the answer was written.
+      const raw = this.reply.raw;
+      if (raw.destroyed) c.abort();
+      else
+        raw.once('close', () => {
+          if (!raw.writableFinished) c.abort();
+        });
+    }
+    return this.controller.signal;
+  }
 }
 
 /** The turn's LLM tokens as the contract spells them (`ChatUsage`). */

@@ -212,6 +212,30 @@ describe('judging a streamed answer', () => {
     expect(cut.checks['stream ends with exactly one done or error event']).toBe(false);
   });
 
+  test("a stream's whole Server-Timing comes from its done event (its header has the lookup's only); the JSON route's from its header", () => {
+    const whole = 'cache;dur=0.5, db;dur=4.25, llm;dur=180, total;dur=190';
+    const withTiming = (extra: object): HttpResult => {
+      const r = streamed(
+        sse([
+          ['token', { delta: 'We open ' }],
+          ['token', { delta: 'at 8.' }],
+          ['done', { ...done, ...extra }],
+        ]),
+      );
+      return { ...r, headers: { ...r.headers, 'Server-Timing': 'cache;dur=0.5, db;dur=1' } };
+    };
+    const stream = withTiming({ server_timing: whole });
+    const a = assessChatResponse(stream, { route: 'stream', requestId: REQUEST_ID });
+    expect(a.serverTiming).toBe(whole);
+    // The seeds' database time of a stream is the whole turn's, not the head's.
+    const records = metricRecords({ kind: 'tail', route: 'stream' }, stream, a, undefined);
+    expect(records).toContainEqual({ metric: 'chat_db', value: 4.25, tags: { kind: 'tail', route: 'stream' } });
+    // Without it (an older version), nothing: the head's partial timing is no turn's.
+    expect(assessChatResponse(withTiming({}), { route: 'stream', requestId: REQUEST_ID }).serverTiming).toBeUndefined();
+    const json = answer({ headers: { ...answer().headers, 'Server-Timing': whole } });
+    expect(assessChatResponse(json, { route: 'chat', requestId: REQUEST_ID }).serverTiming).toBe(whole);
+  });
+
   test('parses CRLF line endings, comments and multi-line data', () => {
     expect(
       parseSse(': keep-alive\r\nevent: token\r\ndata: a\r\ndata: b\r\n\r\nevent: done\r\ndata: {}\r\n\r\n'),
@@ -246,35 +270,6 @@ describe('metric samples of one request', () => {
     expect(records).toContainEqual({ metric: 'chat_db', value: 2.87, tags: { kind: 'popular', route: 'chat' } });
     const untimed = metricRecords({ kind: 'popular', route: 'chat' }, hit, assessed, undefined);
     expect(untimed.map((r) => r.metric)).not.toContain('chat_db');
-  });
-
-  test("a stream's whole Server-Timing comes from its done event (its header has the lookup's only); the JSON route's from its header", () => {
-    const done = {
-      reply: 'ab',
-      session_id: 's1',
-      cached: false,
-      request_id: REQUEST_ID,
-      usage: { input_tokens: 9, output_tokens: 2 },
-    };
-    const body = (extra: object) =>
-      sse([
-        ['token', { delta: 'a' }],
-        ['token', { delta: 'b' }],
-        ['done', { ...done, ...extra }],
-      ]);
-    const headers = { ...hit.headers, 'X-Cache': 'MISS', 'Server-Timing': 'cache;dur=0.5, db;dur=1' };
-    const whole = 'cache;dur=0.5, db;dur=4.25, llm;dur=180, total;dur=190';
-    const stream = answer({ headers, body: body({ server_timing: whole }) });
-    const a = assessChatResponse(stream, { route: 'stream', requestId: REQUEST_ID });
-    expect(a.serverTiming).toBe(whole);
-    // The seeds' database time of a stream is the whole turn's, not the head's.
-    const records = metricRecords({ kind: 'tail', route: 'stream' }, stream, a, undefined);
-    expect(records).toContainEqual({ metric: 'chat_db', value: 4.25, tags: { kind: 'tail', route: 'stream' } });
-    // Without it (an older version), nothing: the head's partial timing is no turn's.
-    const older = answer({ headers, body: body({}) });
-    expect(assessChatResponse(older, { route: 'stream', requestId: REQUEST_ID }).serverTiming).toBeUndefined();
-    const json = answer({ headers: { ...hit.headers, 'Server-Timing': whole } });
-    expect(assessChatResponse(json, { route: 'chat', requestId: REQUEST_ID }).serverTiming).toBe(whole);
   });
 
   test("a stream's token events per second count from its first byte to its last; none for one event or one burst", () => {
